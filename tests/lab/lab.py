@@ -1,0 +1,497 @@
+#!/usr/bin/env python3
+"""The real-engine lab: a Docker engine on this machine, a lab host image, an offline apt repository
+with three real version sets, and lab hosts (systemd containers with their own Docker inside).
+
+Stdlib only, so it runs before the project's virtualenv exists. Idempotent: every artefact is cached
+outside the clone (``FLEETSAFE_LAB_CACHE``, default ``/var/cache/fleetsafe-lab``) under a key derived
+from ``manifest.json``; a missing or stale artefact is rebuilt, a present one is reused.
+
+    python3 tests/lab/lab.py build            # engine + image + repo (cold ~4 min, warm ~1 s)
+    python3 tests/lab/lab.py up 3             # start fleetsafe-lab-1..3, print the inventory path
+    python3 tests/lab/lab.py down             # remove every lab host and its volume
+    python3 tests/lab/lab.py status
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+MANIFEST_PATH = HERE / "manifest.json"
+MANIFEST = json.loads(MANIFEST_PATH.read_text())
+CACHE = Path(os.environ.get("FLEETSAFE_LAB_CACHE", "/var/cache/fleetsafe-lab"))
+KEY = hashlib.sha256(MANIFEST_PATH.read_bytes()).hexdigest()[:12]
+IMAGE = f"fleetsafe-lab-host:{KEY}"
+LABEL = "fleetsafe.lab"
+PREFIX = os.environ.get("FLEETSAFE_LAB_PREFIX", "fleetsafe-lab")
+DOCKER = os.environ.get("DOCKER", "docker")
+LOG_DIR = CACHE / "log"
+REPO_LINE = "deb [trusted=yes] file:/srv/repo ./"
+
+# Everything a systemd container with its own dockerd needs, without --privileged (which fails on
+# these VMs: the bounding set lacks CAP_SYS_RESOURCE). See shared/LAB.md.
+RUN_OPTS = [
+    "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE",
+    "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+    "--security-opt", "systempaths=unconfined",
+    "--device-cgroup-rule", "a *:* rwm",
+    "--stop-signal", "RTMIN+3", "--cgroupns", "host",
+    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+    "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
+]
+
+
+def log(msg: str) -> None:
+    print(f"[lab] {msg}", file=sys.stderr, flush=True)
+
+
+def run(cmd: list[str], check: bool = True, capture: bool = False, **kw) -> subprocess.CompletedProcess:
+    if capture:
+        kw.setdefault("stdout", subprocess.PIPE)
+        kw.setdefault("stderr", subprocess.PIPE)
+        kw.setdefault("text", True)
+    res = subprocess.run(cmd, **kw)  # noqa: S603 - argument lists only, never a shell
+    if check and res.returncode != 0:
+        err = (res.stderr or "").strip() if capture else ""
+        raise SystemExit(f"[lab] command failed ({res.returncode}): {' '.join(cmd)}\n{err}")
+    return res
+
+
+def ok(cmd: list[str]) -> bool:
+    return subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+
+
+# --------------------------------------------------------------------------------------------
+# The machine's Docker engine
+# --------------------------------------------------------------------------------------------
+def ensure_apt_packages(pkgs: list[str]) -> None:
+    missing = [p for p in pkgs if not ok(["dpkg-query", "-W", "-f=${Status}\n", p])
+               or "install ok installed" not in run(["dpkg-query", "-W", "-f=${Status}", p],
+                                                    capture=True, check=False).stdout]
+    if not missing:
+        return
+    log(f"apt-get install {' '.join(missing)}")
+    lists = Path("/var/lib/apt/lists")
+    if not any(lists.glob("*_Packages*")):
+        run(["apt-get", "update", "-qq"])
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    # policy-rc.d keeps the packages from starting daemons: this script starts them itself.
+    policy = Path("/usr/sbin/policy-rc.d")
+    made_policy = not policy.exists()
+    if made_policy:
+        policy.write_text("#!/bin/sh\nexit 101\n")
+        policy.chmod(0o755)
+    try:
+        run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], env=env)
+    finally:
+        if made_policy:
+            policy.unlink()
+
+
+def engine_up() -> bool:
+    return ok([DOCKER, "info", "--format", "{{.ServerVersion}}"])
+
+
+def ensure_engine() -> None:
+    """Use a reachable engine; otherwise install Debian's docker.io and start it without systemd."""
+    if engine_up():
+        return
+    if os.geteuid() != 0:
+        raise SystemExit("[lab] no Docker engine is reachable and this is not root: start one, or run as root "
+                         "on Debian so the lab can install docker.io")
+    ensure_apt_packages(MANIFEST["engine_packages"])
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    if not Path("/run/containerd/containerd.sock").exists():
+        log("starting containerd")
+        _daemon(["containerd"], LOG_DIR / "containerd.log")
+        _wait(lambda: Path("/run/containerd/containerd.sock").exists(), 30, "containerd socket")
+    log("starting dockerd")
+    _daemon(["dockerd", "--containerd", "/run/containerd/containerd.sock"], LOG_DIR / "dockerd.log")
+    _wait(engine_up, 60, f"dockerd (see {LOG_DIR / 'dockerd.log'})")
+
+
+def _daemon(cmd: list[str], logfile: Path) -> None:
+    with open(logfile, "ab") as fh:
+        subprocess.Popen(cmd, stdout=fh, stderr=fh, stdin=subprocess.DEVNULL,  # noqa: S603
+                         start_new_session=True)
+
+
+def _wait(pred, seconds: float, what: str) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"[lab] timed out waiting for {what}")
+
+
+# --------------------------------------------------------------------------------------------
+# A private apt state (never touches the machine's own sources)
+# --------------------------------------------------------------------------------------------
+APT_DIR = CACHE / "apt"
+
+
+def apt_opts(status: Path | None = None) -> list[str]:
+    return [
+        "-o", f"Dir::Etc::SourceList={APT_DIR / 'sources.list'}",
+        "-o", "Dir::Etc::SourceParts=/dev/null",
+        "-o", f"Dir::Etc::Preferences={APT_DIR / 'preferences'}",
+        "-o", "Dir::Etc::PreferencesParts=/dev/null",
+        "-o", f"Dir::State::Lists={APT_DIR / 'lists'}",
+        "-o", f"Dir::Cache={APT_DIR / 'cache'}",
+        "-o", f"Dir::State::status={status or APT_DIR / 'empty-status'}",
+        "-o", "APT::Install-Recommends=false",
+        "-o", "Debug::NoLocking=true",
+    ]
+
+
+def ensure_apt_state() -> None:
+    stamp = APT_DIR / f"updated-{KEY}"
+    if stamp.exists():
+        return
+    for d in ("lists/partial", "cache/archives/partial"):
+        (APT_DIR / d).mkdir(parents=True, exist_ok=True)
+    (APT_DIR / "empty-status").touch()
+    (APT_DIR / "sources.list").write_text(
+        "".join(f"deb {MANIFEST['mirror']} {s} main\n" for s in MANIFEST["suites"]))
+    # The image's own suite wins; other suites only where a version is asked for explicitly.
+    (APT_DIR / "preferences").write_text(
+        f"Package: *\nPin: release n={MANIFEST['image']['suite']}\nPin-Priority: 990\n\n"
+        "Package: *\nPin: release o=Debian\nPin-Priority: 100\n")
+    log("apt-get update (private state: " + ", ".join(MANIFEST["suites"]) + ")")
+    run(["apt-get", *apt_opts(), "update", "-qq"])
+    stamp.touch()
+
+
+# --------------------------------------------------------------------------------------------
+# The lab host image
+# --------------------------------------------------------------------------------------------
+def image_tar() -> Path:
+    return CACHE / f"image-{KEY}.tar"
+
+
+def image_status() -> Path:
+    return CACHE / f"image-{KEY}.dpkg-status"
+
+
+def ensure_image() -> None:
+    if ok([DOCKER, "image", "inspect", IMAGE]):
+        return
+    if not image_tar().exists() or not image_status().exists():
+        build_rootfs()
+    log(f"docker import {image_tar().name} -> {IMAGE}")
+    with open(image_tar(), "rb") as fh:
+        run([DOCKER, "import", "-c", "ENV container=docker", "-c", 'CMD ["/sbin/init"]',
+             "-", IMAGE], stdin=fh, stdout=subprocess.DEVNULL)
+
+
+def build_rootfs() -> None:
+    ensure_apt_packages(["debootstrap"])
+    spec = MANIFEST["image"]
+    work = Path(tempfile.mkdtemp(prefix="rootfs-", dir=CACHE))
+    rootfs = work / "rootfs"
+    try:
+        log(f"debootstrap {spec['suite']} (about 2 minutes)")
+        t0 = time.monotonic()
+        run(["debootstrap", "--variant=minbase", "--include=" + ",".join(spec["include"]),
+             spec["suite"], str(rootfs), MANIFEST["mirror"]], capture=True)
+        log(f"debootstrap done in {time.monotonic() - t0:.0f} s")
+        _configure_rootfs(rootfs, spec)
+        shutil.copyfile(rootfs / "var/lib/dpkg/status", image_status())
+        tmp = image_tar().with_suffix(".partial")
+        run(["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(tmp), "."])
+        tmp.rename(image_tar())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _configure_rootfs(rootfs: Path, spec: dict) -> None:
+    run(["chroot", str(rootfs), "apt-get", "clean"])
+    for sub in ("var/lib/apt/lists",):
+        for p in (rootfs / sub).glob("*"):
+            if p.is_file():
+                p.unlink()
+    (rootfs / "etc/machine-id").write_text("")
+    dbus_id = rootfs / "var/lib/dbus/machine-id"
+    if dbus_id.exists() or dbus_id.is_symlink():
+        dbus_id.unlink()
+    for unit in spec["mask"]:
+        link = rootfs / "etc/systemd/system" / unit
+        if link.exists() or link.is_symlink():
+            link.unlink()
+        link.symlink_to("/dev/null")
+    # No apt source of its own: a lab host installs only from the read-only offline repository
+    # mounted at /srv/repo, and whoever installs (a role, a test) names that source, the way fleets
+    # use an internal mirror.
+    (rootfs / "etc/apt/sources.list").write_text("")
+    (rootfs / "etc/hostname").write_text("lab\n")
+    # apt inside a container without the sandbox user's namespace tricks
+    (rootfs / "etc/apt/apt.conf.d/99fleetsafe-lab").write_text(
+        'APT::Sandbox::User "root";\nAcquire::Languages "none";\n')
+
+
+# --------------------------------------------------------------------------------------------
+# The offline repository: three version sets, rootless extras, a busybox image
+# --------------------------------------------------------------------------------------------
+def repo_dir() -> Path:
+    return CACHE / f"repo-{KEY}"
+
+
+def ensure_repo() -> None:
+    repo = repo_dir()
+    if (repo / "Release").exists() and (repo / "images/busybox.tar").exists():
+        return
+    ensure_apt_packages(["apt-utils"])  # apt-ftparchive
+    ensure_apt_state()
+    if not image_status().exists():
+        build_rootfs()
+    tmp = Path(str(repo) + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "images").mkdir(parents=True)
+    t0 = time.monotonic()
+    groups = [[f"{p}={v}" for p, v in s.items()] for s in MANIFEST["sets"].values()]
+    groups += [list(MANIFEST["extras"]["rootless"])]
+    for group in groups:
+        _download_closure(group, tmp)
+    _build_busybox(tmp)
+    with open(tmp / "Packages", "w") as fh:
+        run(["apt-ftparchive", "packages", "."], cwd=tmp, stdout=fh)
+    with open(tmp / "Release", "w") as fh:
+        run(["apt-ftparchive", "release", "."], cwd=tmp, stdout=fh)
+    debs = len(list(tmp.glob("*.deb")))
+    shutil.rmtree(repo, ignore_errors=True)
+    tmp.rename(repo)
+    log(f"offline repo: {debs} debs in {time.monotonic() - t0:.0f} s -> {repo}")
+
+
+def _download_closure(pkgs: list[str], dest: Path) -> None:
+    """Download pkgs and every dependency the lab host image does not already have."""
+    archives = Path(tempfile.mkdtemp(prefix="archives-", dir=CACHE))
+    try:
+        (archives / "partial").mkdir()
+        run(["apt-get", *apt_opts(image_status()), "-o", f"Dir::Cache::archives={archives}",
+             "install", "-y", "-qq", "--download-only", "--allow-downgrades", *pkgs], capture=True)
+        for deb in archives.glob("*.deb"):
+            shutil.copyfile(deb, dest / deb.name)
+    finally:
+        shutil.rmtree(archives, ignore_errors=True)
+
+
+def _build_busybox(dest: Path) -> None:
+    """A tiny image for containers inside lab hosts: Debian's busybox-static, applets linked."""
+    work = Path(tempfile.mkdtemp(prefix="busybox-", dir=CACHE))
+    try:
+        run(["apt-get", *apt_opts(), "download", MANIFEST["busybox"]], cwd=work, capture=True)
+        deb = next(work.glob("*.deb"))
+        run(["dpkg-deb", "-x", str(deb), str(work / "x")])
+        root = work / "root"
+        (root / "bin").mkdir(parents=True)
+        for d in ("tmp", "proc", "sys", "dev", "etc"):
+            (root / d).mkdir()
+        shutil.copy2(work / "x/bin/busybox", root / "bin/busybox")
+        applets = run([str(root / "bin/busybox"), "--list"], capture=True).stdout.split()
+        for a in applets:
+            if a != "busybox":
+                (root / "bin" / a).symlink_to("busybox")
+        (root / "etc/passwd").write_text("root:x:0:0:root:/:/bin/sh\n")
+        run(["tar", "--numeric-owner", "--owner=0", "--group=0", "-C", str(root), "-cf",
+             str(dest / "images/busybox.tar"), "."])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def build() -> None:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    ensure_engine()
+    ensure_image()
+    ensure_repo()
+    log(f"lab ready in {time.monotonic() - t0:.1f} s (key {KEY}, cache {CACHE})")
+
+
+# --------------------------------------------------------------------------------------------
+# Lab hosts
+# --------------------------------------------------------------------------------------------
+def host_names(n: int, prefix: str = PREFIX) -> list[str]:
+    return [f"{prefix}-{i}" for i in range(1, n + 1)]
+
+
+def start_host(name: str) -> None:
+    """Start one lab host (replacing any old one of that name) and wait until systemd is up."""
+    if ok([DOCKER, "container", "inspect", name]):
+        remove_host(name)
+    run([DOCKER, "run", "-d", "--name", name, "--hostname", name, "--label", f"{LABEL}=1",
+         *RUN_OPTS, "-v", f"{name}-docker:/var/lib/docker", "--label", f"{LABEL}.volume={name}-docker",
+         "-v", f"{repo_dir()}:/srv/repo:ro", IMAGE], capture=True)
+
+
+def wait_host(name: str, seconds: float = 60) -> None:
+    def ready() -> bool:
+        res = subprocess.run([DOCKER, "exec", name, "systemctl", "is-system-running"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        return res.stdout.strip() in ("running", "degraded")
+    _wait(ready, seconds, f"systemd in {name}")
+
+
+def remove_host(name: str) -> None:
+    run([DOCKER, "rm", "-f", "-v", name], capture=True, check=False)
+    run([DOCKER, "volume", "rm", "-f", f"{name}-docker"], capture=True, check=False)
+
+
+def lab_hosts() -> list[str]:
+    res = run([DOCKER, "ps", "-a", "--filter", f"label={LABEL}=1", "--format", "{{.Names}}"],
+              capture=True, check=False)
+    return sorted(res.stdout.split())
+
+
+class LabHost:
+    """One lab host, for tests: start, run commands inside, install a version set, remove."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def start(self) -> "LabHost":
+        start_host(self.name)
+        wait_host(self.name)
+        return self
+
+    def remove(self) -> None:
+        remove_host(self.name)
+
+    def exec(self, cmd: list[str], check: bool = True, env: dict | None = None,
+             user: str | None = None, input: str | None = None) -> subprocess.CompletedProcess:
+        opts = ["-i"] if input is not None else []
+        for k, v in (env or {}).items():
+            opts += ["-e", f"{k}={v}"]
+        if user:
+            opts += ["-u", user]
+        res = subprocess.run([DOCKER, "exec", *opts, self.name, *cmd], input=input,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if check and res.returncode != 0:
+            raise AssertionError(f"{self.name}: {cmd} -> {res.returncode}\n{res.stdout}\n{res.stderr}")
+        return res
+
+    def sh(self, script: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.exec(["bash", "-ec", script], check=check)
+
+    def install_set(self, set_name: str, restart: bool = True, no_restart_policy: bool = False) -> None:
+        """apt-get install one version set from the offline repo (hosts start with none).
+
+        no_restart_policy: keep the packages from (re)starting daemons, as in the incidents where a
+        package was upgraded under a running daemon.
+        """
+        pins = [f"{p}={v}" for p, v in MANIFEST["sets"][set_name].items()]
+        script = "export DEBIAN_FRONTEND=noninteractive\n"
+        if no_restart_policy:
+            script += "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d\n"
+        script += (f"echo '{REPO_LINE}' > /etc/apt/sources.list.d/fleetsafe-lab.list\n"
+                   "[ -f /var/lib/apt/lists/_srv_repo_._Packages ] || apt-get update -qq\n"
+                   f"apt-get install -y -qq --allow-downgrades {' '.join(pins)} >/tmp/install.log 2>&1 "
+                   "|| { cat /tmp/install.log; exit 1; }\n")
+        if no_restart_policy:
+            script += "rm -f /usr/sbin/policy-rc.d\n"
+        if restart:
+            script += "systemctl restart containerd docker\n"
+        self.sh(script)
+
+    def load_busybox(self) -> None:
+        self.sh("docker image inspect busybox:lab >/dev/null 2>&1 || "
+                "docker import /srv/repo/images/busybox.tar busybox:lab >/dev/null")
+
+
+def inventory_text(names: list[str], group: str = "lab") -> str:
+    """An inventory for lab hosts, reached with docker exec, carrying the manifest's version sets."""
+    sets = {name: {
+        "docker_engine_version": pins["docker.io"],
+        "docker_engine_cli_version": pins.get("docker-cli", ""),
+        "docker_engine_containerd_version": pins["containerd"],
+        "docker_engine_extra_packages": {p: v for p, v in pins.items()
+                                         if p not in ("docker.io", "docker-cli", "containerd")},
+    } for name, pins in MANIFEST["sets"].items()}
+    inv = {"all": {"children": {group: {
+        "hosts": {n: {} for n in names},
+        "vars": {
+            "ansible_connection": "community.docker.docker",
+            "ansible_python_interpreter": "/usr/bin/python3",
+            "fleetsafe_lab_apt_source": REPO_LINE,
+            "fleetsafe_lab_sets": sets,
+        }}}}}
+    return "# Generated by tests/lab/lab.py from tests/lab/manifest.json.\n" + json.dumps(inv, indent=2) + "\n"
+
+
+def up(n: int, prefix: str, inventory: Path | None) -> list[str]:
+    build()
+    names = host_names(n, prefix)
+    t0 = time.monotonic()
+    for name in names:
+        start_host(name)
+    for name in names:
+        wait_host(name)
+    log(f"{n} lab host(s) up in {time.monotonic() - t0:.1f} s: {', '.join(names)}")
+    if inventory:
+        inventory.parent.mkdir(parents=True, exist_ok=True)
+        inventory.write_text(inventory_text(names))
+        log(f"inventory: {inventory}")
+    return names
+
+
+def down() -> None:
+    names = lab_hosts() if engine_up() else []
+    for name in names:
+        remove_host(name)
+    log(f"removed {len(names)} lab host(s)" + (f": {', '.join(names)}" if names else ""))
+
+
+def status() -> None:
+    print(json.dumps({
+        "key": KEY, "cache": str(CACHE), "engine": engine_up(),
+        "image": ok([DOCKER, "image", "inspect", IMAGE]) if engine_up() else False,
+        "image_tar": image_tar().exists(), "repo": (repo_dir() / "Release").exists(),
+        "hosts": lab_hosts() if engine_up() else [],
+    }, indent=2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("build", help="engine, lab host image and offline repo (cached)")
+    sub.add_parser("engine", help="make sure a Docker engine answers on this machine")
+    p_up = sub.add_parser("up", help="start N lab hosts")
+    p_up.add_argument("n", type=int)
+    p_up.add_argument("--prefix", default=PREFIX)
+    p_up.add_argument("--inventory", type=Path)
+    sub.add_parser("down", help="remove every lab host and its volume")
+    sub.add_parser("status", help="what is built and running")
+    sub.add_parser("key", help="print the cache key")
+    sub.add_parser("repo-path", help="print the offline repository's path")
+    sub.add_parser("image", help="print the lab host image name")
+    args = ap.parse_args(argv)
+    if args.cmd == "build":
+        build()
+    elif args.cmd == "engine":
+        ensure_engine()
+    elif args.cmd == "up":
+        up(args.n, args.prefix, args.inventory)
+    elif args.cmd == "down":
+        down()
+    elif args.cmd == "status":
+        status()
+    elif args.cmd == "key":
+        print(KEY)
+    elif args.cmd == "repo-path":
+        print(repo_dir())
+    elif args.cmd == "image":
+        print(IMAGE)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
