@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The real-engine lab: a Docker engine on this machine, a lab host image, an offline apt repository
 with three real version sets, and lab hosts (systemd containers with their own Docker inside).
 
@@ -58,7 +57,7 @@ def run(cmd: list[str], check: bool = True, capture: bool = False, **kw) -> subp
         kw.setdefault("stdout", subprocess.PIPE)
         kw.setdefault("stderr", subprocess.PIPE)
         kw.setdefault("text", True)
-    res = subprocess.run(cmd, **kw)  # noqa: S603 - argument lists only, never a shell
+    res = subprocess.run(cmd, check=False, **kw)  # noqa: S603 - argument lists only, never a shell
     if check and res.returncode != 0:
         err = (res.stderr or "").strip() if capture else ""
         raise SystemExit(f"[lab] command failed ({res.returncode}): {' '.join(cmd)}\n{err}")
@@ -66,7 +65,7 @@ def run(cmd: list[str], check: bool = True, capture: bool = False, **kw) -> subp
 
 
 def ok(cmd: list[str]) -> bool:
-    return subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+    return subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False).returncode == 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -336,7 +335,7 @@ def start_host(name: str) -> None:
 def wait_host(name: str, seconds: float = 60) -> None:
     def ready() -> bool:
         res = subprocess.run([DOCKER, "exec", name, "systemctl", "is-system-running"],
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, check=False)
         return res.stdout.strip() in ("running", "degraded")
     _wait(ready, seconds, f"systemd in {name}")
 
@@ -374,7 +373,7 @@ class LabHost:
         if user:
             opts += ["-u", user]
         res = subprocess.run([DOCKER, "exec", *opts, self.name, *cmd], input=input,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
         if check and res.returncode != 0:
             raise AssertionError(f"{self.name}: {cmd} -> {res.returncode}\n{res.stdout}\n{res.stderr}")
         return res
