@@ -16,6 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lab"))
 import lab  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
+# the checkout as ansible_collections.fleetsafe.container_engine (make venv makes the link)
+sys.path.insert(0, str(ROOT / "build" / "collections"))
 
 
 def pytest_collection_modifyitems(items):

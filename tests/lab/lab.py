@@ -307,12 +307,27 @@ def _build_busybox(dest: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def prune_stale() -> None:
+    """Drop artefacts of other manifest keys: the cache holds one lab, the current one."""
+    for p in [*CACHE.glob("image-*"), *CACHE.glob("repo-*"), *APT_DIR.glob("updated-*"),
+              *CACHE.glob("rootfs-*"), *CACHE.glob("busybox-*"), *CACHE.glob("archives-*")]:
+        if KEY not in p.name:
+            log(f"removing stale {p.name}")
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    res = run([DOCKER, "images", "--format", "{{.Repository}}:{{.Tag}}", IMAGE.split(":")[0]],
+              capture=True, check=False)
+    for image in res.stdout.split():
+        if image != IMAGE:
+            run([DOCKER, "rmi", image], capture=True, check=False)  # refused while a host uses it
+
+
 def build() -> None:
     CACHE.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     ensure_engine()
     ensure_image()
     ensure_repo()
+    prune_stale()
     log(f"lab ready in {time.monotonic() - t0:.1f} s (key {KEY}, cache {CACHE})")
 
 
@@ -357,7 +372,7 @@ class LabHost:
     def __init__(self, name: str):
         self.name = name
 
-    def start(self) -> "LabHost":
+    def start(self) -> LabHost:
         start_host(self.name)
         wait_host(self.name)
         return self
@@ -373,7 +388,7 @@ class LabHost:
         if user:
             opts += ["-u", user]
         res = subprocess.run([DOCKER, "exec", *opts, self.name, *cmd], input=input,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
+                             capture_output=True, text=True, check=False)
         if check and res.returncode != 0:
             raise AssertionError(f"{self.name}: {cmd} -> {res.returncode}\n{res.stdout}\n{res.stderr}")
         return res

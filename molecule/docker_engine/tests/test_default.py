@@ -25,12 +25,14 @@ def test_daemons_running(host):
 
 
 def test_engine_reports_installed_version(host):
-    out = host.check_output("docker version --format '{{.Server.Version}} {{.Server.APIVersion}} {{.Server.MinAPIVersion}}'")
+    fmt = "'{{.Server.Version}} {{.Server.APIVersion}} {{.Server.MinAPIVersion}}'"
+    out = host.check_output(f"docker version --format {fmt}")
     assert out.split() == ["20.10.24+dfsg1", "1.41", "1.12"]
 
 
 def test_a_container_runs_inside_the_lab_host(host):
     host.run_test("docker rm -f fleetsafe-verify >/dev/null 2>&1 || true")
-    host.check_output("docker image inspect busybox:lab >/dev/null 2>&1 || docker import /srv/repo/images/busybox.tar busybox:lab")
+    host.check_output("docker image inspect busybox:lab >/dev/null 2>&1 || "
+                      "docker import /srv/repo/images/busybox.tar busybox:lab")
     out = host.check_output("docker run --rm --name fleetsafe-verify busybox:lab sh -c 'echo hello from $(uname -s)'")
     assert out.strip() == "hello from Linux"

@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""How long compat_findings takes for a fleet: 10,000 hosts' facts on one core (goal: <= 1 s).
+
+Run from the collection root:  .venv/bin/python benchmarks/bench_findings.py [--hosts N] [--plan]
+Not a test: it prints the figure. The facts vary the way a real fleet does (three engine sets,
+containerd mid-upgrade on some hosts, rootless daemons, socket-mounting clients, leftover overrides).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, 'build', 'collections'))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'unit'))
+
+import lab_facts as L  # noqa: E402
+from ansible_collections.fleetsafe.container_engine.plugins.filter.compat_findings import (  # noqa: E402
+    compat_findings,
+)
+from ansible_collections.fleetsafe.container_engine.plugins.filter.upgrade_plan import upgrade_plan  # noqa: E402
+
+CLIENT_IMAGES = [
+    ('captain', 'caprover/caprover:1.11.1'), ('captain', 'caprover/caprover:1.12.0'),
+    ('traefik', 'traefik:v3.6.0'), ('traefik', 'traefik:v3.6.2'), ('portainer', 'portainer/portainer-ce:2.33.4'),
+    ('mystery', 'acme/thing:latest'),
+]
+SETS = [('20.10.24', '1.6.20'), ('26.1.5', '1.7.24'), ('28.5.2', '2.1.9')]
+
+
+def make_host(rng):
+    engine, containerd = rng.choice(SETS)
+    docker = L.docker(engine, live_restore=rng.random() < 0.3)
+    if rng.random() < 0.1:
+        docker['min_api_overrides'] = [{'source': 'systemd_dropin', 'value': '1.17', 'where': '/etc/x.conf'}]
+    if containerd == '1.7.24' and rng.random() < 0.2:
+        c = L.containerd('1.7.24', '2.1.9')
+    else:
+        c = L.containerd(containerd)
+    daemons = [L.rootless_daemon(engine=engine, port_driver=rng.choice(['builtin', 'slirp4netns']))] \
+        if rng.random() < 0.2 else []
+    mounts = [L.socket_mount(*rng.choice(CLIENT_IMAGES)) for _ in range(rng.randint(0, 2))]
+    declared = [{'name': 'ecs-agent', 'image': 'amazon/amazon-ecs-agent:1.80.0'}] if rng.random() < 0.2 else []
+    return L.host(docker, c, daemons, mounts=mounts, declared=declared)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--hosts', type=int, default=10000)
+    parser.add_argument('--plan', action='store_true', help='also time upgrade_plan')
+    args = parser.parse_args()
+    rng = random.Random(42)  # noqa: S311 - a reproducible fleet, not cryptography
+    fleet = [make_host(rng) for _ in range(args.hosts)]
+    target = {'engine': '28.5.2', 'containerd': '2.1.9'}
+    compat_findings(fleet[0], target)          # load and index the knowledge base once, as Ansible would
+    start = time.process_time()
+    total = sum(len(compat_findings(facts, target)) for facts in fleet)
+    elapsed = time.process_time() - start
+    print(f'compat_findings: {args.hosts} hosts in {elapsed:.3f} s CPU '
+          f'({elapsed / args.hosts * 1e6:.1f} us/host), {total} findings')
+    if args.plan:
+        start = time.process_time()
+        steps = sum(len(upgrade_plan(facts, target)) for facts in fleet)
+        elapsed = time.process_time() - start
+        print(f'upgrade_plan:    {args.hosts} hosts in {elapsed:.3f} s CPU '
+              f'({elapsed / args.hosts * 1e6:.1f} us/host), {steps} steps')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,111 @@
+# Copyright: fleetsafe developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._rules import (
+    compat_findings as _compat_findings,
+)
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import InputError
+
+DOCUMENTATION = r'''
+name: compat_findings
+short_description: Predict what an engine, containerd or client change would break on a host
+version_added: 0.1.0
+author: fleetsafe developers
+description:
+  - Compares a host's container engine facts with a target (engine, containerd and client versions)
+    using the collection's sourced knowledge base, and returns one finding per problem.
+  - Findings cover API clients the target engine would reject (too new, too old, and whether a
+    minimum-API override could help), minimum-API overrides the target dockerd would refuse to start
+    with, a containerd daemon older than its installed shim, skipped containerd minors, a running
+    engine older than its package, releases known to break this host's configuration (rootless port
+    driver), storage drivers the target removed and live-restore not covering a minor or major upgrade.
+  - With an empty target the host's current state is checked.
+  - Sections of the facts that were not gathered are skipped; keys missing inside a gathered section,
+    malformed versions and engine or containerd lines the knowledge base does not know raise an error
+    whose message starts with C(compat_findings).
+options:
+  _input:
+    description:
+      - C(ansible_facts.container_engine) as the fleetsafe.container_engine facts modules return it
+        (the whole C(ansible_facts) is accepted too). See docs/facts.md.
+    type: dict
+    required: true
+  target:
+    description:
+      - What the host should run after the change. Every key is optional.
+      - C(engine) is an Engine version (V(26.1.5)) or line (V(26.1)); C(containerd) a containerd version;
+        C(clients) maps a client name (as in the clients facts) to the version it will run.
+    type: dict
+    default: {}
+  knowledge:
+    description:
+      - Extra or changed knowledge-base rows, in the shape of the files under data/knowledge_base
+        (sections C(engines), C(containerd), C(known_bad), C(storage_drivers), C(clients), C(upgrade_rules)).
+      - A row whose key (C(line), C(id) or C(driver)) matches a built-in row updates its fields; C(disabled=true)
+        drops it; other rows are added and must be complete, including C(source).
+    type: dict
+    default: {}
+'''
+
+EXAMPLES = r'''
+- name: Stop before an engine upgrade that would break something
+  vars:
+    findings: >-
+      {{ ansible_facts.container_engine | fleetsafe.container_engine.compat_findings({'engine': '26.1.5'}) }}
+  ansible.builtin.assert:
+    that: findings | selectattr('severity', 'equalto', 'blocker') | list | length == 0
+    fail_msg: "{{ findings | selectattr('severity', 'equalto', 'blocker') | map(attribute='message') | list }}"
+
+- name: Our own agent and a release we know is bad for us
+  ansible.builtin.debug:
+    msg: >-
+      {{ ansible_facts.container_engine | fleetsafe.container_engine.compat_findings(
+           {'engine': '28.0.0'},
+           knowledge={'clients': [{'id': 'acme-agent', 'name': 'acme-agent', 'images': ['acme/agent'],
+                                   'versions': '<3.0.0', 'api_version': '1.25', 'negotiates': false,
+                                   'source': 'ACME ticket OPS-1234'}]}) }}
+'''
+
+RETURN = r'''
+_value:
+  description:
+    - The findings, blockers first, then warnings, then information.
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: What kind of finding (V(client_api_too_new), V(client_api_too_old), V(min_api_override_invalid),
+        V(containerd_shim_protocol_mismatch), V(engine_stale), V(known_bad_release), ...).
+      type: str
+    severity:
+      description: V(blocker) (the change breaks something), V(warning) or V(info).
+      type: str
+    component:
+      description: V(engine), V(containerd), V(client:NAME) or V(rootless:USER).
+      type: str
+    message:
+      description: What would break and why, quoting the daemon's own error where there is one.
+      type: str
+    remedy:
+      description: What to do about it.
+      type: str
+    source:
+      description: Where the knowledge comes from (upstream file at a tag, issue, release note, lab).
+      type: str
+'''
+
+
+def compat_findings(facts, target=None, knowledge=None):
+    try:
+        return _compat_findings(facts, target, knowledge)
+    except InputError as exc:
+        raise AnsibleFilterError('compat_findings: %s' % exc) from exc
+
+
+class FilterModule:
+    def filters(self):
+        return {'compat_findings': compat_findings}

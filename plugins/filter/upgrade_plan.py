@@ -1,0 +1,86 @@
+# Copyright: fleetsafe developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._rules import upgrade_plan as _upgrade_plan
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import InputError
+
+DOCUMENTATION = r'''
+name: upgrade_plan
+short_description: Order the steps that take a host to a target engine, containerd and client versions
+version_added: 0.1.0
+author: fleetsafe developers
+description:
+  - Returns the ordered steps to reach the target without breaking API clients or containers.
+  - Order is clients the target engine would reject (when a release of the client works with both
+    engines), then minimum-API overrides the target dockerd would refuse to start with, then containerd
+    (one upgrade and restart per minor line, never skipping a minor), then the engine and its rootless
+    daemons, then clients that only work with the new engine, then C(verify).
+  - A containerd daemon older than its package, or a dockerd older than its package, gets a restart step
+    even without a target.
+  - The plan does not decide whether the change is safe; run P(fleetsafe.container_engine.compat_findings#filter)
+    with the same arguments and stop on blockers no step resolves (known-bad release, removed storage driver).
+  - An empty list means nothing needs doing.
+options:
+  _input:
+    description: C(ansible_facts.container_engine) (see docs/facts.md).
+    type: dict
+    required: true
+  target:
+    description: Same as for compat_findings (C(engine), C(containerd), C(clients)).
+    type: dict
+    default: {}
+  knowledge:
+    description: Same as for compat_findings.
+    type: dict
+    default: {}
+'''
+
+EXAMPLES = r'''
+- name: Show the plan
+  ansible.builtin.debug:
+    msg: "{{ ansible_facts.container_engine | fleetsafe.container_engine.upgrade_plan({'engine': '28.5.2',
+             'containerd': '2.1.9', 'clients': {'ecs-agent': '1.81.0'}}) }}"
+'''
+
+RETURN = r'''
+_value:
+  description: The steps in the order they must run; empty when nothing needs doing.
+  type: list
+  elements: dict
+  contains:
+    order:
+      description: Position of the step, from 1.
+      type: int
+    action:
+      description: V(upgrade_client), V(remove_min_api_override), V(upgrade_containerd), V(restart_containerd),
+        V(upgrade_engine), V(restart_engine), V(restart_rootless_engine) or V(verify).
+      type: str
+    component:
+      description: V(engine), V(containerd), V(client:NAME), V(rootless:USER) or V(host).
+      type: str
+    from:
+      description: Version (or override value) before the step, null when not known or not relevant.
+      type: str
+    to:
+      description: Version after the step; a line such as V(2.0) for an intermediate containerd hop.
+      type: str
+    reason:
+      description: Why the step is there and why at this position.
+      type: str
+'''
+
+
+def upgrade_plan(facts, target=None, knowledge=None):
+    try:
+        return _upgrade_plan(facts, target, knowledge)
+    except InputError as exc:
+        raise AnsibleFilterError('upgrade_plan: %s' % exc) from exc
+
+
+class FilterModule:
+    def filters(self):
+        return {'upgrade_plan': upgrade_plan}

@@ -1,0 +1,320 @@
+# Private to the fleetsafe.container_engine collection: imported only by its own plugins and tests.
+# Not a public API; it may change in any release.
+#
+# Copyright: fleetsafe developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Version strings as Docker, containerd and Debian print them.
+
+Three schemes:
+
+* upstream versions as programs report them, with whatever the packager appended:
+  ``20.10.24+dfsg1``, ``5:28.0.1-1~debian.12~bookworm``, ``2.1.9+unknown``, ``1.7.24~ds1``,
+  ``v1.32``, ``17.03.1-ce``, ``29.0.0-rc.1``.  Only the dotted release and a pre-release tag count.
+* Docker API versions, ``MAJOR.MINOR`` (``1.41``), compared numerically (``1.9 < 1.10``).
+* Debian package versions, compared with dpkg's algorithm (``[epoch:]upstream[-revision]``,
+  ``~`` sorts before everything, even the end of the string).
+
+Everything here is pure Python (stdlib only) so it runs under ansible-test's import sanity test.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+__all__ = [
+    'InputError',
+    'Version',
+    'Spec',
+    'parse_version',
+    'parse_api',
+    'format_api',
+    'parse_spec',
+    'debian_compare',
+    'compare',
+]
+
+
+class InputError(ValueError):
+    """Bad input to a filter: the message names the bad value and never needs a traceback."""
+
+
+_PRE_ORDER = {'dev': 0, 'alpha': 1, 'a': 1, 'beta': 2, 'b': 2, 'pre': 3, 'rc': 3}
+
+_UPSTREAM_RE = re.compile(
+    r'^(?:\d+:)?'                      # Debian epoch (5:28.0.1-1~debian.12~bookworm)
+    r'[vV]?'                           # v1.32, v2.1.9
+    r'(?P<release>\d+(?:\.\d+)*)'      # the dotted release
+    r'(?:[-~.]?(?P<pre>dev|alpha|beta|pre|rc|a|b)[.-]?(?P<prenum>\d*)(?![A-Za-z]))?'
+    r'(?P<rest>[-+~._:A-Za-z0-9]*)$'   # +dfsg1, ~ds1, -1+deb12u1+b6, +unknown, -ce, -alpine
+)
+_API_RE = re.compile(r'^[vV]?(\d+)\.(\d+)$')
+_MAX_LEN = 256
+
+
+class Version:
+    """An upstream version: the dotted release plus an optional pre-release tag.
+
+    Ordering pads the release with zeros (``28.0 == 28.0.0``) and puts a pre-release before its
+    release (``29.0.0-rc.1 < 29.0.0``).  Packaging suffixes are kept in ``raw`` only.
+    """
+
+    __slots__ = ('raw', 'release', 'pre', 'key')
+
+    def __init__(self, raw, release, pre=None):
+        self.raw = raw
+        self.release = release
+        self.pre = pre
+        padded = release + (0,) * (6 - len(release))
+        self.key = (padded, (0,) + pre if pre else (1, 0, 0))
+
+    @property
+    def line(self):
+        """``(major, minor)``: the release line (``20.10``, ``2.1``)."""
+        return (self.release + (0,))[:2]
+
+    @property
+    def base(self):
+        """The release as ``X.Y.Z`` without packaging suffixes."""
+        return '.'.join(str(part) for part in self.release)
+
+    def __eq__(self, other):
+        return isinstance(other, Version) and self.key == other.key
+
+    def __hash__(self):
+        return hash(self.key)
+
+    def __lt__(self, other):
+        return self.key < other.key
+
+    def __le__(self, other):
+        return self.key <= other.key
+
+    def __gt__(self, other):
+        return self.key > other.key
+
+    def __ge__(self, other):
+        return self.key >= other.key
+
+    def __repr__(self):
+        return 'Version(%r)' % self.raw
+
+    def __str__(self):
+        return self.raw
+
+
+def _describe(value):
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + '...'
+
+
+@lru_cache(maxsize=8192)
+def _parse_version_str(text):
+    match = _UPSTREAM_RE.match(text)
+    if not match:
+        return None
+    release = tuple(int(part) for part in match.group('release').split('.'))
+    if len(release) > 6:
+        return None
+    pre = None
+    if match.group('pre'):
+        pre = (_PRE_ORDER[match.group('pre')], int(match.group('prenum') or 0))
+    return Version(text, release, pre)
+
+
+def parse_version(value, what='version'):
+    """Parse an upstream version string; raise InputError naming ``what`` and the value."""
+    if not isinstance(value, str) or isinstance(value, bool):
+        raise InputError('%s must be a version string, got %s %s' % (what, type(value).__name__, _describe(value)))
+    text = value.strip()
+    if not text or len(text) > _MAX_LEN:
+        raise InputError('%s is not a version: %s' % (what, _describe(value)))
+    parsed = _parse_version_str(text)
+    if parsed is None:
+        raise InputError('%s is not a version: %s' % (what, _describe(value)))
+    return parsed
+
+
+@lru_cache(maxsize=1024)
+def _parse_api_str(text):
+    match = _API_RE.match(text)
+    if not match:
+        return None
+    return (int(match.group(1)), int(match.group(2)))
+
+
+def parse_api(value, what='API version'):
+    """Parse a Docker API version (``1.41`` or ``v1.41``) into ``(1, 41)``.
+
+    Floats are refused: ``1.4`` and ``1.40`` would be the same float.
+    """
+    if not isinstance(value, str):
+        raise InputError('%s must be a string like "1.41", got %s %s' % (what, type(value).__name__, _describe(value)))
+    parsed = _parse_api_str(value.strip()) if len(value) <= _MAX_LEN else None
+    if parsed is None:
+        raise InputError('%s is not an API version like "1.41": %s' % (what, _describe(value)))
+    return parsed
+
+
+def format_api(api):
+    """``(1, 41)`` -> ``'1.41'``."""
+    return '%d.%d' % api
+
+
+# ---------------------------------------------------------------------------------------------
+# Specifiers: ">=1.12.0,<=1.14.0", "==28.0.0", "*"
+
+_SPEC_RE = re.compile(r'^\s*(==|!=|>=|<=|>|<)\s*(\S+)\s*$')
+_OPS = {
+    '==': lambda a, b: a == b,
+    '!=': lambda a, b: a != b,
+    '>=': lambda a, b: a >= b,
+    '<=': lambda a, b: a <= b,
+    '>': lambda a, b: a > b,
+    '<': lambda a, b: a < b,
+}
+
+
+class Spec:
+    """A conjunction of comparisons against upstream versions."""
+
+    __slots__ = ('text', 'clauses')
+
+    def __init__(self, text, clauses):
+        self.text = text
+        self.clauses = clauses
+
+    def contains(self, version):
+        return all(_OPS[op](version, bound) for op, bound in self.clauses)
+
+    def lower_bound(self):
+        """The version given by the last ``>=`` / ``==`` clause, or None."""
+        found = None
+        for op, bound in self.clauses:
+            if op in ('>=', '=='):
+                found = bound
+        return found
+
+    def __repr__(self):
+        return 'Spec(%r)' % self.text
+
+
+@lru_cache(maxsize=1024)
+def _parse_spec_str(text):
+    if text.strip() == '*':
+        return Spec(text, ())
+    clauses = []
+    for part in text.split(','):
+        match = _SPEC_RE.match(part)
+        if not match:
+            return None
+        bound = _parse_version_str(match.group(2))
+        if bound is None:
+            return None
+        clauses.append((match.group(1), bound))
+    return Spec(text, tuple(clauses))
+
+
+def parse_spec(value, what='version range'):
+    if not isinstance(value, str) or not value.strip() or len(value) > _MAX_LEN:
+        raise InputError('%s must be a string like ">=1.12.0,<1.14.1", got %s' % (what, _describe(value)))
+    spec = _parse_spec_str(value)
+    if spec is None:
+        raise InputError('%s is not a version range like ">=1.12.0,<1.14.1": %s' % (what, _describe(value)))
+    return spec
+
+
+# ---------------------------------------------------------------------------------------------
+# Debian package versions (deb-version(7), dpkg lib/dpkg/version.c verrevcmp)
+
+_DIGITS = frozenset('0123456789')
+_LETTERS = frozenset('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ')
+_DEB_RE = re.compile(
+    r'^(?:(?P<epoch>\d+):)?'
+    r'(?P<upstream>\d[A-Za-z0-9.+~:-]*?)'
+    r'(?:-(?P<revision>[A-Za-z0-9.+~]+))?$'
+)
+
+
+def _order(char):
+    if char in _DIGITS:
+        return 0
+    if char in _LETTERS:
+        return ord(char)
+    if char == '~':
+        return -1
+    return ord(char) + 256
+
+
+def _verrevcmp(left, right):
+    """dpkg's verrevcmp: alternate non-digit runs (by _order) and digit runs (numerically)."""
+    i = j = 0
+    len_l, len_r = len(left), len(right)
+    while i < len_l or j < len_r:
+        first_diff = 0
+        while (i < len_l and left[i] not in _DIGITS) or (j < len_r and right[j] not in _DIGITS):
+            lc = _order(left[i]) if i < len_l else 0
+            rc = _order(right[j]) if j < len_r else 0
+            if lc != rc:
+                return lc - rc
+            i += 1
+            j += 1
+        while i < len_l and left[i] == '0':
+            i += 1
+        while j < len_r and right[j] == '0':
+            j += 1
+        while i < len_l and left[i] in _DIGITS and j < len_r and right[j] in _DIGITS:
+            if not first_diff:
+                first_diff = ord(left[i]) - ord(right[j])
+            i += 1
+            j += 1
+        if i < len_l and left[i] in _DIGITS:
+            return 1
+        if j < len_r and right[j] in _DIGITS:
+            return -1
+        if first_diff:
+            return first_diff
+    return 0
+
+
+@lru_cache(maxsize=4096)
+def _parse_debian_str(text):
+    match = _DEB_RE.match(text)
+    if not match or text.endswith('-'):
+        return None
+    upstream = match.group('upstream')
+    if ':' in upstream and match.group('epoch') is None:
+        return None
+    return (int(match.group('epoch') or 0), upstream, match.group('revision') or '')
+
+
+def parse_debian(value, what='package version'):
+    if not isinstance(value, str) or len(value) > _MAX_LEN:
+        raise InputError('%s must be a Debian version string, got %s' % (what, _describe(value)))
+    parsed = _parse_debian_str(value.strip())
+    if parsed is None:
+        raise InputError('%s is not a Debian package version: %s' % (what, _describe(value)))
+    return parsed
+
+
+def debian_compare(left, right):
+    """Compare two Debian package versions like ``dpkg --compare-versions``: -1, 0 or 1."""
+    epoch_l, up_l, rev_l = parse_debian(left, 'first package version')
+    epoch_r, up_r, rev_r = parse_debian(right, 'second package version')
+    if epoch_l != epoch_r:
+        return -1 if epoch_l < epoch_r else 1
+    result = _verrevcmp(up_l, up_r) or _verrevcmp(rev_l, rev_r)
+    return (result > 0) - (result < 0)
+
+
+def compare(left, right, scheme='upstream'):
+    """Compare two versions under ``scheme`` (upstream, api, debian): -1, 0 or 1."""
+    if scheme == 'debian':
+        return debian_compare(left, right)
+    if scheme == 'api':
+        a, b = parse_api(left, 'first API version'), parse_api(right, 'second API version')
+    elif scheme == 'upstream':
+        a, b = parse_version(left, 'first version'), parse_version(right, 'second version')
+    else:
+        raise InputError('scheme must be one of upstream, api, debian, got %s' % _describe(scheme))
+    return (a > b) - (a < b)
