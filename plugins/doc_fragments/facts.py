@@ -1,0 +1,110 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment(object):
+
+    # Options and attributes every fleetsafe.container_engine facts module shares.
+    DOCUMENTATION = r"""
+options:
+  docker_host:
+    description:
+      - The Docker daemon's socket, as C(unix:///PATH) or an absolute path.
+      - Only unix sockets are accepted; a C(tcp://) or C(ssh://) address is refused, because these modules never
+        open a network connection. Run the module on the Docker host itself.
+      - If not given, the value of the E(DOCKER_HOST) environment variable on the host is used, else
+        C(unix:///var/run/docker.sock).
+    type: str
+    default: unix:///var/run/docker.sock
+    aliases: [docker_url]
+  timeout:
+    description:
+      - Seconds to wait for an answer from a daemon before giving up on it.
+    type: int
+    default: 10
+  fail_on_error:
+    description:
+      - By default a problem (no Docker installed, daemon stopped, socket not readable, Python library missing)
+        is reported in the C(error) key of the affected part and the task succeeds, so a survey of a whole fleet
+        never stops at one host.
+      - Set to V(true) to fail the task instead; the facts gathered so far are still returned.
+    type: bool
+    default: false
+notes:
+  - Nothing on the host changes; the module always returns C(changed=false) and fully supports check mode.
+  - Facts are returned as C(ansible_facts.container_engine). Ansible replaces a top-level fact as a whole, so each
+    call replaces the C(container_engine) fact of the host; use M(fleetsafe.container_engine.container_engine_facts)
+    with O(fleetsafe.container_engine.container_engine_facts#module:gather) to collect several parts in one call.
+  - The contract of the returned facts is documented in C(docs/facts.md) of the collection.
+  - Run as root (C(become=true)) for complete facts; an unprivileged user cannot read the environment of a root
+    C(dockerd) or, usually, the daemon sockets, and the module says so in C(error) and in warnings.
+requirements:
+  - Python 3.6 or newer on the host.
+  - The C(docker) Python library (Debian/Ubuntu C(python3-docker), or C(pip install docker)), versions 5.0.3 to 7.x,
+    for everything read from the Docker Engine API. Without it those keys stay empty and C(error) names the fix.
+seealso:
+  - module: fleetsafe.container_engine.container_engine_facts
+  - module: fleetsafe.container_engine.docker_facts
+  - module: fleetsafe.container_engine.containerd_facts
+  - module: fleetsafe.container_engine.rootless_facts
+  - module: fleetsafe.container_engine.clients_facts
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - This action does not modify state.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+    details:
+      - This action does not modify state.
+  facts:
+    description: Action returns an C(ansible_facts) dictionary that will update existing host facts.
+    support: full
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+  action_group:
+    description: Use C(group/fleetsafe.container_engine.facts) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - fleetsafe.container_engine.facts
+"""
+
+    # The containerd socket, for the modules that read containerd.
+    CONTAINERD = r"""
+options:
+  containerd_socket:
+    description:
+      - The socket of the system containerd, whose Version service tells the running version (through C(ctr)).
+    type: path
+    default: /run/containerd/containerd.sock
+"""
+
+    # Client declarations, for the modules that report API clients.
+    DECLARED = r"""
+options:
+  declared:
+    description:
+      - API clients of the engine that cannot be discovered from the host (agents that talk over TCP, tools run
+        from cron, another host's CI), declared from the inventory. Returned as they are, with the image split.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: A name for the client (for example V(ecs-agent) or V(captain)).
+        type: str
+        required: true
+      api_version:
+        description: The Engine API version the client pins, if any (for example V("1.21")).
+        type: str
+      image:
+        description: The image the client runs, if it is a container (for example V(caprover/caprover:1.12.0)).
+        type: str
+"""

@@ -1,0 +1,550 @@
+# Private to fleetsafe.container_engine: imported only by this collection's modules, no public API.
+#
+# Gathers the four parts of ansible_facts.container_engine (docs/facts.md is the contract): docker,
+# containerd, rootless, clients. Every function takes a Host (module_utils/_host.py) and returns
+# plain data with every key present; problems become one sentence in `error` (naming the fix) and
+# short notes the module turns into warnings. Nothing here changes the host.
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import json
+import os
+
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._host import EngineError
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _parse as P
+
+DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock'
+DEFAULT_CONTAINERD_SOCKET = '/run/containerd/containerd.sock'
+DEFAULT_DAEMON_JSON = '/etc/docker/daemon.json'
+DEFAULT_CONTAINERD_CONFIG = '/etc/containerd/config.toml'
+MIN_API_ENV = 'DOCKER_MIN_API_VERSION'
+SYSTEMD_DIRS = ('/etc/systemd/system', '/run/systemd/system', '/usr/local/lib/systemd/system',
+                '/usr/lib/systemd/system', '/lib/systemd/system')
+SHIM_DIRS = ('/usr/local/bin', '/usr/bin', '/usr/local/sbin', '/usr/sbin', '/bin', '/sbin')
+# Shims that follow containerd's shim CLI and answer -v; others are listed without a version.
+SHIMS_WITH_VERSION_FLAG = ('containerd-shim-runc-v2', 'containerd-shim-runc-v1')
+
+
+class Context:
+    """One gathering run: the host, shared lookups done once, and notes for warnings."""
+
+    def __init__(self, host):
+        self.host = host
+        self.notes = []
+        self._processes = None
+        self._packages = None
+
+    def note(self, text):
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def processes(self):
+        if self._processes is None:
+            self._processes = self.host.processes()
+        return self._processes
+
+    def by_pid(self):
+        return {proc['pid']: proc for proc in self.processes()}
+
+    def packages(self):
+        if self._packages is None:
+            self._packages = {}
+            dpkg = self.host.which('dpkg-query')
+            if dpkg:
+                _rc, out, _err = self.host.run([dpkg, '-W', '-f=' + P.DPKG_FORMAT] + list(P.PACKAGES))
+                # rc is 1 when some of the names are unknown to dpkg: the known ones are still printed.
+                self._packages = P.parse_dpkg_query(out)
+        return self._packages
+
+    def read(self, path, binary=False, why=None):
+        try:
+            return self.host.read(path, binary=binary)
+        except PermissionError:
+            self.note('Could not read %s (permission denied)%s: run the task with become: true.'
+                      % (path, ' to see ' + why if why else ''))
+            return None
+
+    def readlink(self, path, why=None):
+        try:
+            return self.host.readlink(path)
+        except PermissionError:
+            self.note('Could not read %s (permission denied)%s: run the task with become: true.'
+                      % (path, ' to see ' + why if why else ''))
+            return None
+
+
+def who(ctx):
+    user = ctx.host.current_user()
+    return user.get('name') or 'uid %s' % user.get('uid')
+
+
+def engine_error_sentence(ctx, err, socket_path, installed, start='systemctl start docker', what='Docker daemon'):
+    """One sentence that names the fix, for an EngineError on socket_path."""
+    if err.kind == 'missing_sdk':
+        return err.detail
+    if err.kind == 'no_socket':
+        if not installed:
+            return ('Docker is not installed on this host (no dockerd binary, no socket at %s): install the '
+                    'docker.io or docker-ce package.' % socket_path)
+        return 'The %s is not running (no socket at %s): start it with `%s`.' % (what, socket_path, start)
+    if err.kind == 'activation':
+        return ('The %s is not running (systemd\'s docker.socket holds %s and would start it if asked, so it was '
+                'not asked): start it with `%s`.' % (what, socket_path, start))
+    if err.kind == 'refused':
+        return 'The %s is not running (connection refused on %s): start it with `%s`.' % (what, socket_path, start)
+    if err.kind == 'permission':
+        return ('User %s may not use %s (permission denied): run the task with `become: true` or add the user '
+                'to the docker group.' % (who(ctx), socket_path))
+    if err.kind == 'not_socket':
+        return ('%s is not a unix socket: point docker_host at the daemon\'s socket (unix:///var/run/docker.sock).'
+                % socket_path)
+    if err.kind == 'timeout':
+        return ('The %s did not answer on %s in time: check it with `%s`.'
+                % (what, socket_path, start.replace(' start ', ' status ')))
+    return 'The %s on %s could not be queried (%s): check it with `%s`.' % (
+        what, socket_path, err.detail, start.replace(' start ', ' status '))
+
+
+def api_get(ctx, socket_path, path, params=None):
+    """Engine API GET with the socket checked first, so the error says what is wrong."""
+    state = ctx.host.socket_state(socket_path)
+    if state == 'missing':
+        raise EngineError('no_socket', 'no socket at %s' % socket_path)
+    if state == 'permission':
+        raise EngineError('permission', 'permission denied on %s' % socket_path)
+    if state == 'not_socket':
+        raise EngineError('not_socket', '%s is not a socket' % socket_path)
+    if not ctx.host.sdk_available():
+        raise EngineError('missing_sdk', ctx.host.sdk_missing_message())
+    return ctx.host.api(socket_path, path, params=params)
+
+
+def socket_activation_guard(ctx, socket_path):
+    """Raise EngineError when no dockerd runs and systemd holds the socket (docker.socket).
+
+    Connecting would make systemd start dockerd: asking must not change the host.
+    """
+    if rootful_dockerd(ctx) is not None or ctx.host.socket_state(socket_path) != 'ok':
+        return
+    systemctl = ctx.host.which('systemctl')
+    if not systemctl:
+        return
+    _rc, out, _err = ctx.host.run([systemctl, 'is-active', 'docker.socket'])
+    if out.strip() == 'active':
+        raise EngineError('activation', 'no dockerd runs; systemd holds %s (docker.socket)' % socket_path)
+
+
+def find_processes(ctx, name, uid=None):
+    return [proc for proc in ctx.processes()
+            if proc['name'] == name and (uid is None or proc['uid'] == uid)]
+
+
+def exe_deleted(ctx, pid):
+    target = ctx.readlink('/proc/%s/exe' % pid, why='whether the running binary was replaced')
+    if target is None:
+        return None
+    return target.endswith(' (deleted)')
+
+
+# ------------------------------------------------------------------------------------------------
+# docker
+# ------------------------------------------------------------------------------------------------
+def empty_docker(socket_path):
+    return {
+        'can_talk_to_docker': False, 'error': None, 'socket': socket_path, 'pid': None, 'exe_deleted': None,
+        'version': None, 'api_version': None, 'min_api_version': None, 'components': {},
+        'storage_driver': None, 'cgroup_driver': None, 'cgroup_version': None, 'live_restore': None,
+        'security_options': [], 'containers': {'total': None, 'running': None, 'paused': None, 'stopped': None},
+        'daemon_json_path': DEFAULT_DAEMON_JSON, 'daemon_json': {}, 'min_api_overrides': [],
+        'packages': {}, 'package_family': None, 'installed_version': None, 'stale': None,
+    }
+
+
+def rootful_dockerd(ctx):
+    procs = find_processes(ctx, 'dockerd', uid=0)
+    rootless_pids = {proc['pid'] for proc in rootless_dockerds(ctx)}
+    procs = [proc for proc in procs if proc['pid'] not in rootless_pids]
+    if len(procs) > 1:
+        # Several root dockerd visible (nested containers an unprivileged user cannot tell apart):
+        # the one in dockerd's default pidfile is the host's.
+        pidfile = (ctx.read('/var/run/docker.pid') or '').strip()
+        chosen = [proc for proc in procs if str(proc['pid']) == pidfile]
+        if chosen:
+            return chosen[0]
+    return procs[0] if procs else None
+
+
+def gather_docker(ctx, socket_path=DEFAULT_DOCKER_SOCKET):
+    facts = empty_docker(socket_path)
+    packages = ctx.packages()
+    facts['packages'] = packages
+    facts['package_family'] = P.package_family(packages)
+    facts['installed_version'] = P.engine_package_version(packages)
+
+    proc = rootful_dockerd(ctx)
+    argv = []
+    if proc:
+        facts['pid'] = proc['pid']
+        facts['exe_deleted'] = exe_deleted(ctx, proc['pid'])
+        argv = P.parse_cmdline(ctx.read('/proc/%s/cmdline' % proc['pid'], binary=True))
+
+    # daemon.json: --config-file of the running dockerd, else the default path.
+    json_path = P.cmdline_option(argv, '--config-file') or DEFAULT_DAEMON_JSON
+    facts['daemon_json_path'] = json_path
+    errors = []
+    text = ctx.read(json_path, why='the daemon configuration')
+    if text is not None and text.strip():
+        try:
+            parsed = json.loads(text)
+            facts['daemon_json'] = parsed if isinstance(parsed, dict) else {}
+            if not isinstance(parsed, dict):
+                errors.append('%s is not a JSON object: fix the file before restarting docker.' % json_path)
+        except ValueError as exc:
+            errors.append('%s is not valid JSON (%s): fix it before restarting docker, dockerd will not start '
+                          'with it.' % (json_path, exc))
+    facts['min_api_overrides'] = min_api_overrides(ctx, proc, facts['daemon_json'], json_path)
+
+    installed = bool(proc or ctx.host.which('dockerd') or packages.get('docker.io') or packages.get('docker-ce'))
+    try:
+        socket_activation_guard(ctx, socket_path)
+        version = api_get(ctx, socket_path, '/version')
+        facts['can_talk_to_docker'] = True
+        info = api_get(ctx, socket_path, '/info')
+    except EngineError as err:
+        errors.insert(0, engine_error_sentence(ctx, err, socket_path, installed))
+        facts['error'] = ' '.join(errors) or None
+        return facts
+
+    facts['version'] = version.get('Version')
+    facts['api_version'] = version.get('ApiVersion')
+    facts['min_api_version'] = version.get('MinAPIVersion')
+    facts['components'] = P.components_by_name(version)
+    facts['storage_driver'] = info.get('Driver')
+    facts['cgroup_driver'] = info.get('CgroupDriver')
+    cgroup_version = info.get('CgroupVersion')
+    facts['cgroup_version'] = str(cgroup_version) if cgroup_version not in (None, '') else None
+    facts['live_restore'] = info.get('LiveRestoreEnabled')
+    facts['security_options'] = list(info.get('SecurityOptions') or [])
+    facts['containers'] = {
+        'total': info.get('Containers'), 'running': info.get('ContainersRunning'),
+        'paused': info.get('ContainersPaused'), 'stopped': info.get('ContainersStopped'),
+    }
+    if facts['installed_version'] and facts['version']:
+        facts['stale'] = P.upstream_version(facts['version']) != facts['installed_version']
+    facts['error'] = ' '.join(errors) or None
+    return facts
+
+
+def min_api_overrides(ctx, proc, daemon_json, json_path):
+    """Every DOCKER_MIN_API_VERSION / min-api-version setting found, in effect or not."""
+    found = []
+    if proc:
+        where = '/proc/%s/environ' % proc['pid']
+        env = ctx.read(where, binary=True, why='DOCKER_MIN_API_VERSION of the running dockerd')
+        if env is not None:
+            value = P.parse_environ(env).get(MIN_API_ENV)
+            if value is not None:
+                found.append({'source': 'environment', 'value': value, 'where': where})
+    if isinstance(daemon_json, dict) and daemon_json.get('min-api-version') is not None:
+        found.append({'source': 'daemon_json', 'value': str(daemon_json['min-api-version']), 'where': json_path})
+    env_files = []
+    for folder in SYSTEMD_DIRS:
+        candidates = [os.path.join(folder, 'docker.service')]
+        dropins = ctx.host.listdir(os.path.join(folder, 'docker.service.d')) or []
+        candidates += [os.path.join(folder, 'docker.service.d', name) for name in dropins if name.endswith('.conf')]
+        for path in candidates:
+            text = ctx.read(path)
+            if text is None:
+                continue
+            source = 'systemd_unit' if path.endswith('.service') else 'systemd_dropin'
+            for _name, value, directive in P.parse_unit_environment(text, (MIN_API_ENV,)):
+                if directive == 'EnvironmentFile':
+                    if value not in env_files:
+                        env_files.append(value)
+                else:
+                    found.append({'source': source, 'value': value, 'where': path})
+    for path in env_files + [p for p in ('/etc/default/docker',) if p not in env_files]:
+        text = ctx.read(path)
+        for _name, value in P.parse_env_file(text, (MIN_API_ENV,)):
+            found.append({'source': 'environment_file', 'value': value, 'where': path})
+    return found
+
+
+# ------------------------------------------------------------------------------------------------
+# containerd
+# ------------------------------------------------------------------------------------------------
+def empty_containerd(socket_path):
+    return {
+        'installed': False, 'path': None, 'installed_version': None, 'installed_version_raw': None,
+        'running': False, 'running_version': None, 'running_version_raw': None, 'pid': None,
+        'exe_deleted': None, 'restart_required': False, 'restart_reasons': [], 'socket': socket_path,
+        'config_path': DEFAULT_CONTAINERD_CONFIG, 'config_version': None, 'shims': [],
+        'shim_protocol_accepted': [], 'shim_protocol_produced': None, 'error': None,
+    }
+
+
+def gather_containerd(ctx, socket_path=DEFAULT_CONTAINERD_SOCKET, engine_components=None):
+    facts = empty_containerd(socket_path)
+    binary = ctx.host.which('containerd')
+    if binary:
+        facts['installed'] = True
+        facts['path'] = binary
+        _rc, out, _err = ctx.host.run([binary, '--version'])
+        raw, _revision = P.parse_containerd_version(out)
+        facts['installed_version_raw'] = raw
+        facts['installed_version'] = P.upstream_version(raw)
+
+    # The running daemon: a root containerd process (not a shim, not a rootless user's).
+    procs = find_processes(ctx, 'containerd', uid=0)
+    proc = None
+    for candidate in procs:
+        argv = P.parse_cmdline(ctx.read('/proc/%s/cmdline' % candidate['pid'], binary=True))
+        address = P.cmdline_option(argv, '--address', '-a')
+        if address in (None, socket_path):
+            proc = candidate
+            facts['config_path'] = P.cmdline_option(argv, '--config', '-c') or DEFAULT_CONTAINERD_CONFIG
+            break
+    if proc is None and procs:
+        proc = procs[0]
+    if proc:
+        facts['running'] = True
+        facts['pid'] = proc['pid']
+        facts['exe_deleted'] = exe_deleted(ctx, proc['pid'])
+
+    text = ctx.read(facts['config_path'], why='the containerd configuration')
+    facts['config_version'] = P.parse_config_toml_version(text)
+
+    errors = []
+    # Running version: the daemon's Version service, through ctr.
+    ctr = ctx.host.which('ctr')
+    state = ctx.host.socket_state(socket_path)
+    if state == 'ok' and ctr:
+        timeout = '%ss' % getattr(ctx.host, 'timeout', 10)
+        rc, out, err = ctx.host.run([ctr, '--address', socket_path, '--timeout', timeout, 'version'])
+        server = P.parse_ctr_version(out)['server']
+        if server.get('Version'):
+            facts['running'] = True
+            facts['running_version_raw'] = server['Version']
+        elif rc != 0:
+            errors.append('containerd did not answer on %s (%s): check it with `systemctl status containerd`.'
+                          % (socket_path, (err or out).strip().splitlines()[-1] if (err or out).strip() else rc))
+    elif state == 'permission':
+        errors.append('User %s may not use %s (permission denied), so the running containerd version is '
+                      'unknown: run the task with `become: true`.' % (who(ctx), socket_path))
+    if facts['running_version_raw'] is None and engine_components and engine_components.get('containerd'):
+        # Fallback: what dockerd reports for the containerd it talks to (its Version service, too).
+        facts['running_version_raw'] = engine_components['containerd'].get('version')
+        if facts['running_version_raw']:
+            errors[:] = []
+    facts['running_version'] = P.upstream_version(facts['running_version_raw'])
+    if facts['running_version']:
+        facts['running'] = True
+
+    if not facts['installed'] and not facts['running']:
+        facts['error'] = ('containerd is not installed on this host: install the containerd (Debian) or '
+                          'containerd.io (Docker) package.')
+    elif facts['installed'] and not facts['running'] and state != 'permission':
+        errors.append('containerd is installed but not running (no daemon on %s): start it with '
+                      '`systemctl start containerd`.' % socket_path)
+
+    # Shims and the bootstrap protocol.
+    seen = set()
+    for folder in SHIM_DIRS:
+        for name in ctx.host.listdir(folder) or []:
+            if not name.startswith('containerd-shim') or name in seen:
+                continue
+            seen.add(name)
+            path = os.path.join(folder, name)
+            version = None
+            if name in SHIMS_WITH_VERSION_FLAG:
+                _rc, out, _err = ctx.host.run([path, '-v'])
+                version = P.parse_shim_version(out)
+            facts['shims'].append({'name': name, 'path': path, 'version': version,
+                                   'version_normalized': P.upstream_version(version)})
+    facts['shims'].sort(key=lambda shim: shim['name'])
+    accepted, _produced = P.shim_protocol(facts['running_version'])
+    facts['shim_protocol_accepted'] = accepted or []
+    runc_v2 = [shim for shim in facts['shims'] if shim['name'] == 'containerd-shim-runc-v2']
+    shim_version = runc_v2[0]['version'] if runc_v2 else None
+    _accepted, produced = P.shim_protocol(shim_version or facts['installed_version'])
+    facts['shim_protocol_produced'] = produced
+
+    reasons = []
+    if facts['running_version'] and facts['installed_version'] and \
+            facts['running_version'] != facts['installed_version']:
+        reasons.append('running %s != installed %s' % (facts['running_version'], facts['installed_version']))
+    if facts['exe_deleted']:
+        reasons.append('binary replaced (/proc/%s/exe is deleted)' % facts['pid'])
+    facts['restart_reasons'] = reasons
+    if reasons:
+        facts['restart_required'] = True
+    elif facts['running'] and (facts['running_version'] is None or facts['exe_deleted'] is None):
+        facts['restart_required'] = None  # cannot tell (see error / warnings)
+    else:
+        facts['restart_required'] = False
+    if facts['error'] is None:
+        facts['error'] = ' '.join(errors) or None
+    return facts
+
+
+# ------------------------------------------------------------------------------------------------
+# rootless
+# ------------------------------------------------------------------------------------------------
+def ancestors(ctx, pid):
+    table = ctx.by_pid()
+    chain = []
+    cur = table.get(pid)
+    while cur and cur['ppid'] and cur['ppid'] in table and len(chain) < 32:
+        cur = table[cur['ppid']]
+        chain.append(cur)
+    return chain
+
+
+def rootless_dockerds(ctx):
+    """dockerd processes of a rootless Docker: uid != 0, or running under rootlesskit."""
+    found = []
+    for proc in find_processes(ctx, 'dockerd'):
+        chain = ancestors(ctx, proc['pid'])
+        kit = next((anc for anc in chain if anc['name'] == 'rootlesskit'), None)
+        if proc['uid'] != 0 or kit is not None:
+            found.append(dict(proc, rootlesskit_pid=kit['pid'] if kit else None,
+                              rootlesskit_uid=kit['uid'] if kit else None))
+    return found
+
+
+def gather_rootless(ctx):
+    facts = {'daemons': [], 'error': None}
+    procs = rootless_dockerds(ctx)
+    if not procs:
+        return facts
+    installed_versions = {}
+
+    def installed_version(name):
+        if name not in installed_versions:
+            installed_versions[name] = None
+            binary = ctx.host.which(name)
+            if binary:
+                _rc, out, _err = ctx.host.run([binary, '--version'])
+                installed_versions[name] = P.parse_simple_version(out)
+        return installed_versions[name]
+
+    errors = []
+    for proc in procs:
+        uid = proc['rootlesskit_uid'] if proc['rootlesskit_uid'] is not None else proc['uid']
+        user = ctx.host.user_name(uid)
+        pid = proc['pid']
+        argv = P.parse_cmdline(ctx.read('/proc/%s/cmdline' % pid, binary=True))
+        env = P.parse_environ(ctx.read('/proc/%s/environ' % pid, binary=True,
+                                       why='the rootless dockerd environment') or b'')
+        kit_argv = []
+        kit_env = {}
+        if proc['rootlesskit_pid']:
+            kit_argv = P.parse_cmdline(ctx.read('/proc/%s/cmdline' % proc['rootlesskit_pid'], binary=True))
+            kit_env = P.parse_environ(ctx.read('/proc/%s/environ' % proc['rootlesskit_pid'], binary=True,
+                                               why='the rootlesskit environment') or b'')
+        host_opt = P.cmdline_option(argv, '--host', '-H')
+        runtime_dir = env.get('XDG_RUNTIME_DIR') or kit_env.get('XDG_RUNTIME_DIR') or '/run/user/%s' % uid
+        socket_path = None
+        if host_opt and host_opt.startswith('unix://'):
+            socket_path = host_opt[len('unix://'):]
+        elif not host_opt or host_opt.startswith('fd://'):
+            socket_path = os.path.join(runtime_dir, 'docker.sock')
+        daemon = {
+            'user': user, 'uid': uid, 'pid': pid, 'rootlesskit_pid': proc['rootlesskit_pid'],
+            'socket': socket_path, 'engine_version': None, 'api_version': None, 'min_api_version': None,
+            'rootlesskit_version': None, 'net_driver': None, 'port_driver': None,
+            'driver_source': None, 'slirp4netns_version': None, 'systemd_unit': None,
+            'linger': bool(user) and ctx.host.exists('/var/lib/systemd/linger/%s' % user), 'error': None,
+        }
+        cgroup = ctx.read('/proc/%s/cgroup' % pid)
+        daemon['systemd_unit'] = P.user_unit_from_cgroup(cgroup)
+
+        components = {}
+        if socket_path:
+            try:
+                version = api_get(ctx, socket_path, '/version')
+                daemon['engine_version'] = version.get('Version')
+                daemon['api_version'] = version.get('ApiVersion')
+                daemon['min_api_version'] = version.get('MinAPIVersion')
+                components = P.components_by_name(version)
+            except EngineError as err:
+                daemon['error'] = engine_error_sentence(
+                    ctx, err, socket_path, True, start='systemctl --user start docker',
+                    what='rootless Docker daemon of %s' % user)
+                errors.append(daemon['error'])
+        kit = components.get('rootlesskit') or {}
+        details = kit.get('details') or {}
+        if details.get('NetworkDriver') or details.get('PortDriver'):
+            daemon['net_driver'] = details.get('NetworkDriver')
+            daemon['port_driver'] = details.get('PortDriver')
+            daemon['driver_source'] = 'engine'
+        if not daemon['net_driver'] and kit_argv:
+            daemon['net_driver'] = P.cmdline_option(kit_argv, '--net')
+            daemon['port_driver'] = P.cmdline_option(kit_argv, '--port-driver')
+            daemon['driver_source'] = 'rootlesskit_cmdline'
+        if not daemon['net_driver']:
+            merged = dict(kit_env, **env)
+            net = merged.get('DOCKERD_ROOTLESS_ROOTLESSKIT_NET')
+            port = merged.get('DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER')
+            if net or port:
+                daemon['net_driver'], daemon['port_driver'] = net, port
+                daemon['driver_source'] = 'environment'
+        # Versions as the daemon reports them (Server.Components), else the installed binaries'.
+        daemon['rootlesskit_version'] = kit.get('version')
+        if not daemon['rootlesskit_version'] and proc['rootlesskit_pid']:
+            daemon['rootlesskit_version'] = installed_version('rootlesskit')
+        daemon['slirp4netns_version'] = (components.get('slirp4netns') or {}).get('version')
+        if not daemon['slirp4netns_version']:
+            daemon['slirp4netns_version'] = installed_version('slirp4netns')
+        facts['daemons'].append(daemon)
+    facts['error'] = ' '.join(errors) or None
+    return facts
+
+
+# ------------------------------------------------------------------------------------------------
+# clients
+# ------------------------------------------------------------------------------------------------
+def is_docker_socket(path, sockets):
+    if not path:
+        return False
+    return os.path.basename(path.rstrip('/')) == 'docker.sock' or path in sockets
+
+
+def gather_clients(ctx, socket_path=DEFAULT_DOCKER_SOCKET, declared=None):
+    installed = bool(ctx.host.which('dockerd'))
+    facts = {'socket_mounts': [], 'declared': [], 'error': None}
+    for item in declared or []:
+        image = item.get('image')
+        name, tag = P.split_image(image)
+        facts['declared'].append({'name': item.get('name'), 'api_version': item.get('api_version'),
+                                  'image': image, 'image_name': name, 'image_tag': tag})
+    try:
+        socket_activation_guard(ctx, socket_path)
+        containers = api_get(ctx, socket_path, '/containers/json', params={'all': 1})
+        for summary in containers:
+            mounts = [mount for mount in summary.get('Mounts') or []
+                      if is_docker_socket(mount.get('Source'), (socket_path, DEFAULT_DOCKER_SOCKET))]
+            if not mounts:
+                continue
+            detail = api_get(ctx, socket_path, '/containers/%s/json' % summary['Id'])
+            env = {}
+            for item in (detail.get('Config') or {}).get('Env') or []:
+                if '=' in item:
+                    key, value = item.split('=', 1)
+                    env[key] = value
+            image = (detail.get('Config') or {}).get('Image') or summary.get('Image')
+            image_name, image_tag = P.split_image(image)
+            names = summary.get('Names') or [detail.get('Name') or '']
+            facts['socket_mounts'].append({
+                'name': names[0].lstrip('/'), 'id': summary['Id'][:12], 'image': image,
+                'image_name': image_name, 'image_tag': image_tag,
+                'state': summary.get('State') or (detail.get('State') or {}).get('Status'),
+                'socket_path': mounts[0].get('Source'), 'mount_destination': mounts[0].get('Destination'),
+                'api_version_env': env.get('DOCKER_API_VERSION'), 'docker_host_env': env.get('DOCKER_HOST'),
+                'labels': summary.get('Labels') or {},
+            })
+    except EngineError as err:
+        facts['error'] = engine_error_sentence(ctx, err, socket_path, installed)
+    facts['socket_mounts'].sort(key=lambda item: item['name'])
+    return facts

@@ -1,0 +1,323 @@
+# Private to fleetsafe.container_engine: imported only by this collection's modules, no public API.
+#
+# Pure parsers and tables for the facts modules: text in, plain data out. No I/O here, so the unit
+# tests feed them responses recorded from real daemons (tests/unit/modules/fixtures/).
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import re
+import shlex
+
+# Packages of both families, as dpkg knows them. Debian: docker.io (engine), docker-cli (split from
+# 26.x), containerd, runc, tini. Docker Inc.'s repository: docker-ce, docker-ce-cli, containerd.io,
+# docker-ce-rootless-extras. Plus the rootless helpers.
+PACKAGES = (
+    'docker.io', 'docker-cli', 'containerd', 'runc', 'tini', 'tini-static',
+    'docker-ce', 'docker-ce-cli', 'containerd.io', 'docker-ce-rootless-extras',
+    'docker-buildx-plugin', 'docker-compose-plugin',
+    'rootlesskit', 'slirp4netns', 'uidmap',
+)
+
+DPKG_FORMAT = '${Package}\\t${db:Status-Abbrev}\\t${Version}\\n'
+
+# Shim bootstrap protocol, as this collection counts it (same numbers as
+# data/knowledge_base/containerd.yml):
+#   1 = the shim prints a plain socket address; 2 / 3 = JSON bootstrap params with that "version".
+# Source: containerd/containerd runtime/v2/shim.go at v1.6.0 (the start response is used as the
+# address as is), v1.7.0 parseStartResponse (JSON version < 2 or plain -> legacy address,
+# version > 2 -> "unsupported shim version (%d)"), v2.0.0 core/runtime/v2/shim.go parseStartResponse
+# (CurrentShimVersion 3); containerd#10984.
+SHIM_PROTOCOL = {
+    # line: (accepted by a running daemon of this line, produced by this line's runc v2 shim)
+    (1, 6): ([1], 1),
+    (1, 7): ([1, 2], 1),
+    (2, 0): ([1, 2, 3], 3),
+    (2, 1): ([1, 2, 3], 3),
+    (2, 2): ([1, 2, 3], 3),
+}
+
+_VERSION_RE = re.compile(r'^v?(\d+)\.(\d+)(?:\.(\d+))?')
+
+
+def upstream_version(version):
+    """'20.10.24+dfsg1' -> '20.10.24'; '2.1.9+unknown' -> '2.1.9'; '5:28.0.1-1~debian.12~bookworm' -> '28.0.1'."""
+    if not version:
+        return None
+    text = str(version).strip()
+    if ':' in text.split('-', 1)[0]:
+        text = text.split(':', 1)[1]
+    match = _VERSION_RE.match(text)
+    if not match:
+        return None
+    return '%s.%s.%s' % (match.group(1), match.group(2), match.group(3) or '0')
+
+
+def version_tuple(version):
+    norm = upstream_version(version)
+    if norm is None:
+        return None
+    return tuple(int(part) for part in norm.split('.'))
+
+
+def api_tuple(api):
+    """'1.41' -> (1, 41); None when unparsable."""
+    match = re.match(r'^v?(\d+)\.(\d+)$', str(api or '').strip())
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def shim_protocol(version):
+    """(accepted list, produced int) for a containerd version, (None, None) for an unknown line."""
+    parts = version_tuple(version)
+    if parts is None:
+        return None, None
+    line = parts[:2]
+    if line in SHIM_PROTOCOL:
+        accepted, produced = SHIM_PROTOCOL[line]
+        return list(accepted), produced
+    if line < (1, 6):
+        return [1], 1
+    if line > max(SHIM_PROTOCOL):
+        # A newer line than the table knows: containerd 2.x keeps accepting 1-3 (assumed until known).
+        return None, None
+    return None, None
+
+
+def parse_dpkg_query(text):
+    """Output of dpkg-query -W -f DPKG_FORMAT -> {package: version} for installed packages only."""
+    packages = {}
+    for line in (text or '').splitlines():
+        fields = line.split('\t')
+        if len(fields) < 3:
+            continue
+        name, status, version = fields[0].strip(), fields[1].strip(), fields[2].strip()
+        # db:Status-Abbrev: desired, status, error flags. Status 'i' installed, 'W'/'t' triggers
+        # pending (installed); 'n' not installed, 'c' config files only.
+        if len(status) >= 2 and status[1] in 'iWt' and version:
+            packages[name] = version
+    return packages
+
+
+def package_family(packages):
+    if 'docker-ce' in packages:
+        return 'docker-ce'
+    if 'docker.io' in packages:
+        return 'debian'
+    return None
+
+
+def engine_package_version(packages):
+    """Upstream engine version of the installed engine package."""
+    for name in ('docker-ce', 'docker.io'):
+        if name in packages:
+            return upstream_version(packages[name])
+    return None
+
+
+def parse_containerd_version(text):
+    """`containerd --version` -> (raw version, revision).
+
+    'containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3'
+    'containerd github.com/containerd/containerd/v2 2.1.9+unknown ' (empty revision)
+    """
+    for line in (text or '').splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[0] == 'containerd':
+            return fields[2], (fields[3] if len(fields) > 3 else None)
+    return None, None
+
+
+def parse_ctr_version(text):
+    """`ctr version` -> {'client': {...}, 'server': {...}} with Version/Revision/UUID/Go version keys."""
+    result = {'client': {}, 'server': {}}
+    section = None
+    for line in (text or '').splitlines():
+        stripped = line.strip()
+        if stripped in ('Client:', 'Server:'):
+            section = stripped[:-1].lower()
+            continue
+        if section and ':' in stripped:
+            key, value = stripped.split(':', 1)
+            result[section][key.strip()] = value.strip()
+    return result
+
+
+def parse_shim_version(text):
+    """`containerd-shim-runc-v2 -v` -> version ('containerd-shim-runc-v2:\\n  Version:  1.6.20~ds1\\n...')."""
+    for line in (text or '').splitlines():
+        stripped = line.strip()
+        if stripped.startswith('Version:'):
+            return stripped.split(':', 1)[1].strip() or None
+    return None
+
+
+def parse_simple_version(text):
+    """'rootlesskit version 2.0.2' / 'slirp4netns version 1.2.0\\ncommit: ...' -> '2.0.2'."""
+    for line in (text or '').splitlines():
+        match = re.search(r'\bversion:?\s+v?(\S+)', line)
+        if match:
+            return match.group(1)
+    return None
+
+
+def parse_config_toml_version(text):
+    """Top-level `version = N` of a containerd config.toml (before the first table), else None."""
+    for line in (text or '').splitlines():
+        stripped = line.split('#', 1)[0].strip()
+        if stripped.startswith('['):
+            return None
+        match = re.match(r'^version\s*=\s*(\d+)\s*$', stripped)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def parse_environ(data):
+    """Contents of /proc/PID/environ (NUL separated) -> dict."""
+    env = {}
+    if isinstance(data, bytes):
+        data = data.decode('utf-8', 'replace')
+    for item in (data or '').split('\0'):
+        if '=' in item:
+            key, value = item.split('=', 1)
+            env[key] = value
+    return env
+
+
+def parse_cmdline(data):
+    if isinstance(data, bytes):
+        data = data.decode('utf-8', 'replace')
+    return [arg for arg in (data or '').split('\0') if arg != '']
+
+
+def cmdline_option(argv, *names):
+    """Value of --opt=value / --opt value / -o value in an argument list (last one wins)."""
+    value = None
+    for index, arg in enumerate(argv):
+        for name in names:
+            if arg.startswith(name + '='):
+                value = arg[len(name) + 1:]
+            elif arg == name and index + 1 < len(argv):
+                value = argv[index + 1]
+    return value
+
+
+def parse_status(text):
+    """/proc/PID/status -> {'name', 'ppid', 'uid'} (real uid)."""
+    info = {'name': None, 'ppid': None, 'uid': None}
+    for line in (text or '').splitlines():
+        if line.startswith('Name:'):
+            info['name'] = line.split(':', 1)[1].strip()
+        elif line.startswith('PPid:'):
+            info['ppid'] = int(line.split()[1])
+        elif line.startswith('Uid:'):
+            info['uid'] = int(line.split()[1])
+    return info
+
+
+def parse_unit_environment(text, names):
+    """systemd unit/drop-in text -> [(name, value, directive)] for Environment= lines setting one of names.
+
+    Also returns EnvironmentFile= paths as (None, path, 'EnvironmentFile') so callers can read them.
+    """
+    found = []
+    section = None
+    for raw in (text or '').splitlines():
+        line = raw.strip()
+        if not line or line[0] in '#;':
+            continue
+        if line.startswith('['):
+            section = line
+            continue
+        if section not in (None, '[Service]') or '=' not in line:
+            continue
+        key, value = line.split('=', 1)
+        key = key.strip()
+        if key == 'Environment':
+            try:
+                items = shlex.split(value)
+            except ValueError:
+                items = value.split()
+            for item in items:
+                if '=' in item:
+                    name, val = item.split('=', 1)
+                    if name in names:
+                        found.append((name, val, 'Environment'))
+        elif key == 'EnvironmentFile':
+            path = value.strip()
+            if path:
+                found.append((None, path.lstrip('-'), 'EnvironmentFile'))
+    return found
+
+
+def parse_env_file(text, names):
+    """A systemd EnvironmentFile / /etc/default file -> [(name, value)] for names (optionally `export`ed)."""
+    found = []
+    for raw in (text or '').splitlines():
+        line = raw.strip()
+        if not line or line.startswith('#'):
+            continue
+        if line.startswith('export '):
+            line = line[len('export '):].strip()
+        if '=' not in line:
+            continue
+        name, value = line.split('=', 1)
+        name = name.strip()
+        if name in names:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in '"\'':
+                value = value[1:-1]
+            found.append((name, value))
+    return found
+
+
+def user_unit_from_cgroup(text):
+    """/proc/PID/cgroup -> the systemd user unit the process runs in (e.g. docker.service), else None."""
+    for line in (text or '').splitlines():
+        path = line.split(':', 2)[-1]
+        parts = path.split('/')
+        for index, part in enumerate(parts):
+            if re.match(r'^user@\d+\.service$', part):
+                for later in parts[index + 1:]:
+                    if later.endswith('.service'):
+                        return later
+                return None
+    return None
+
+
+def system_unit_from_cgroup(text):
+    """/proc/PID/cgroup -> the systemd system unit (e.g. docker.service) when under system.slice."""
+    for line in (text or '').splitlines():
+        parts = line.split(':', 2)[-1].split('/')
+        if 'system.slice' in parts:
+            index = parts.index('system.slice')
+            if index + 1 < len(parts) and parts[index + 1].endswith('.service'):
+                return parts[index + 1]
+    return None
+
+
+def split_image(image):
+    """'caprover/caprover:1.12.0' -> ('caprover/caprover', '1.12.0'); 'localhost:5000/a' -> ('localhost:5000/a', None).
+
+    A digest reference ('name@sha256:...') has no tag; an image ID ('sha256:...') has no name.
+    """
+    if not image:
+        return None, None
+    if re.match(r'^(sha256:)?[0-9a-f]{64}$', image):
+        return None, None
+    name = image.split('@', 1)[0]
+    tag = None
+    last = name.rsplit('/', 1)[-1]
+    if ':' in last:
+        name, tag = name.rsplit(':', 1)
+    return name, tag
+
+
+def components_by_name(version):
+    """Server.Components of /version -> {lower-case name: {'version', 'details'}}."""
+    result = {}
+    for comp in (version or {}).get('Components') or []:
+        name = str(comp.get('Name') or '').lower()
+        if name:
+            result[name] = {'version': comp.get('Version'), 'details': comp.get('Details') or {}}
+    return result

@@ -1,0 +1,198 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: containerd_facts
+short_description: Facts about containerd on a host - installed and running versions, shims
+version_added: 0.1.0
+description:
+  - Reports the installed C(containerd) binary version (C(containerd --version)), the running daemon version (its
+    Version service, through C(ctr version)), whether a restart is required (versions differ, or the binary was
+    replaced under the running daemon), the shim binaries and versions, the shim bootstrap protocol the running
+    daemon accepts and the installed shim produces, and the configuration version.
+  - A containerd 2.x package installed under a running 1.7 daemon makes every new container fail with C(unsupported
+    shim version (3)); this module shows it as C(restart_required=true) with C(shim_protocol_produced) missing from
+    C(shim_protocol_accepted).
+  - Returns C(ansible_facts.container_engine.containerd).
+author:
+  - fleetsafe developers (@fleetsafe)
+extends_documentation_fragment:
+  - fleetsafe.container_engine.facts
+  - fleetsafe.container_engine.facts.containerd
+"""
+
+EXAMPLES = r"""
+- name: Gather containerd facts
+  fleetsafe.container_engine.containerd_facts:
+  become: true
+
+- name: Restart containerd when the installed one is not the one running
+  ansible.builtin.service:
+    name: containerd
+    state: restarted
+  become: true
+  when: ansible_facts.container_engine.containerd.restart_required
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: Facts to add to the host.
+  returned: always
+  type: dict
+  contains:
+    container_engine:
+      description: The container engine facts (C(docs/facts.md) of the collection is their contract).
+      returned: always
+      type: dict
+      contains:
+        containerd:
+          description:
+            - The system containerd - installed binary, running daemon, shims and the shim bootstrap protocol.
+          returned: always
+          type: dict
+          contains:
+            installed:
+              description: Whether a C(containerd) binary is on the host.
+              returned: always
+              type: bool
+            path:
+              description: Path of the C(containerd) binary.
+              returned: always
+              type: str
+              sample: /usr/bin/containerd
+            installed_version:
+              description: The installed binary's version (C(containerd --version)), normalised to C(X.Y.Z).
+              returned: always
+              type: str
+              sample: 2.1.9
+            installed_version_raw:
+              description: The installed binary's version as printed.
+              returned: always
+              type: str
+              sample: 2.1.9+unknown
+            running:
+              description:
+                - Whether a containerd daemon runs (a root C(containerd) process, or an answer on
+                  O(containerd_socket)).
+              returned: always
+              type: bool
+            running_version:
+              description: The running daemon's version (its Version service, C(ctr version) Server part), normalised.
+              returned: always
+              type: str
+              sample: 1.7.24
+            running_version_raw:
+              description: The running daemon's version as it reports it.
+              returned: always
+              type: str
+              sample: 1.7.24~ds1
+            pid:
+              description: PID of the running containerd.
+              returned: always
+              type: int
+            exe_deleted:
+              description:
+                - Whether C(/proc/PID/exe) of the daemon ends in C( (deleted)) (binary replaced); V(null) when
+                  unknown.
+              returned: always
+              type: bool
+            restart_required:
+              description:
+                - V(true) when the running version differs from the installed one or the binary was replaced; V(null)
+                  when a
+                  daemon runs but neither can be told (see C(error)); V(false) otherwise.
+              returned: always
+              type: bool
+            restart_reasons:
+              description: Why a restart is required.
+              returned: always
+              type: list
+              elements: str
+              sample: ["running 1.7.24 != installed 2.1.9", "binary replaced (/proc/1234/exe is deleted)"]
+            socket:
+              description: The containerd socket asked.
+              returned: always
+              type: str
+              sample: /run/containerd/containerd.sock
+            config_path:
+              description: The configuration file (C(--config) of the running daemon, else the default).
+              returned: always
+              type: str
+              sample: /etc/containerd/config.toml
+            config_version:
+              description: C(version = N) of the configuration file, V(null) when absent.
+              returned: always
+              type: int
+              sample: 2
+            shims:
+              description: C(containerd-shim*) binaries on the host; C(-v) is asked of the runc shims only.
+              returned: always
+              type: list
+              elements: dict
+              contains:
+                name:
+                  description: Binary name.
+                  returned: always
+                  type: str
+                  sample: containerd-shim-runc-v2
+                path:
+                  description: Binary path.
+                  returned: always
+                  type: str
+                version:
+                  description: Version as printed by C(-v), V(null) for shims not asked.
+                  returned: always
+                  type: str
+                  sample: 2.1.9+unknown
+                version_normalized:
+                  description: The version normalised to C(X.Y.Z).
+                  returned: always
+                  type: str
+                  sample: 2.1.9
+            shim_protocol_accepted:
+              description:
+                - Shim bootstrap protocol versions the RUNNING daemon accepts, by its containerd line; V([]) when
+                  unknown.
+                - C(1) is a plain socket address, C(2) and C(3) JSON bootstrap parameters with that C(version).
+                  containerd 1.6 accepts C([1]); 1.7 C([1, 2]); 2.0-2.2 C([1, 2, 3]).
+                - "Source: containerd C(runtime/v2/shim.go) at v1.6.0 and v1.7.0 (C(parseStartResponse): version above
+                  2
+                  gives C(unsupported shim version)), C(core/runtime/v2/shim.go) at v2.0.0 (C(CurrentShimVersion) 3),
+                  containerd#10984."
+              returned: always
+              type: list
+              elements: int
+              sample: [1, 2]
+            shim_protocol_produced:
+              description:
+                - The protocol the installed runc v2 shim answers with (by its version line) - C(1) for containerd 1.x
+                  shims,
+                  C(3) for 2.x. A value missing from the running daemon's C(shim_protocol_accepted) means new
+                  containers fail
+                  with C(unsupported shim version (3)) until containerd is restarted.
+              returned: always
+              type: int
+              sample: 3
+            error:
+              description: One sentence naming the problem and its fix, or V(null).
+              returned: always
+              type: str
+"""
+
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._common import (  # noqa: E402
+    CONTAINERD_ARGUMENT_SPEC,
+    run_facts_module,
+)
+
+
+def main():
+    run_facts_module(['containerd'], extra_spec=CONTAINERD_ARGUMENT_SPEC)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,148 @@
+"""The knowledge base's predictions against what real engines do (issue 4, "Truth").
+
+- For each engine the lab runs and every API version 1.12..1.55: predicted accept/reject equals the
+  real daemon's answer to a request pinned at that version, and its error message is the one the
+  knowledge base quotes.
+- Minimum-API overrides: predicted start/refuse equals a real restart of the daemon with the override
+  in a systemd drop-in (the ECS-agent incident) or in daemon.json.
+- containerd: the prediction made from the real facts of a stale daemon equals the real outcome of
+  `docker run` (incident 2), before and after the restart the finding asks for.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+
+import lab
+import pytest
+from _facts import adhoc, ask
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._rules import (
+    compat_findings,
+    engine_api_range,
+    predict_api_accepted,
+    predict_min_api_override_valid,
+)
+
+SETS = ["old", "mid", "new"]
+API_VERSIONS = [f"1.{minor}" for minor in range(12, 56)]
+OVERRIDES = ["1.12", "1.17", "1.23", "1.24", "1.30"]
+DROPIN = "/etc/systemd/system/docker.service.d/fleetsafe-min-api.conf"
+
+
+@pytest.fixture(scope="module")
+def engines(lab_ready):
+    """One lab host per version set, shared by this module's tests, started on first use."""
+    hosts: dict[str, lab.LabHost] = {}
+    tag = uuid.uuid4().hex[:6]
+
+    def get(set_name: str) -> lab.LabHost:
+        if set_name not in hosts:
+            host = lab.LabHost(f"fleetsafe-truth-{set_name}-{tag}")
+            hosts[set_name] = host
+            host.start()
+            host.install_set(set_name)
+        return hosts[set_name]
+
+    yield get
+    for host in hosts.values():
+        host.remove()
+
+
+def restart_docker(host: lab.LabHost) -> tuple[bool, dict | None, str]:
+    """Restart dockerd for real; (started, unversioned /version or None, the daemon's log of this start)."""
+    host.sh("systemctl daemon-reload; systemctl reset-failed docker.service docker.socket || true")
+    since = host.exec(["date", "+%Y-%m-%d %H:%M:%S"]).stdout.strip()
+    started = host.exec(["systemctl", "restart", "docker"], check=False).returncode == 0
+    journal = host.exec(["journalctl", "-u", "docker", "--since", since, "--no-pager", "-o", "cat"],
+                        check=False).stdout
+    version = ask(host, "/version")["/version"][1] if started else None
+    return started, version, journal
+
+
+@pytest.mark.parametrize("set_name", SETS)
+def test_api_accept_reject_matches_the_real_engine(engines, set_name):
+    host = engines(set_name)
+    answers = ask(host, "/version", *[f"/v{v}/version" for v in API_VERSIONS])
+    real = answers["/version"][1]
+    rng = engine_api_range(real["Version"])
+    assert (rng["max"], rng["min"]) == (real["ApiVersion"], real["MinAPIVersion"])
+    mismatches = []
+    for v in API_VERSIONS:
+        status, body = answers[f"/v{v}/version"]
+        predicted = predict_api_accepted(real["Version"], v)
+        if predicted != (status == 200):
+            mismatches.append((v, predicted, status, body))
+            continue
+        if status != 200:
+            too_new = f"client version {v} is too new. Maximum supported API version is {real['ApiVersion']}"
+            too_old = (f"client version {v} is too old. Minimum supported API version is "
+                       f"{real['MinAPIVersion']}, please upgrade your client to a newer version")
+            message = body["message"] if isinstance(body, dict) else body.strip()  # 28.x answers plain text
+            assert message in (too_new, too_old), body
+    assert mismatches == [], f"engine {real['Version']}: prediction != reality for {mismatches}"
+    accepted = [v for v in API_VERSIONS if answers[f"/v{v}/version"][0] == 200]
+    assert (accepted[0], accepted[-1]) == (real["MinAPIVersion"], real["ApiVersion"])
+
+
+@pytest.mark.parametrize("set_name", SETS)
+def test_min_api_override_prediction_matches_a_real_start(engines, set_name):
+    host = engines(set_name)
+    engine = ask(host, "/version")["/version"][1]
+    default_min = engine["MinAPIVersion"]
+    try:
+        for value in OVERRIDES:
+            host.sh(f"mkdir -p {DROPIN.rsplit('/', 1)[0]}; "
+                    f"printf '[Service]\\nEnvironment=DOCKER_MIN_API_VERSION={value}\\n' > {DROPIN}")
+            started, version, journal = restart_docker(host)
+            predicted = predict_min_api_override_valid(engine["Version"], value, source="systemd_dropin")
+            assert predicted["starts"] == started, (value, predicted, journal[-600:])
+            if started:
+                assert version["MinAPIVersion"] == (value if predicted["applies"] else default_min), value
+            else:
+                expected = f"invalid DOCKER_MIN_API_VERSION: minimum supported API version is {default_min}: {value}"
+                assert expected in journal, journal[-600:]
+        host.sh(f"rm -f {DROPIN}")
+        # min-api-version in daemon.json (read from 29.0; an unknown directive before that)
+        host.sh("echo '{\"min-api-version\": \"1.24\"}' > /etc/docker/daemon.json")
+        started, version, journal = restart_docker(host)
+        predicted = predict_min_api_override_valid(engine["Version"], "1.24", source="daemon_json")
+        assert predicted["starts"] == started, (predicted, journal[-600:])
+        if not started:
+            assert "min-api-version" in journal, journal[-600:]
+    finally:
+        host.sh(f"rm -f {DROPIN} /etc/docker/daemon.json")
+        started, version, _ = restart_docker(host)
+        assert started and version["MinAPIVersion"] == default_min
+
+
+def run_busybox(host: lab.LabHost, name: str) -> tuple[bool, str]:
+    res = host.exec(["docker", "run", "--name", name, "busybox:lab", "true"], check=False)
+    host.exec(["docker", "rm", "-f", name], check=False)
+    return res.returncode == 0, res.stderr
+
+
+def test_containerd_prediction_matches_the_stale_daemon_outcome(lab_host_factory, ansible_env):
+    """containerd 2.1.9 installed under a running 1.7.24 daemon: the findings computed from the real
+    facts say new containers will fail with the shim error, and they do; after the restart the finding
+    asks for, no blocker is predicted and containers start."""
+    host = lab_host_factory("mid")
+    host.load_busybox()
+    assert run_busybox(host, "before")[0]
+    host.install_set("new", restart=False, no_restart_policy=True)
+    facts = adhoc(host, ansible_env)["ansible_facts"]["container_engine"]
+    assert facts["containerd"]["running_version"].startswith("1.7.24")
+    assert facts["containerd"]["installed_version"].startswith("2.1.9")
+    findings = compat_findings(facts)
+    shim = [f for f in findings if f["id"] == "containerd_shim_protocol_mismatch"]
+    assert shim and shim[0]["severity"] == "blocker", json.dumps(findings, indent=1)
+    started, stderr = run_busybox(host, "during")
+    assert not started
+    assert "unsupported shim version (3): not implemented" in stderr
+    assert "unsupported shim version (3)" in shim[0]["message"]
+
+    host.sh("systemctl restart containerd")
+    facts = adhoc(host, ansible_env)["ansible_facts"]["container_engine"]
+    findings = compat_findings(facts)
+    assert not [f for f in findings if f["component"] == "containerd" and f["severity"] == "blocker"], findings
+    assert facts["containerd"]["restart_required"] is False
+    assert run_busybox(host, "after")[0]

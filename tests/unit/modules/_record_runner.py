@@ -1,0 +1,21 @@
+"""Runs INSIDE a lab host (copied there by record_fixtures.py): gather every part through a
+RecordingHost and print {"calls": ..., "facts": ...} as JSON. Stdlib + the host's python3-docker."""
+from __future__ import annotations
+
+import json
+import sys
+
+sys.path.insert(0, "/tmp/fsf-rec")
+
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _gather as G  # noqa: E402
+from recording import RecordingHost  # noqa: E402
+
+declared = json.loads(sys.argv[1]) if len(sys.argv) > 1 else []
+host = RecordingHost(None, timeout=10)
+ctx = G.Context(host)
+facts = {"docker": G.gather_docker(ctx)}
+facts["containerd"] = G.gather_containerd(ctx, engine_components=facts["docker"]["components"])
+facts["rootless"] = G.gather_rootless(ctx)
+facts["clients"] = G.gather_clients(ctx, declared=declared)
+host.close()
+print(json.dumps({"calls": host.calls, "facts": facts, "notes": ctx.notes}, sort_keys=True))

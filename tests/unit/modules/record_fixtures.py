@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Record the fixtures of tests/unit/modules/ from real daemons in lab hosts.
+
+    python3 tests/unit/modules/record_fixtures.py            # all scenarios (~2 min)
+    python3 tests/unit/modules/record_fixtures.py old mid    # only those whose name starts so
+
+Each scenario puts a lab host in a real state (a version set, an upgrade without restart, a stopped
+daemon, a rootless daemon, a client container) and runs the gatherers there through RecordingHost;
+the fixture keeps every answer the host gave and the facts computed from them.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+FIXTURES = HERE / "fixtures"
+sys.path.insert(0, str(ROOT / "tests" / "lab"))
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+import lab  # noqa: E402
+from _facts import ROOTLESS_SETUP, rootless_start  # noqa: E402
+
+MU = ROOT / "plugins" / "module_utils"
+REC = "/tmp/fsf-rec"
+
+CLIENT = ("docker rm -f fsf-client >/dev/null 2>&1 || true; "
+          "docker run -d --name fsf-client --label fleetsafe.test=client -v /var/run/docker.sock:/var/run/docker.sock "
+          "-e DOCKER_API_VERSION=1.23 busybox:lab sleep 3600 >/dev/null")
+
+
+def record(host: lab.LabHost, name: str, description: str, user: str | None = None,
+           declared: list | None = None) -> None:
+    # docker cp cannot write into the tmpfs at /tmp of a lab host: stream a tar through docker exec.
+    host.exec(["rm", "-rf", REC])
+    host.exec(["mkdir", "-p", f"{REC}/ansible_collections/fleetsafe/container_engine"])
+    tar = subprocess.run(["tar", "-C", str(ROOT), "--exclude=__pycache__", "-cf", "-", "plugins/module_utils",
+                          "-C", str(HERE), "recording.py", "_record_runner.py"], stdout=subprocess.PIPE, check=True)
+    subprocess.run([lab.DOCKER, "exec", "-i", host.name, "tar", "-C",
+                    f"{REC}/ansible_collections/fleetsafe/container_engine", "-xf", "-"], input=tar.stdout, check=True)
+    host.exec(["mv", f"{REC}/ansible_collections/fleetsafe/container_engine/recording.py",
+               f"{REC}/ansible_collections/fleetsafe/container_engine/_record_runner.py", REC])
+    host.exec(["chmod", "-R", "a+rX", REC])
+    res = host.exec(["python3", f"{REC}/_record_runner.py", json.dumps(declared or [])], user=user)
+    data = json.loads(res.stdout)
+    data = {"scenario": name, "description": description, "user": user or "root", "declared": declared or [],
+            **data}
+    FIXTURES.mkdir(exist_ok=True)
+    (FIXTURES / f"{name}.json").write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    print(f"recorded {name}: {len(data['calls'])} calls", file=sys.stderr)
+
+
+def scenario_old(host: lab.LabHost) -> None:
+    record(host, "nodocker", "fresh lab host, no Docker installed")
+    host.install_set("old")
+    host.load_busybox()
+    host.sh(CLIENT)
+    record(host, "old", "old set (docker.io 20.10.24, containerd 1.6.20) with a client container that mounts "
+           "the socket and pins DOCKER_API_VERSION=1.23",
+           declared=[{"name": "ecs-agent", "api_version": "1.21"},
+                     {"name": "captain", "image": "caprover/caprover:1.12.0"}])
+    host.exec(["useradd", "-m", "bob"])
+    record(host, "old_unprivileged", "old set, gathered as an unprivileged user (bob)", user="bob")
+    host.sh("systemctl stop docker.service")
+    record(host, "old_stopped_socket_active", "old set, docker.service stopped, docker.socket still active")
+    host.sh("systemctl stop docker.socket docker.service")
+    record(host, "old_stopped", "old set, docker.service and docker.socket stopped")
+
+
+def scenario_mid(host: lab.LabHost) -> None:
+    host.install_set("mid")
+    host.sh("mkdir -p /etc/systemd/system/docker.service.d /etc/docker\n"
+            "printf '[Service]\\nEnvironment=\"DOCKER_MIN_API_VERSION=1.24\"\\n' "
+            "> /etc/systemd/system/docker.service.d/min-api.conf\n"
+            "printf '{\"live-restore\": true}\\n' > /etc/docker/daemon.json\n"
+            "systemctl daemon-reload; systemctl restart docker")
+    record(host, "mid", "mid set (docker.io 26.1.5, containerd 1.7.24), DOCKER_MIN_API_VERSION=1.24 in a "
+           "drop-in, live-restore on")
+    host.install_set("new", restart=False, no_restart_policy=True)
+    record(host, "mid_upgraded_no_restart", "mid set running, new set (docker.io 28.5.2, containerd 2.1.9) "
+           "installed without restarting either daemon")
+    host.sh("systemctl restart containerd")
+    record(host, "mid_upgraded_containerd_restarted", "as mid_upgraded_no_restart, then containerd restarted "
+           "(dockerd 26.1.5 still running)")
+    host.sh("systemctl restart docker")
+    record(host, "new_after_upgrade", "mid -> new upgrade, both daemons restarted")
+
+
+def scenario_rootless(host: lab.LabHost) -> None:
+    host.install_set("new")
+    host.sh(ROOTLESS_SETUP)
+    host.sh(rootless_start("builtin"))
+    record(host, "new_rootless_builtin", "new set, rootless dockerd 28.5.2 of alice (systemd user unit, linger), "
+           "port driver builtin")
+    host.sh(rootless_start("slirp4netns"))
+    record(host, "new_rootless_slirp4netns", "new set, rootless dockerd 28.5.2 of alice, port driver slirp4netns")
+
+
+SCENARIOS = {"old": scenario_old, "mid": scenario_mid, "rootless": scenario_rootless}
+
+
+def main(argv: list[str]) -> int:
+    lab.build()
+    chosen = [n for n in SCENARIOS if not argv or any(n.startswith(a) for a in argv)]
+    for name in chosen:
+        host = lab.LabHost(f"fsfacts-rec-{name}")
+        t0 = time.monotonic()
+        try:
+            host.start()
+            SCENARIOS[name](host)
+        finally:
+            host.remove()
+        print(f"{name}: {time.monotonic() - t0:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,220 @@
+"""The facts gatherers against responses recorded from real daemons (fixtures/*.json, made by
+record_fixtures.py in lab hosts). Each assertion names a value the daemon or package itself gave."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _gather as G
+from recording import ReplayHost
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+ALL = sorted(p.stem for p in FIXTURES.glob("*.json"))
+
+
+def load(name: str) -> dict:
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def gather(name: str) -> tuple[dict, G.Context, dict]:
+    data = load(name)
+    ctx = G.Context(ReplayHost(data["calls"]))
+    facts = {"docker": G.gather_docker(ctx)}
+    facts["containerd"] = G.gather_containerd(ctx, engine_components=facts["docker"]["components"])
+    facts["rootless"] = G.gather_rootless(ctx)
+    facts["clients"] = G.gather_clients(ctx, declared=data["declared"])
+    return facts, ctx, data
+
+
+def raw(data: dict, method: str, *args, **kwargs):
+    from recording import call_key
+    return data["calls"][call_key(method, args, kwargs)]
+
+
+def test_fixtures_present():
+    assert {"nodocker", "old", "mid", "mid_upgraded_no_restart", "mid_upgraded_containerd_restarted",
+            "new_after_upgrade", "new_rootless_builtin", "new_rootless_slirp4netns", "old_stopped",
+            "old_stopped_socket_active", "old_unprivileged"} <= set(ALL)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_replay_gives_the_recorded_facts(name):
+    facts, ctx, data = gather(name)
+    assert facts == data["facts"]
+    assert ctx.notes == data["notes"]
+
+
+@pytest.mark.parametrize("name,version,api,min_api", [
+    ("old", "20.10.24+dfsg1", "1.41", "1.12"),
+    ("mid", "26.1.5+dfsg1", "1.45", "1.24"),
+    ("new_after_upgrade", "28.5.2+dfsg4", "1.51", "1.24"),
+])
+def test_api_range_is_what_the_unversioned_version_says(name, version, api, min_api):
+    facts, _ctx, data = gather(name)
+    answer = raw(data, "api", "/var/run/docker.sock", "/version")["result"]
+    docker = facts["docker"]
+    assert (docker["version"], docker["api_version"], docker["min_api_version"]) == (version, api, min_api)
+    assert (answer["Version"], answer["ApiVersion"], answer["MinAPIVersion"]) == (version, api, min_api)
+    assert docker["can_talk_to_docker"] is True and docker["error"] is None
+    assert docker["stale"] is False and docker["exe_deleted"] is False
+    assert docker["package_family"] == "debian"
+    assert docker["installed_version"] == version.split("+")[0]
+    assert set(docker["components"]) >= {"engine", "containerd", "runc", "docker-init"}
+
+
+def test_old_engine_details_and_packages():
+    docker = gather("old")[0]["docker"]
+    assert docker["packages"] == {"docker.io": "20.10.24+dfsg1-1+deb12u1+b6", "containerd": "1.6.20~ds1-1+deb12u3",
+                                  "runc": "1.1.5+ds1-1+deb12u1", "tini": "0.19.0-1+b3"}
+    assert docker["storage_driver"] == "overlay2"
+    assert docker["cgroup_driver"] == "cgroupfs"
+    assert docker["live_restore"] is False
+    assert docker["containers"] == {"total": 1, "running": 1, "paused": 0, "stopped": 0}
+    assert docker["components"]["containerd"]["version"] == "1.6.20~ds1"
+    assert docker["min_api_overrides"] == []
+
+
+def test_mid_min_api_overrides_running_env_and_dropin():
+    docker = gather("mid")[0]["docker"]
+    sources = {(o["source"], o["value"]) for o in docker["min_api_overrides"]}
+    assert sources == {("environment", "1.24"), ("systemd_dropin", "1.24")}
+    dropin = [o for o in docker["min_api_overrides"] if o["source"] == "systemd_dropin"][0]
+    assert dropin["where"] == "/etc/systemd/system/docker.service.d/min-api.conf"
+    assert docker["daemon_json"] == {"live-restore": True}
+    assert docker["live_restore"] is True
+
+
+@pytest.mark.parametrize("name,line,accepted,produced", [
+    ("old", "1.6.20", [1], 1),
+    ("mid", "1.7.24", [1, 2], 1),
+    ("new_after_upgrade", "2.1.9", [1, 2, 3], 3),
+])
+def test_containerd_in_step(name, line, accepted, produced):
+    c = gather(name)[0]["containerd"]
+    assert c["installed_version"] == c["running_version"] == line
+    assert c["restart_required"] is False and c["restart_reasons"] == [] and c["exe_deleted"] is False
+    assert c["shim_protocol_accepted"] == accepted and c["shim_protocol_produced"] == produced
+    assert c["config_version"] == 2
+    assert c["error"] is None
+
+
+def test_containerd_2_installed_under_running_1_7():
+    facts, _ctx, data = gather("mid_upgraded_no_restart")
+    c = facts["containerd"]
+    ctr = raw(data, "run", ["/usr/bin/ctr", "--address", "/run/containerd/containerd.sock", "--timeout", "10s",
+                            "version"])["result"][1]
+    assert "Version:  2.1.9+unknown" in ctr and "Version:  1.7.24~ds1" in ctr  # client, server as ctr printed
+    assert (c["running_version_raw"], c["installed_version_raw"]) == ("1.7.24~ds1", "2.1.9+unknown")
+    assert c["restart_required"] is True
+    assert c["exe_deleted"] is True
+    assert c["restart_reasons"][0] == "running 1.7.24 != installed 2.1.9"
+    assert c["shim_protocol_produced"] not in c["shim_protocol_accepted"]
+    assert c["shims"] == [{"name": "containerd-shim-runc-v2", "path": "/usr/bin/containerd-shim-runc-v2",
+                           "version": "2.1.9+unknown", "version_normalized": "2.1.9"}]
+    docker = facts["docker"]
+    assert docker["version"] == "26.1.5+dfsg1" and docker["installed_version"] == "28.5.2"
+    assert docker["stale"] is True and docker["exe_deleted"] is True
+
+
+def test_containerd_restarted_engine_still_stale():
+    facts = gather("mid_upgraded_containerd_restarted")[0]
+    assert facts["containerd"]["restart_required"] is False
+    assert facts["containerd"]["running_version"] == "2.1.9"
+    assert facts["docker"]["stale"] is True
+
+
+@pytest.mark.parametrize("name,port_driver", [("new_rootless_builtin", "builtin"),
+                                              ("new_rootless_slirp4netns", "slirp4netns")])
+def test_rootless(name, port_driver):
+    facts, _ctx, data = gather(name)
+    [daemon] = facts["rootless"]["daemons"]
+    answer = raw(data, "api", "/run/user/1000/docker.sock", "/version")["result"]
+    kit = [c for c in answer["Components"] if c["Name"] == "rootlesskit"][0]
+    assert kit["Details"]["PortDriver"] == port_driver  # what rootlesskit told dockerd
+    kit_pid = daemon["rootlesskit_pid"]
+    kit_argv = raw(data, "read", f"/proc/{kit_pid}/cmdline", binary=True)["result"]["__bytes__"]
+    assert f"--port-driver={port_driver}" in kit_argv.split("\0")  # rootlesskit's own command line
+    assert daemon["port_driver"] == port_driver and daemon["net_driver"] == "slirp4netns"
+    assert daemon["driver_source"] == "engine"
+    assert (daemon["user"], daemon["uid"], daemon["socket"]) == ("alice", 1000, "/run/user/1000/docker.sock")
+    assert (daemon["engine_version"], daemon["api_version"], daemon["min_api_version"]) == ("28.5.2+dfsg4", "1.51",
+                                                                                            "1.24")
+    assert daemon["rootlesskit_version"] == "2.0.2" and daemon["slirp4netns_version"] == "1.2.0"
+    assert daemon["systemd_unit"] == "docker.service" and daemon["linger"] is True
+    # the rootless daemon's own containerd (uid 1000) is not taken for the system one
+    assert facts["containerd"]["pid"] != daemon["pid"]
+    assert facts["docker"]["pid"] != daemon["pid"] and facts["docker"]["api_version"] == "1.51"
+
+
+def test_client_container_with_pinned_api():
+    clients = gather("old")[0]["clients"]
+    [mount] = clients["socket_mounts"]
+    assert mount["name"] == "fsf-client" and mount["api_version_env"] == "1.23"
+    assert (mount["image"], mount["image_name"], mount["image_tag"]) == ("busybox:lab", "busybox", "lab")
+    assert mount["state"] == "running" and mount["socket_path"] == "/var/run/docker.sock"
+    assert mount["labels"] == {"fleetsafe.test": "client"}
+    assert clients["declared"][0] == {"name": "ecs-agent", "api_version": "1.21", "image": None, "image_name": None,
+                                      "image_tag": None}
+    assert clients["declared"][1]["image_tag"] == "1.12.0"
+
+
+def test_no_docker_installed():
+    facts = gather("nodocker")[0]
+    assert facts["docker"]["can_talk_to_docker"] is False
+    assert facts["docker"]["error"].startswith("Docker is not installed on this host")
+    assert "install the docker.io or docker-ce package" in facts["docker"]["error"]
+    assert facts["containerd"]["installed"] is False and "not installed" in facts["containerd"]["error"]
+    assert facts["rootless"] == {"daemons": [], "error": None}
+    assert facts["docker"]["packages"] == {}
+
+
+def test_stopped_daemon_socket_activation_not_triggered():
+    facts, _ctx, data = gather("old_stopped_socket_active")
+    assert facts["docker"]["can_talk_to_docker"] is False
+    assert "systemctl start docker" in facts["docker"]["error"]
+    # the socket was never asked (asking would have started dockerd through docker.socket)
+    assert not any(json.loads(k)[0] == "api" for k in data["calls"])
+
+
+def test_stopped_daemon():
+    docker = gather("old_stopped")[0]["docker"]
+    assert docker["can_talk_to_docker"] is False and docker["pid"] is None
+    assert docker["error"] == ("The Docker daemon is not running (connection refused on /var/run/docker.sock): "
+                               "start it with `systemctl start docker`.")
+    assert docker["installed_version"] == "20.10.24"  # packages are still reported
+
+
+def test_unprivileged_user():
+    facts, ctx, _data = gather("old_unprivileged")
+    assert facts["docker"]["error"].startswith("User bob may not use /var/run/docker.sock (permission denied)")
+    assert facts["containerd"]["restart_required"] is None
+    assert facts["containerd"]["installed_version"] == "1.6.20"
+    assert any("environ" in note for note in ctx.notes)
+
+
+def test_missing_sdk_names_the_package():
+    data = load("old")
+    calls = copy.deepcopy(data["calls"])
+    from recording import call_key
+    calls[call_key("sdk_available", (), {})] = {"result": False}
+    calls[call_key("sdk_missing_message", (), {})] = {
+        "result": "The Python library 'docker' is missing for /usr/bin/python3 on the host: install python3-docker "
+                  "(Debian/Ubuntu) or run `pip install docker`."}
+    ctx = G.Context(ReplayHost(calls))
+    docker = G.gather_docker(ctx)
+    assert docker["can_talk_to_docker"] is False
+    assert "python3-docker" in docker["error"] and "pip install docker" in docker["error"]
+    assert docker["installed_version"] == "20.10.24"
+
+
+def test_unparsable_daemon_json_is_an_error():
+    data = load("mid")
+    calls = copy.deepcopy(data["calls"])
+    from recording import call_key
+    calls[call_key("read", ("/etc/docker/daemon.json",), {"binary": False})] = {"result": '{"live-restore": true,'}
+    docker = G.gather_docker(G.Context(ReplayHost(calls)))
+    assert docker["daemon_json"] == {}
+    assert "/etc/docker/daemon.json is not valid JSON" in docker["error"]
+    assert docker["can_talk_to_docker"] is True

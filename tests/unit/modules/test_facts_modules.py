@@ -1,0 +1,240 @@
+"""The five facts modules end to end (AnsibleModule, options, result shape) on recorded hosts, their
+documentation against what they return, and the parsers on real outputs."""
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _common
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _parse as P
+from recording import ReplayHost
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+ROOT = Path(__file__).resolve().parents[3]
+MODULES = ["docker_facts", "containerd_facts", "rootless_facts", "clients_facts", "container_engine_facts"]
+PART_OF = {"docker_facts": "docker", "containerd_facts": "containerd", "rootless_facts": "rootless",
+           "clients_facts": "clients"}
+
+
+def module(name):
+    return importlib.import_module(f"ansible_collections.fleetsafe.container_engine.plugins.modules.{name}")
+
+
+def run_module(name, args, fixture, monkeypatch, capsys):
+    calls = json.loads((FIXTURES / f"{fixture}.json").read_text())["calls"]
+    monkeypatch.setattr(_common, "Host", lambda *a, **k: ReplayHost(calls))
+    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
+        module(name).main()
+    out = json.loads(capsys.readouterr().out)
+    return exit_info.value.code, out
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_module_returns_its_part_unchanged_in_check_mode(name, monkeypatch, capsys):
+    code, out = run_module(name, {"_ansible_check_mode": True}, "mid_upgraded_no_restart", monkeypatch, capsys)
+    assert code == 0 and out["changed"] is False and "failed" not in out
+    facts = out["ansible_facts"]["container_engine"]
+    expected = [PART_OF[name]] if name in PART_OF else ["docker", "containerd", "rootless", "clients"]
+    assert sorted(facts) == sorted(expected)
+    if "docker" in facts:
+        assert out["can_talk_to_docker"] is True
+    if "containerd" in facts:
+        assert facts["containerd"]["restart_required"] is True
+
+
+def test_gather_option_picks_parts(monkeypatch, capsys):
+    _code, out = run_module("container_engine_facts", {"gather": ["containerd"]}, "mid", monkeypatch, capsys)
+    assert list(out["ansible_facts"]["container_engine"]) == ["containerd"]
+    assert "can_talk_to_docker" not in out
+
+
+@pytest.mark.parametrize("docker_host", ["tcp://127.0.0.1:2375", "ssh://user@host", "npipe:////./pipe/docker_engine",
+                                         "unix://relative.sock"])
+def test_refuses_anything_but_a_unix_socket(docker_host, monkeypatch, capsys):
+    code, out = run_module("docker_facts", {"docker_host": docker_host}, "old", monkeypatch, capsys)
+    assert code == 1 and out["failed"] is True and out["can_talk_to_docker"] is False
+    assert "must be a unix socket" in out["msg"]
+
+
+def test_error_is_success_by_default_and_failure_on_request(monkeypatch, capsys):
+    code, out = run_module("docker_facts", {}, "nodocker", monkeypatch, capsys)
+    assert code == 0 and out["can_talk_to_docker"] is False
+    assert "Docker is not installed" in out["ansible_facts"]["container_engine"]["docker"]["error"]
+    code, out = run_module("docker_facts", {"fail_on_error": True}, "nodocker", monkeypatch, capsys)
+    assert code == 1 and out["failed"] is True and out["can_talk_to_docker"] is False
+    assert out["msg"].startswith("docker: Docker is not installed on this host")
+    assert out["ansible_facts"]["container_engine"]["docker"]["can_talk_to_docker"] is False
+
+
+def test_warnings_for_unreadable_files(monkeypatch, capsys):
+    _code, out = run_module("docker_facts", {}, "old_unprivileged", monkeypatch, capsys)
+    warnings = json.dumps(out.get("warnings") or out.get("_ansible_warnings") or out)
+    assert "permission denied" in warnings and "become: true" in warnings
+
+
+# --- documentation --------------------------------------------------------------------------------
+def return_doc(name):
+    return yaml.safe_load(module(name).RETURN)
+
+
+def documented_paths(doc, prefix=""):
+    paths = set()
+    for key, spec in doc.items():
+        path = f"{prefix}.{key}" if prefix else key
+        paths.add(path)
+        if spec.get("type") in ("dict", "list") and "contains" in spec:
+            paths |= documented_paths(spec["contains"], path)
+    return paths
+
+
+def returned_paths(value, prefix, doc_paths):
+    """Paths of value; a dict without documented children (free-form, e.g. labels) stops the walk."""
+    paths = set()
+    if isinstance(value, dict):
+        free_form = not any(p.startswith(prefix + ".") for p in doc_paths)
+        if free_form:
+            return paths
+        for key, item in value.items():
+            path = f"{prefix}.{key}"
+            paths.add(path)
+            paths |= returned_paths(item, path, doc_paths)
+    elif isinstance(value, list):
+        for item in value:
+            paths |= returned_paths(item, prefix, doc_paths)
+    return paths
+
+
+@pytest.mark.parametrize("fixture", sorted(p.stem for p in FIXTURES.glob("*.json")))
+def test_every_returned_key_is_documented(fixture):
+    doc_paths = documented_paths(return_doc("container_engine_facts"))
+    facts = json.loads((FIXTURES / f"{fixture}.json").read_text())["facts"]
+    got = returned_paths(facts, "ansible_facts.container_engine", doc_paths)
+    assert got - doc_paths == set()
+
+
+def test_every_documented_key_is_returned():
+    doc_paths = {p for p in documented_paths(return_doc("container_engine_facts"))
+                 if p.startswith("ansible_facts.container_engine.")}
+    got = set()
+    for path in FIXTURES.glob("*.json"):
+        got |= returned_paths(json.loads(path.read_text())["facts"], "ansible_facts.container_engine", doc_paths)
+    assert doc_paths - got == set()
+
+
+@pytest.mark.parametrize("name", list(PART_OF))
+def test_aggregate_documents_each_part_as_its_module_does(name):
+    part = PART_OF[name]
+    own = return_doc(name)["ansible_facts"]["contains"]["container_engine"]["contains"][part]
+    agg = return_doc("container_engine_facts")["ansible_facts"]["contains"]["container_engine"]["contains"][part]
+    assert {k: v for k, v in own.items() if k != "returned"} == {k: v for k, v in agg.items() if k != "returned"}
+
+
+def test_docs_match_argument_spec():
+    for name in MODULES:
+        doc = yaml.safe_load(module(name).DOCUMENTATION)
+        assert doc["module"] == name
+    spec = module("container_engine_facts").SPEC
+    assert spec["gather"]["choices"] == ["all", "docker", "containerd", "rootless", "clients"]
+
+
+def test_action_group_lists_every_module():
+    runtime = yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text())
+    assert sorted(runtime["action_groups"]["facts"]) == sorted(MODULES)
+
+
+# --- parsers on real outputs ------------------------------------------------------------------------
+@pytest.mark.parametrize("raw,expected", [
+    ("20.10.24+dfsg1", "20.10.24"), ("2.1.9+unknown", "2.1.9"), ("1.7.24~ds1", "1.7.24"),
+    ("5:28.0.1-1~debian.12~bookworm", "28.0.1"), ("28.5.2+dfsg4-5", "28.5.2"), ("v1.2", "1.2.0"),
+    ("1:4.13+dfsg1-1+deb12u2", "4.13.0"), ("", None), (None, None), ("unknown", None),
+])
+def test_upstream_version(raw, expected):
+    assert P.upstream_version(raw) == expected
+
+
+@pytest.mark.parametrize("image,expected", [
+    ("caprover/caprover:1.12.0", ("caprover/caprover", "1.12.0")),
+    ("localhost:5000/team/agent", ("localhost:5000/team/agent", None)),
+    ("localhost:5000/team/agent:2", ("localhost:5000/team/agent", "2")),
+    ("traefik@sha256:" + "a" * 64, ("traefik", None)),
+    ("sha256:" + "b" * 64, (None, None)),
+    ("busybox", ("busybox", None)),
+])
+def test_split_image(image, expected):
+    assert P.split_image(image) == expected
+
+
+def test_dpkg_query_keeps_installed_only():
+    out = ("containerd\tii \t1.6.20~ds1-1+deb12u3\ndocker-ce\tun \t\ndocker.io\tii \t20.10.24+dfsg1-1+deb12u1+b6\n"
+           "runc\trc \t1.1.5+ds1-1+deb12u1\ndocker-ce-cli\thi \t5:28.0.1-1~debian.12~bookworm\n")
+    assert P.parse_dpkg_query(out) == {"containerd": "1.6.20~ds1-1+deb12u3",
+                                       "docker.io": "20.10.24+dfsg1-1+deb12u1+b6",
+                                       "docker-ce-cli": "5:28.0.1-1~debian.12~bookworm"}
+    assert P.package_family({"docker-ce": "5:28.0.1-1~debian.12~bookworm"}) == "docker-ce"
+    assert P.engine_package_version({"docker-ce": "5:28.0.1-1~debian.12~bookworm"}) == "28.0.1"
+
+
+def test_unit_environment_forms():
+    text = ('[Unit]\nDescription=x\n[Service]\nEnvironment="DOCKER_MIN_API_VERSION=1.17" "OTHER=1"\n'
+            'Environment=DOCKER_MIN_API_VERSION=1.24\n# Environment=DOCKER_MIN_API_VERSION=1.12\n'
+            'EnvironmentFile=-/etc/default/docker\n')
+    assert P.parse_unit_environment(text, ("DOCKER_MIN_API_VERSION",)) == [
+        ("DOCKER_MIN_API_VERSION", "1.17", "Environment"), ("DOCKER_MIN_API_VERSION", "1.24", "Environment"),
+        (None, "/etc/default/docker", "EnvironmentFile")]
+    assert P.parse_env_file('export DOCKER_MIN_API_VERSION="1.17"\n#DOCKER_OPTS=x\n',
+                            ("DOCKER_MIN_API_VERSION",)) == [("DOCKER_MIN_API_VERSION", "1.17")]
+
+
+def test_config_toml_version():
+    assert P.parse_config_toml_version('version = 2\n\n[plugins]\n  version = 9\n') == 2
+    assert P.parse_config_toml_version('# comment\n[plugins]\nversion = 3\n') is None
+    assert P.parse_config_toml_version(None) is None
+
+
+def test_containerd_version_outputs():
+    assert P.parse_containerd_version("containerd github.com/containerd/containerd 1.6.20~ds1 "
+                                      "1.6.20~ds1-1+deb12u3\n") == ("1.6.20~ds1", "1.6.20~ds1-1+deb12u3")
+    assert P.parse_containerd_version("containerd github.com/containerd/containerd/v2 2.1.9+unknown \n") == (
+        "2.1.9+unknown", None)
+
+
+@pytest.mark.parametrize("version,accepted,produced", [
+    ("1.6.20~ds1", [1], 1), ("1.7.24", [1, 2], 1), ("2.0.0", [1, 2, 3], 3), ("2.1.9+unknown", [1, 2, 3], 3),
+    ("2.2.1", [1, 2, 3], 3), ("9.0.0", None, None), (None, None, None),
+])
+def test_shim_protocol_table(version, accepted, produced):
+    assert P.shim_protocol(version) == (accepted, produced)
+
+
+def test_shim_protocol_table_matches_knowledge_base():
+    kb = yaml.safe_load((ROOT / "data" / "knowledge_base" / "containerd.yml").read_text())
+    for line in kb["containerd"]:
+        major, minor = (int(x) for x in line["line"].split("."))
+        assert P.SHIM_PROTOCOL[(major, minor)] == (line["shim_protocol_accepted"], line["shim_protocol_produced"])
+
+
+def test_user_unit_from_cgroup():
+    text = ("9:name=systemd:/docker/f0ab/user.slice/user-1000.slice/user@1000.service/app.slice/docker.service\n"
+            "0::/docker/f0ab/user.slice/user-1000.slice/user@1000.service/app.slice/docker.service\n")
+    assert P.user_unit_from_cgroup(text) == "docker.service"
+    assert P.user_unit_from_cgroup("0::/user.slice/user-1000.slice/session-3.scope\n") is None
+
+
+def test_cmdline_option():
+    argv = ["rootlesskit", "--net=slirp4netns", "--port-driver", "builtin", "dockerd-rootless.sh"]
+    assert P.cmdline_option(argv, "--net") == "slirp4netns"
+    assert P.cmdline_option(argv, "--port-driver") == "builtin"
+    assert P.cmdline_option(argv, "--mtu") is None
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("unix:///var/run/docker.sock", "/var/run/docker.sock"),
+    ("/run/user/1000/docker.sock", "/run/user/1000/docker.sock"),
+    ("tcp://10.0.0.1:2376", None), ("unix://x.sock", None), ("", None),
+])
+def test_socket_path_of(value, expected):
+    assert _common.socket_path_of(value) == expected
