@@ -20,7 +20,7 @@ description:
     P(fleetsafe.container_engine.nearest_tag#filter) filter.
   - Credentials never appear in the module's output or its error messages.
 author:
-  - fleetsafe developers
+  - fleetsafe developers (@fleetsafe)
 attributes:
   check_mode:
     support: full

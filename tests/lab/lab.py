@@ -457,8 +457,11 @@ def up(n: int, prefix: str, inventory: Path | None) -> list[str]:
     return names
 
 
-def down() -> None:
+def down(prefix: str | None = PREFIX) -> None:
+    """Remove lab hosts named PREFIX-N (every lab host when prefix is None) with their volumes."""
     names = lab_hosts() if engine_up() else []
+    if prefix is not None:
+        names = [n for n in names if n.rsplit("-", 1)[0] == prefix]
     for name in names:
         remove_host(name)
     log(f"removed {len(names)} lab host(s)" + (f": {', '.join(names)}" if names else ""))
@@ -482,7 +485,9 @@ def main(argv: list[str] | None = None) -> int:
     p_up.add_argument("n", type=int)
     p_up.add_argument("--prefix", default=PREFIX)
     p_up.add_argument("--inventory", type=Path)
-    sub.add_parser("down", help="remove every lab host and its volume")
+    p_down = sub.add_parser("down", help="remove the lab hosts PREFIX-N and their volumes")
+    p_down.add_argument("--prefix", default=PREFIX)
+    p_down.add_argument("--all", action="store_true", help="every lab host, whatever its name (tests' too)")
     sub.add_parser("status", help="what is built and running")
     sub.add_parser("key", help="print the cache key")
     sub.add_parser("repo-path", help="print the offline repository's path")
@@ -495,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.cmd == "up":
         up(args.n, args.prefix, args.inventory)
     elif args.cmd == "down":
-        down()
+        down(None if args.all else args.prefix)
     elif args.cmd == "status":
         status()
     elif args.cmd == "key":
