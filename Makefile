@@ -65,7 +65,7 @@ unit: venv
 	$(BIN)/pytest -q tests/unit
 
 integration: venv lab
-	$(BIN)/pytest -q -m lab tests/integration
+	$(BIN)/pytest -q -m lab -n 2 --dist loadfile tests/integration
 
 molecule: venv lab
 	FLEETSAFE_LAB_IMAGE=$$($(LAB) image) FLEETSAFE_LAB_REPO=$$($(LAB) repo-path) $(BIN)/molecule test --all

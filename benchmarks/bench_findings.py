@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """How long compat_findings takes for a fleet: 10,000 hosts' facts on one core (goal: <= 1 s).
 
 Run from the collection root:  .venv/bin/python benchmarks/bench_findings.py [--hosts N] [--plan]
@@ -43,7 +42,7 @@ def make_host(rng):
         c = L.containerd(containerd)
     daemons = [L.rootless_daemon(engine=engine, port_driver=rng.choice(['builtin', 'slirp4netns']))] \
         if rng.random() < 0.2 else []
-    mounts = [L.socket_mount(*rng.choice(CLIENT_IMAGES)) for _ in range(rng.randint(0, 2))]
+    mounts = [L.socket_mount(*rng.choice(CLIENT_IMAGES)) for dummy in range(rng.randint(0, 2))]
     declared = [{'name': 'ecs-agent', 'image': 'amazon/amazon-ecs-agent:1.80.0'}] if rng.random() < 0.2 else []
     return L.host(docker, c, daemons, mounts=mounts, declared=declared)
 
@@ -54,7 +53,7 @@ def main():
     parser.add_argument('--plan', action='store_true', help='also time upgrade_plan')
     args = parser.parse_args()
     rng = random.Random(42)  # noqa: S311 - a reproducible fleet, not cryptography
-    fleet = [make_host(rng) for _ in range(args.hosts)]
+    fleet = [make_host(rng) for dummy in range(args.hosts)]
     target = {'engine': '28.5.2', 'containerd': '2.1.9'}
     compat_findings(fleet[0], target)          # load and index the knowledge base once, as Ansible would
     start = time.process_time()

@@ -11,7 +11,7 @@ description:
   - For a tag derived from a version (C(v1.32) from Kubernetes 1.32.3), returns the tag itself when the
     registry has it, otherwise the nearest published tag of the same form below it (C(v1.31)) with a
     C(warning) finding, or a C(blocker) finding when no fallback is allowed or none exists.
-  - Incident 3 of the knowledge base: the Capsule chart derived C(clastix/kubectl:v1.32) from the cluster
+  - Incident 3 of the knowledge base. The Capsule chart derived C(clastix/kubectl:v1.32) from the cluster
     version, the tag was never published and the install failed (projectcapsule/capsule#1324).
   - Feed it the C(tags) that M(fleetsafe.container_engine.registry_tag_info) listed.
 options:

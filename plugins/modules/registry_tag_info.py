@@ -13,8 +13,8 @@ description:
   - Lists the tags of one repository and checks whether given tags exist, over the registry HTTP API
     V2 (Docker Distribution, OCI distribution), before a change that needs them.
   - Handles anonymous access, HTTP basic authentication and the bearer-token flow (the registry answers
-    C(401) with C(WWW-Authenticate: Bearer realm=...), the module asks the realm for a token, with the
-    credentials when given, and retries).
+    C(401) with a C(WWW-Authenticate) header asking for C(Bearer realm=...), the module asks the realm
+    for a token, with the credentials when given, and retries).
   - Written for incident 3 of the collection's knowledge base, an image tag derived from a version that
     was never published (C(clastix/kubectl:v1.32), projectcapsule/capsule#1324). Pair it with the
     P(fleetsafe.container_engine.nearest_tag#filter) filter.
@@ -23,8 +23,10 @@ author:
   - fleetsafe developers (@fleetsafe)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in diff_mode).
     support: none
 options:
   registry_url:
@@ -69,7 +71,7 @@ options:
     type: int
     default: 10
 notes:
-  - Runs wherever it is executed; to ask from the controller use C(delegate_to: localhost).
+  - Runs wherever it is executed; to ask from the controller, delegate the task to C(localhost).
 """
 
 EXAMPLES = r"""
@@ -175,7 +177,7 @@ class Registry(object):
         return code, hdrs, body
 
     def _authenticate(self, challenge):
-        scheme, _, params = challenge.partition(" ")
+        scheme, unused, params = challenge.partition(" ")
         fields = dict(re.findall(r'(\w+)="([^"]*)"', params))
         if scheme.lower() == "basic":
             if not self.username:
@@ -191,7 +193,7 @@ class Registry(object):
                 raw = ("%s:%s" % (self.username, self.password or "")).encode("utf-8")
                 headers["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
             saved, self.authorization = self.authorization, None
-            code, dummy, body = self._open(url, "GET", headers)
+            code, unused, body = self._open(url, "GET", headers)
             self.authorization = saved
             if code != 200:
                 raise RegistryError("the token service refused a token (HTTP %s)%s" % (

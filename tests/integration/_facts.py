@@ -77,7 +77,7 @@ def adhoc(host: lab.LabHost, env: dict, module: str = "container_engine_facts", 
         for key, value in (extra_vars or {}).items():
             cmd += ["-e", f"{key}={value}"]
         run_env = dict(env, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
-        res = subprocess.run(cmd, env=run_env, capture_output=True, text=True, cwd=tmp)
+        res = subprocess.run(cmd, env=run_env, capture_output=True, text=True, cwd=tmp, check=False)
     try:
         out = json.loads(res.stdout)
     except ValueError as exc:

@@ -221,6 +221,10 @@ def run_module(args: dict, verbosity: str = "-vvv") -> tuple[dict, str]:
     return result, out
 
 
+def run_module_result(args: dict) -> dict:
+    return run_module(args)[0]
+
+
 @pytest.mark.parametrize("mode", ["anonymous", "basic", "bearer"])
 def test_lists_tags_and_spots_the_missing_one(registries, mode):
     regs, tokens = registries
@@ -243,7 +247,7 @@ def test_lists_tags_and_spots_the_missing_one(registries, mode):
 
 @pytest.mark.parametrize("mode", ["basic", "bearer"])
 def test_missing_or_wrong_credentials_fail_clearly(registries, mode):
-    regs, _ = registries
+    regs = registries[0]
     result, out = run_module({"registry_url": regs[mode].url, "repository": REPO, "tags": ["v1.31"]})
     assert result["failed"] is True
     assert result["msg"].startswith("registry_tag_info: ")
@@ -257,9 +261,8 @@ def test_missing_or_wrong_credentials_fail_clearly(registries, mode):
 
 
 def test_unknown_repository_and_unreachable_registry(registries):
-    regs, _ = registries
-    result, _ = run_module({"registry_url": regs["anonymous"].url, "repository": "nobody/nothing",
-                            "tags": ["v1"]})
+    regs = registries[0]
+    result = run_module_result({"registry_url": regs["anonymous"].url, "repository": "nobody/nothing", "tags": ["v1"]})
     assert result["repository_exists"] is False and result["exists"] == {"v1": False}
     result, out = run_module({"registry_url": f"http://127.0.0.1:{free_port()}", "repository": REPO})
     assert result["failed"] is True and "cannot reach the registry" in result["msg"]
@@ -269,14 +272,14 @@ def test_unknown_repository_and_unreachable_registry(registries):
 def test_nearest_tag_over_what_the_real_registry_lists(registries):
     """The filter's choice, fed with the real listing: v1.32 -> v1.31 with a warning, or a blocker."""
     from ansible_collections.fleetsafe.container_engine.plugins.filter.nearest_tag import nearest_tag
-    regs, _ = registries
-    result, _ = run_module({"registry_url": regs["anonymous"].url, "repository": REPO})
+    regs = registries[0]
+    result = run_module_result({"registry_url": regs["anonymous"].url, "repository": REPO})
     listed = result["tags"]
     choice = nearest_tag("v1.32", listed)
     assert (choice["tag"], choice["finding"]["severity"]) == ("v1.31", "warning")
     # the stand-in really exists: ask the registry for exactly that tag
-    check, _ = run_module({"registry_url": regs["anonymous"].url, "repository": REPO, "tags": [choice["tag"]],
-                           "list_tags": False})
+    check = run_module_result({"registry_url": regs["anonymous"].url, "repository": REPO,
+                               "tags": [choice["tag"]], "list_tags": False})
     assert check["exists"] == {"v1.31": True}
     strict = nearest_tag("v1.32", listed, allow_fallback=False)
     assert strict["tag"] is None and strict["finding"]["severity"] == "blocker"

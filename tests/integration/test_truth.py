@@ -111,7 +111,7 @@ def test_min_api_override_prediction_matches_a_real_start(engines, set_name):
             assert "min-api-version" in journal, journal[-600:]
     finally:
         host.sh(f"rm -f {DROPIN} /etc/docker/daemon.json")
-        started, version, _ = restart_docker(host)
+        started, version, unused = restart_docker(host)
         assert started and version["MinAPIVersion"] == default_min
 
 

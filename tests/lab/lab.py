@@ -314,7 +314,7 @@ def prune_stale() -> None:
         if KEY not in p.name:
             log(f"removing stale {p.name}")
             shutil.rmtree(p) if p.is_dir() else p.unlink()
-    res = run([DOCKER, "images", "--format", "{{.Repository}}:{{.Tag}}", IMAGE.split(":")[0]],
+    res = run([DOCKER, "images", "--format", "{{.Repository}}:{{.Tag}}", IMAGE.split(":", maxsplit=1)[0]],
               capture=True, check=False)
     for image in res.stdout.split():
         if image != IMAGE:

@@ -111,7 +111,7 @@ def rootless_daemon(user='alice', engine='28.5.2', port_driver='builtin', net_dr
 
 
 def socket_mount(name, image, api_version_env=None):
-    image_name, _, tag = image.rpartition(':')
+    image_name, unused, tag = image.rpartition(':')
     return {'name': name, 'id': '0123456789ab', 'image': image, 'image_name': image_name, 'image_tag': tag,
             'state': 'running', 'socket_path': '/var/run/docker.sock', 'api_version_env': api_version_env,
             'labels': {}}

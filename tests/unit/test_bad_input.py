@@ -21,8 +21,8 @@ for module in (compat_findings, engine_api_range, upgrade_plan, version_compare)
 junk = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20)
     | st.sampled_from(['20.10.24+dfsg1', '1.41', '2.1.9+unknown', 'v1.32', 'latest', '', '1.7.24~ds1']),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8) | st.integers(), children,
-                                                                       max_size=4),
+    lambda children: (st.lists(children, max_size=4)
+                      | st.dictionaries(st.text(max_size=8) | st.integers(), children, max_size=4)),
     max_leaves=12,
 )
 

@@ -54,8 +54,8 @@ def test_bad_input_names_the_filter(args):
 
 @settings(max_examples=300, deadline=None)
 @given(wanted=st.one_of(st.none(), st.integers(), st.text(max_size=12)),
-       available=st.one_of(st.none(), st.text(max_size=5), st.lists(st.one_of(st.text(max_size=8), st.integers()),
-                                                                      max_size=5)),
+       available=st.one_of(st.none(), st.text(max_size=5),
+                           st.lists(st.one_of(st.text(max_size=8), st.integers()), max_size=5)),
        allow=st.one_of(st.booleans(), st.none(), st.integers()))
 def test_any_input_gives_a_choice_or_one_filter_error(wanted, available, allow):
     try:

@@ -123,7 +123,8 @@ DEBIAN_ORDER = [
 @pytest.mark.parametrize('left,right,expected', DEBIAN_ORDER)
 def test_debian_order(left, right, expected):
     assert debian_compare(left, right) == expected
-    assert debian_compare(right, left) == -expected
+    swapped_left, swapped_right = right, left
+    assert debian_compare(swapped_left, swapped_right) == -expected
 
 
 DPKG = shutil.which('dpkg')

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Record the fixtures of tests/unit/modules/ from real daemons in lab hosts.
 
     python3 tests/unit/modules/record_fixtures.py            # all scenarios (~2 min)
