@@ -81,8 +81,10 @@ demo: venv lab
 	$(BIN)/ansible-playbook -i $(CURDIR)/build/demo/inventory.yml $(CURDIR)/playbooks/demo.yml
 	@echo "The 3 lab hosts keep running for a look: 'docker exec -it fleetsafe-lab-1 bash'; 'make lab-down' removes them."
 
+# Speed is measured here, never asserted in tests.
 bench: venv lab
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/bench_findings.py --plan
+	$(BIN)/python benchmarks/bench_facts.py --runs 10
 
 build: venv
 	$(BIN)/ansible-galaxy collection build --force --output-path $(CURDIR)/build
