@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -108,13 +109,23 @@ def ensure_engine() -> None:
                          "on Debian so the lab can install docker.io")
     ensure_apt_packages(MANIFEST["engine_packages"])
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    if not Path("/run/containerd/containerd.sock").exists():
+    sock = "/run/containerd/containerd.sock"
+    if not _socket_alive(sock):  # a socket file left by a dead daemon does not count
         log("starting containerd")
         _daemon(["containerd"], LOG_DIR / "containerd.log")
-        _wait(lambda: Path("/run/containerd/containerd.sock").exists(), 30, "containerd socket")
+        _wait(lambda: _socket_alive(sock), 30, "containerd socket")
     log("starting dockerd")
     _daemon(["dockerd", "--containerd", "/run/containerd/containerd.sock"], LOG_DIR / "dockerd.log")
     _wait(engine_up, 60, f"dockerd (see {LOG_DIR / 'dockerd.log'})")
+
+
+def _socket_alive(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX) as s:
+        try:
+            s.connect(path)
+            return True
+        except OSError:
+            return False
 
 
 def _daemon(cmd: list[str], logfile: Path) -> None:
