@@ -70,7 +70,7 @@ integration: venv lab
 molecule: venv lab
 	FLEETSAFE_LAB_IMAGE=$$($(LAB) image) FLEETSAFE_LAB_REPO=$$($(LAB) repo-path) $(BIN)/molecule test --all
 
-SUITES := ruff ansible-lint sanity unit integration molecule
+SUITES := ruff ansible-lint build sanity unit integration molecule
 test: $(SUITES)
 	@echo "make test: every suite passed ($(SUITES))"
 	@echo "suites: $(words $(SUITES)) passed, 0 failed"
@@ -86,8 +86,10 @@ bench: venv lab
 	$(BIN)/python benchmarks/bench_findings.py --plan
 	$(BIN)/python benchmarks/bench_facts.py --runs 10
 
+# The collection builds, and the role's argument_specs render with ansible-doc.
 build: venv
 	$(BIN)/ansible-galaxy collection build --force --output-path $(CURDIR)/build
+	$(BIN)/ansible-doc -t role fleetsafe.container_engine.docker_engine > /dev/null
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache
