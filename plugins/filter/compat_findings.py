@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._filters import named_filter
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._rules import (
     compat_findings as _compat_findings,
 )
-from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import InputError
 
 DOCUMENTATION = r'''
 name: compat_findings
@@ -99,11 +97,7 @@ _value:
 '''
 
 
-def compat_findings(facts, target=None, knowledge=None):
-    try:
-        return _compat_findings(facts, target, knowledge)
-    except InputError as exc:
-        raise AnsibleFilterError('compat_findings: %s' % exc) from exc
+compat_findings = named_filter('compat_findings', _compat_findings)
 
 
 class FilterModule:

@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._filters import named_filter
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._rules import engine_api_range as _range
-from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import InputError
 
 DOCUMENTATION = r'''
 name: engine_api_range
@@ -67,11 +65,7 @@ _value:
 '''
 
 
-def engine_api_range(version, knowledge=None):
-    try:
-        return _range(version, knowledge)
-    except InputError as exc:
-        raise AnsibleFilterError('engine_api_range: %s' % exc) from exc
+engine_api_range = named_filter('engine_api_range', _range)
 
 
 class FilterModule:

@@ -68,7 +68,7 @@ _value:
 import re
 
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.common.text.converters import to_native
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._filters import named_filter
 
 SOURCE = "https://github.com/projectcapsule/capsule/issues/1324"
 # prefix, dotted numbers, suffix: v1.32 -> ("v", (1, 32), ""); 1.31.2-alpine -> ("", (1, 31, 2), "-alpine")
@@ -82,7 +82,7 @@ def _shape(tag):
     return m.group(1), tuple(int(x) for x in m.group(2).split(".")), m.group(3)
 
 
-def nearest_tag(wanted, available, allow_fallback=True):
+def _nearest_tag(wanted, available, allow_fallback=True):
     if not isinstance(wanted, str) or not wanted:
         raise AnsibleFilterError("nearest_tag: the wanted tag must be a non-empty string, got %r" % (wanted,))
     if not isinstance(available, (list, tuple)) or not all(isinstance(t, str) for t in available):
@@ -124,15 +124,9 @@ def nearest_tag(wanted, available, allow_fallback=True):
     return result
 
 
+nearest_tag = named_filter("nearest_tag", _nearest_tag)
+
+
 class FilterModule(object):
     def filters(self):
-        return {"nearest_tag": self._safe}
-
-    @staticmethod
-    def _safe(*args, **kwargs):
-        try:
-            return nearest_tag(*args, **kwargs)
-        except AnsibleFilterError:
-            raise
-        except Exception as e:  # never a traceback
-            raise AnsibleFilterError("nearest_tag: %s" % to_native(e)) from e
+        return {"nearest_tag": nearest_tag}

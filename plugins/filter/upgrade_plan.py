@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._filters import named_filter
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._rules import upgrade_plan as _upgrade_plan
-from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import InputError
 
 DOCUMENTATION = r'''
 name: upgrade_plan
@@ -74,11 +72,7 @@ _value:
 '''
 
 
-def upgrade_plan(facts, target=None, knowledge=None):
-    try:
-        return _upgrade_plan(facts, target, knowledge)
-    except InputError as exc:
-        raise AnsibleFilterError('upgrade_plan: %s' % exc) from exc
+upgrade_plan = named_filter('upgrade_plan', _upgrade_plan)
 
 
 class FilterModule:

@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
-from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import InputError, compare
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._filters import named_filter
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import compare
 
 DOCUMENTATION = r'''
 name: version_compare
@@ -50,11 +49,7 @@ _value:
 '''
 
 
-def version_compare(version, other, scheme='upstream'):
-    try:
-        return compare(version, other, scheme)
-    except InputError as exc:
-        raise AnsibleFilterError('version_compare: %s' % exc) from exc
+version_compare = named_filter('version_compare', compare)
 
 
 class FilterModule:
