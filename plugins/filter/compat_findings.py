@@ -20,7 +20,8 @@ description:
     minimum-API override could help), minimum-API overrides the target dockerd would refuse to start
     with, a containerd daemon older than its installed shim, skipped containerd minors, a running
     engine older than its package, releases known to break this host's configuration (rootless port
-    driver), storage drivers the target removed and live-restore not covering a minor or major upgrade.
+    driver), storage drivers the target removed, live-restore not covering a minor or major upgrade,
+    and image tags the change needs that their registry does not have (incident 3).
   - With an empty target the host's current state is checked.
   - Sections of the facts that were not gathered are skipped; keys missing inside a gathered section,
     malformed versions and engine or containerd lines the knowledge base does not know raise an error
@@ -37,6 +38,9 @@ options:
       - What the host should run after the change. Every key is optional.
       - C(engine) is an Engine version (V(26.1.5)) or line (V(26.1)); C(containerd) a containerd version;
         C(clients) maps a client name (as in the clients facts) to the version it will run.
+      - C(images) lists images the change needs, each C({image, tag, available, allow_fallback}) with
+        C(available) the tags M(fleetsafe.container_engine.registry_tag_info) listed; a missing tag is a
+        warning when an older tag of the same form can stand in (C(allow_fallback), default true), else a blocker.
     type: dict
     default: {}
   knowledge:

@@ -65,66 +65,10 @@ _value:
       type: dict
 """
 
-import re
-
-from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._filters import named_filter
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._tags import choose_tag
 
-SOURCE = "https://github.com/projectcapsule/capsule/issues/1324"
-# prefix, dotted numbers, suffix: v1.32 -> ("v", (1, 32), ""); 1.31.2-alpine -> ("", (1, 31, 2), "-alpine")
-TAG_RE = re.compile(r"^([A-Za-z_-]*?)(\d+(?:\.\d+)*)(.*)$")
-
-
-def _shape(tag):
-    m = TAG_RE.match(tag)
-    if not m:
-        return None
-    return m.group(1), tuple(int(x) for x in m.group(2).split(".")), m.group(3)
-
-
-def _nearest_tag(wanted, available, allow_fallback=True):
-    if not isinstance(wanted, str) or not wanted:
-        raise AnsibleFilterError("nearest_tag: the wanted tag must be a non-empty string, got %r" % (wanted,))
-    if not isinstance(available, (list, tuple)) or not all(isinstance(t, str) for t in available):
-        raise AnsibleFilterError("nearest_tag: available must be a list of tags, got %r" % (available,))
-    if not isinstance(allow_fallback, bool):
-        raise AnsibleFilterError("nearest_tag: allow_fallback must be true or false, got %r" % (allow_fallback,))
-    result = {"wanted": wanted, "tag": wanted, "exact": True, "fallback": False, "finding": None}
-    if wanted in available:
-        return result
-    shape = _shape(wanted)
-    if shape is None:
-        raise AnsibleFilterError("nearest_tag: %r is not a tag derived from a version (like v1.32)" % wanted)
-    prefix, numbers, suffix = shape
-    candidates = []
-    for tag in available:
-        s = _shape(tag)
-        if s and s[0] == prefix and s[2] == suffix and len(s[1]) == len(numbers) and s[1] < numbers:
-            candidates.append((s[1], tag))
-    best = max(candidates)[1] if candidates else None
-    result.update(exact=False, tag=None)
-    if allow_fallback and best:
-        result.update(tag=best, fallback=True)
-        result["finding"] = {
-            "id": "image_tag_missing_fallback", "severity": "warning", "component": "image",
-            "message": "tag %s does not exist in the registry; the nearest published tag below it is %s"
-                       % (wanted, best),
-            "remedy": "use %s (pin it explicitly), or publish %s before the change" % (best, wanted),
-            "source": SOURCE,
-        }
-    else:
-        why = "no fallback is allowed" if best else "no older tag of the same form exists"
-        result["finding"] = {
-            "id": "image_tag_missing", "severity": "blocker", "component": "image",
-            "message": "tag %s does not exist in the registry and %s: pulling it would fail" % (wanted, why),
-            "remedy": "pin an existing tag%s, or publish %s before the change"
-                      % (" such as %s" % best if best else "", wanted),
-            "source": SOURCE,
-        }
-    return result
-
-
-nearest_tag = named_filter("nearest_tag", _nearest_tag)
+nearest_tag = named_filter("nearest_tag", choose_tag)
 
 
 class FilterModule(object):

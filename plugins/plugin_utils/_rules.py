@@ -17,6 +17,7 @@ The predict_* helpers answer single questions the real-engine lab tests compare 
 from __future__ import annotations
 
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils import _kb
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._tags import choose_tag
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import (
     InputError,
     format_api,
@@ -27,7 +28,7 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versio
 SEVERITY_RANK = {'blocker': 0, 'warning': 1, 'info': 2}
 ENV_SOURCES = ('environment', 'systemd_dropin')
 OVERRIDE_SOURCES = ENV_SOURCES + ('daemon_json',)
-TARGET_KEYS = ('engine', 'containerd', 'clients')
+TARGET_KEYS = ('engine', 'containerd', 'clients', 'images')
 RUNC_SHIM = 'containerd-shim-runc-v2'
 SHIM_ERROR = ('failed to create task for container: failed to start shim: start failed: '
               'unsupported shim version (%d): not implemented')
@@ -248,7 +249,7 @@ class _Host:
 
 def _target(target):
     if target is None:
-        return {'engine': None, 'containerd': None, 'clients': {}}
+        return {'engine': None, 'containerd': None, 'clients': {}, 'images': []}
     target = _dict(target, 'target')
     for key in target:
         if key not in TARGET_KEYS:
@@ -259,10 +260,25 @@ def _target(target):
         if not isinstance(name, str):
             raise InputError('target.clients keys must be client names, got %s' % _describe(name))
         parsed_clients[name] = parse_version(version, 'target.clients.%s' % name)
+    images = []
+    for i, entry in enumerate(_list(target.get('images') or [], 'target.images')):
+        where = 'target.images[%d]' % i
+        entry = _dict(entry, where)
+        unknown = set(entry) - {'image', 'tag', 'available', 'allow_fallback'}
+        if unknown:
+            raise InputError('%s has unknown key(s) %s' % (where, ', '.join(sorted(map(str, unknown)))))
+        missing = [k for k in ('image', 'tag', 'available') if entry.get(k) is None]
+        if missing:
+            raise InputError('%s needs %s (available: the tags registry_tag_info listed)' % (where, ', '.join(missing)))
+        images.append({'image': _str(entry['image'], where + '.image'),
+                       'tag': _str(entry['tag'], where + '.tag'),
+                       'available': _list(entry['available'], where + '.available'),
+                       'allow_fallback': entry.get('allow_fallback', True)})
     return {
         'engine': _version(target.get('engine'), 'target.engine'),
         'containerd': _version(target.get('containerd'), 'target.containerd'),
         'clients': parsed_clients,
+        'images': images,
     }
 
 
@@ -848,13 +864,19 @@ def _containerd_findings(ctx):
 
 
 def _image_tag_findings(ctx):
-    """Hook for incident 3 (image tag derived from a version that was never published).
+    """Incident 3: an image tag the change needs that its registry does not have.
 
-    The registry check comes later as its own module/filter; when it exists, its facts will be read
-    here and turned into `image_tag_missing` blockers.
+    target.images: [{image, tag, available (the tags registry_tag_info listed), allow_fallback}]
     """
-    del ctx
-    return []
+    findings = []
+    for entry in ctx.target['images']:
+        try:
+            choice = choose_tag(entry['tag'], entry['available'], entry['allow_fallback'], image=entry['image'])
+        except InputError as exc:
+            raise InputError('target.images %s: %s' % (entry['image'], exc)) from exc
+        if choice['finding']:
+            findings.append(choice['finding'])
+    return findings
 
 
 CHECKS = (_engine_findings, _override_findings, _client_findings, _containerd_findings, _known_bad_findings,

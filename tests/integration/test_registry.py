@@ -284,3 +284,8 @@ def test_nearest_tag_over_what_the_real_registry_lists(registries):
     strict = nearest_tag("v1.32", listed, allow_fallback=False)
     assert strict["tag"] is None and strict["finding"]["severity"] == "blocker"
     assert nearest_tag("v1.30", listed)["finding"] is None
+    # and compat_findings, given the change's images with the real listing
+    from ansible_collections.fleetsafe.container_engine.plugins.filter.compat_findings import compat_findings
+    images = [{"image": REPO, "tag": "v1.32", "available": listed, "allow_fallback": False}]
+    assert [(f["id"], f["severity"]) for f in compat_findings({}, {"images": images})] == [
+        ("image_tag_missing", "blocker")]

@@ -65,3 +65,29 @@ def test_any_input_gives_a_choice_or_one_filter_error(wanted, available, allow):
         return
     assert r["tag"] is None or r["tag"] in available
     assert (r["finding"] is None) == r["exact"]
+
+
+# compat_findings reads target.images: the registry's listing of each image the change needs
+compat_findings = __import__(
+    "ansible_collections.fleetsafe.container_engine.plugins.filter.compat_findings", fromlist=["FilterModule"]
+).FilterModule().filters()["compat_findings"]
+
+
+def test_compat_findings_reports_a_missing_image_tag():
+    images = [{"image": "clastix/kubectl", "tag": "v1.32", "available": PUBLISHED},
+              {"image": "clastix/kubectl", "tag": "v1.30", "available": PUBLISHED},
+              {"image": "example/job", "tag": "v2.0", "available": ["v2.1"], "allow_fallback": False}]
+    found = {f["id"]: f for f in compat_findings({}, {"images": images})}
+    assert set(found) == {"image_tag_missing_fallback", "image_tag_missing"}
+    assert found["image_tag_missing_fallback"]["message"].startswith("clastix/kubectl:v1.32 does not exist")
+    assert found["image_tag_missing"]["severity"] == "blocker"
+    assert found["image_tag_missing"]["message"].startswith("example/job:v2.0 does not exist")
+
+
+@pytest.mark.parametrize("images", [
+    "clastix/kubectl:v1.32", [{"image": "a/b", "tag": "v1"}], [{"image": "a/b", "tag": "v1", "available": "v1"}],
+    [{"image": "a/b", "tag": "v1", "available": [], "colour": "red"}], [{"image": "a/b", "tag": "x", "available": []}],
+])
+def test_compat_findings_bad_images_target_names_the_filter(images):
+    with pytest.raises(AnsibleFilterError, match=r"^compat_findings: .*images"):
+        compat_findings({}, {"images": images})
