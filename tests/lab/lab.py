@@ -114,9 +114,26 @@ def ensure_engine() -> None:
         log("starting containerd")
         _daemon(["containerd"], LOG_DIR / "containerd.log")
         _wait(lambda: _socket_alive(sock), 30, "containerd socket")
+    _drop_stale_pidfile(Path("/var/run/docker.pid"), "dockerd")
     log("starting dockerd")
     _daemon(["dockerd", "--containerd", "/run/containerd/containerd.sock"], LOG_DIR / "dockerd.log")
     _wait(engine_up, 60, f"dockerd (see {LOG_DIR / 'dockerd.log'})")
+
+
+def _drop_stale_pidfile(pidfile: Path, comm: str) -> None:
+    """A dockerd killed without a clean stop leaves its pid file; dockerd refuses to start while the
+    PID it names is alive, even when that PID now belongs to another program."""
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return
+    try:
+        alive_as = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        alive_as = None
+    if alive_as != comm:
+        log(f"removing stale {pidfile} (pid {pid} is {'gone' if alive_as is None else alive_as})")
+        pidfile.unlink()
 
 
 def _socket_alive(path: str) -> bool:
