@@ -18,7 +18,7 @@ export PY_COLORS := 0
 
 help:
 	@echo "make demo   - build the lab, start 3 lab hosts at the old set, run the fleet playbook"
-	@echo "make test   - everything: ruff, ansible-lint, ansible-test sanity, unit, integration, molecule"
+	@echo "make test   - everything: ruff, ansible-lint, build, ansible-test sanity, unit, integration, molecule"
 	@echo "make lab | lab-down | lint | sanity | unit | integration | molecule | bench | build | clean"
 
 $(BIN)/.stamp: requirements-dev.txt
