@@ -211,6 +211,13 @@ class Registry(object):
             raise RegistryError("the registry asked for an authentication scheme this module does not know: %s"
                                 % (scheme or "(none)"))
 
+    def repository_exists(self, repository):
+        """One page of one tag: enough to tell a known repository from an unknown one."""
+        code, dummy, dummy2 = self.request("/v2/%s/tags/list?n=1" % quote(repository))
+        if code in (200, 404):
+            return code == 200
+        raise RegistryError("asking for repository %s failed (HTTP %s)" % (repository, code))
+
     def list_tags(self, repository):
         tags, path = [], "/v2/%s/tags/list?n=1000" % quote(repository)
         repository_exists = True
@@ -266,7 +273,7 @@ def main():
         for tag in p["tags"]:
             exists[tag] = registry.has_tag(p["repository"], tag) if repository_exists is not False else False
         if repository_exists is None:
-            repository_exists = any(exists.values()) or bool(registry.list_tags(p["repository"])[1])
+            repository_exists = any(exists.values()) or registry.repository_exists(p["repository"])
     except RegistryError as e:
         module.fail_json(msg="registry_tag_info: %s" % e)
     module.exit_json(changed=False, tags=tags, exists=exists, repository_exists=repository_exists,

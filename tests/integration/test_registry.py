@@ -264,6 +264,11 @@ def test_unknown_repository_and_unreachable_registry(registries):
     regs = registries[0]
     result = run_module_result({"registry_url": regs["anonymous"].url, "repository": "nobody/nothing", "tags": ["v1"]})
     assert result["repository_exists"] is False and result["exists"] == {"v1": False}
+    # without the listing, the repository's existence comes from one page of one tag
+    for repo, expected in (("nobody/nothing", False), (REPO, True)):
+        result = run_module_result({"registry_url": regs["anonymous"].url, "repository": repo,
+                                    "tags": ["v1.32"], "list_tags": False})
+        assert (result["repository_exists"], result["tags"], result["missing"]) == (expected, [], ["v1.32"])
     result, out = run_module({"registry_url": f"http://127.0.0.1:{free_port()}", "repository": REPO})
     assert result["failed"] is True and "cannot reach the registry" in result["msg"]
     assert "Traceback" not in out

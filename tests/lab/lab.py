@@ -73,9 +73,8 @@ def ok(cmd: list[str]) -> bool:
 # The machine's Docker engine
 # --------------------------------------------------------------------------------------------
 def ensure_apt_packages(pkgs: list[str]) -> None:
-    missing = [p for p in pkgs if not ok(["dpkg-query", "-W", "-f=${Status}\n", p])
-               or "install ok installed" not in run(["dpkg-query", "-W", "-f=${Status}", p],
-                                                    capture=True, check=False).stdout]
+    missing = [p for p in pkgs if "install ok installed" not in run(
+        ["dpkg-query", "-W", "-f=${Status}", p], capture=True, check=False).stdout]
     if not missing:
         return
     log(f"apt-get install {' '.join(missing)}")
