@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -35,6 +36,7 @@ PREFIX = os.environ.get("FLEETSAFE_LAB_PREFIX", "fleetsafe-lab")
 DOCKER = os.environ.get("DOCKER", "docker")
 LOG_DIR = CACHE / "log"
 REPO_LINE = "deb [trusted=yes] file:/srv/repo ./"
+SETS_FILE = "sets.json"  # the version sets as resolved when the repository was built
 
 # Everything a systemd container with its own dockerd needs, without --privileged (which fails on
 # these VMs: the bounding set lacks CAP_SYS_RESOURCE). See shared/LAB.md.
@@ -283,8 +285,10 @@ def ensure_repo() -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "images").mkdir(parents=True)
     t0 = time.monotonic()
-    groups = [[f"{p}={v}" for p, v in s.items()] for s in MANIFEST["sets"].values()]
-    groups += [list(MANIFEST["extras"]["rootless"])]
+    resolved = {name: {p: _resolve_version(p, v) for p, v in pins.items()}
+                for name, pins in MANIFEST["sets"].items()}
+    groups = [[f"{p}={v}" for p, v in s.items()] for s in resolved.values()]
+    groups += [[_resolve_pin(pin) for pin in MANIFEST["extras"]["rootless"]]]
     for group in groups:
         _download_closure(group, tmp)
     _build_busybox(tmp)
@@ -292,10 +296,51 @@ def ensure_repo() -> None:
         run(["apt-ftparchive", "packages", "."], cwd=tmp, stdout=fh)
     with open(tmp / "Release", "w") as fh:
         run(["apt-ftparchive", "release", "."], cwd=tmp, stdout=fh)
+    (tmp / SETS_FILE).write_text(json.dumps(resolved, indent=2, sort_keys=True) + "\n")
     debs = len(list(tmp.glob("*.deb")))
     shutil.rmtree(repo, ignore_errors=True)
     tmp.rename(repo)
+    _load_resolved_sets()
     log(f"offline repo: {debs} debs in {time.monotonic() - t0:.0f} s -> {repo}")
+
+
+def _available_versions(pkg: str) -> list[str]:
+    res = run(["apt-cache", *apt_opts(), "madison", pkg], capture=True, check=False)
+    return [line.split("|")[1].strip() for line in res.stdout.splitlines() if line.count("|") >= 2]
+
+
+def _resolve_version(pkg: str, version: str) -> str:
+    """The manifest's version, or Debian's rebuild of it (VERSION+bN) when the mirror has replaced it.
+
+    Debian's mirror serves only the newest build of a version: a binNMU (the same source rebuilt,
+    e.g. 26.1.5+dfsg1-9+deb13u1 -> 26.1.5+dfsg1-9+deb13u1+b1) makes the exact pin unavailable.
+    The rebuild has the same upstream version and source; anything else is an error.
+    """
+    available = _available_versions(pkg)
+    if version in available:
+        return version
+    rebuilds = sorted((int(m.group(1)), v) for v in available
+                      if (m := re.fullmatch(re.escape(version) + r"\+b(\d+)", v)))
+    if not rebuilds:
+        sys.exit(f"[lab] {pkg}={version} is not served by the mirror (it has: {', '.join(available) or 'nothing'}); "
+                 "update tests/lab/manifest.json")
+    chosen = rebuilds[-1][1]
+    log(f"{pkg}={version} is no longer served; using Debian's rebuild {chosen}")
+    return chosen
+
+
+def _resolve_pin(pin: str) -> str:
+    if "=" not in pin:
+        return pin
+    pkg, version = pin.split("=", 1)
+    return f"{pkg}={_resolve_version(pkg, version)}"
+
+
+def _load_resolved_sets() -> None:
+    """Use the versions the built repository really holds (see _resolve_version) everywhere."""
+    path = repo_dir() / SETS_FILE
+    if path.exists():
+        MANIFEST["sets"] = json.loads(path.read_text())
 
 
 def _download_closure(pkgs: list[str], dest: Path) -> None:
@@ -501,6 +546,9 @@ def status() -> None:
         "image_tar": image_tar().exists(), "repo": (repo_dir() / "Release").exists(),
         "hosts": lab_hosts() if engine_up() else [],
     }, indent=2))
+
+
+_load_resolved_sets()
 
 
 def main(argv: list[str] | None = None) -> int:
