@@ -15,10 +15,18 @@ description:
   - Handles anonymous access, HTTP basic authentication and the bearer-token flow (the registry answers
     C(401) with a C(WWW-Authenticate) header asking for C(Bearer realm=...), the module asks the realm
     for a token, with the credentials when given, and retries).
-  - Written for incident 3 of the collection's knowledge base, an image tag derived from a version that
-    was never published (C(clastix/kubectl:v1.32), projectcapsule/capsule#1324). Pair it with the
-    P(fleetsafe.container_engine.nearest_tag#filter) filter.
-  - Credentials never appear in the module's output or its error messages.
+  - Written for the incident of an image tag derived from a version that was never published
+    (C(clastix/kubectl:v1.32), U(https://github.com/projectcapsule/capsule/issues/1324)); the collection's
+    C(docs/incidents.md), section "Image tag derived from a version that was never published", tells it.
+    Pair it with the P(fleetsafe.container_engine.nearest_tag#filter) filter.
+  - Credentials go only where they were meant for. The basic credentials and the registry's bearer token
+    are sent only to the scheme, host and port of O(registry_url); the basic credentials also go to the
+    token service the registry names, when that service is reached over https, or over plain http only
+    when O(registry_url) itself is http.
+  - Redirects are followed (at most 10), but a redirect to another host or port, or from https to http,
+    is followed without credentials; so is a next-page link of the tag listing that points elsewhere.
+    When such a place then asks for authentication, the module fails and says where the request was sent.
+  - Credentials never appear in the module's output or its error messages. C(~/.netrc) is not read.
 author:
   - fleetsafe developers (@fleetsafe)
 attributes:
@@ -32,6 +40,8 @@ options:
   registry_url:
     description:
       - Base URL of the registry, for example C(https://registry-1.docker.io) or C(http://127.0.0.1:5000).
+      - Its scheme, host and port are where the credentials may go. It must not carry user information
+        (C(user:password@)); use O(username) and O(password).
     type: str
     required: true
   repository:
@@ -124,7 +134,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
-from ansible.module_utils.six.moves.urllib.parse import quote, urlencode
+from ansible.module_utils.six.moves.urllib.parse import quote, urlencode, urljoin, urlsplit
 from ansible.module_utils.urls import open_url
 
 MANIFEST_TYPES = ", ".join([
@@ -139,42 +149,114 @@ class RegistryError(Exception):
     pass
 
 
+REDIRECT_CODES = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 10
+
+
+def origin(url):
+    """(scheme, host, port) of a URL, the port filled in from the scheme: where credentials may go."""
+    parts = urlsplit(url)
+    scheme = (parts.scheme or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
+def where(url):
+    """scheme://host:port of a URL for messages: never its path, query or user information."""
+    scheme, host, port = origin(url)
+    return "%s://%s:%s" % (scheme, host, port)
+
+
+def basic(username, password):
+    raw = ("%s:%s" % (username, password or "")).encode("utf-8")
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
 class Registry(object):
-    """A small registry HTTP API V2 client: anonymous, basic and bearer-token authentication."""
+    """A small registry HTTP API V2 client: anonymous, basic and bearer-token authentication.
+
+    Credentials go only where the user pointed them. The basic credentials and the registry's bearer
+    token are sent to the registry's own origin (the scheme, host and port of registry_url) and nowhere
+    else; the basic credentials also go to the token service the registry names in its challenge, when
+    that service is reached over https (or over http when registry_url itself is http). Redirects are
+    followed by hand: a hop to another origin (another host or port, or https -> http) goes without
+    credentials, and so does a next-page link to another origin. ~/.netrc is not read.
+    """
 
     def __init__(self, base, username=None, password=None, validate_certs=True, timeout=10):
         self.base = base.rstrip("/")
+        self.origin = origin(self.base)
         self.username = username
         self.password = password
         self.validate_certs = validate_certs
         self.timeout = timeout
         self.authorization = None
         self.auth = "anonymous"
+        self.withheld = None  # why credentials were kept back from a token service, for the error message
 
-    def _open(self, url, method="GET", headers=None):
-        headers = dict(headers or {})
-        if self.authorization:
-            headers["Authorization"] = self.authorization
+    def _open_once(self, url, method, headers):
         try:
             resp = open_url(url, method=method, headers=headers, validate_certs=self.validate_certs,
-                            timeout=self.timeout, follow_redirects="all")
+                            timeout=self.timeout, follow_redirects="none", use_netrc=False)
             return resp.getcode(), resp.headers, resp.read()
         except HTTPError as e:
-            return e.code, e.headers, e.read() if hasattr(e, "read") else b""
+            try:
+                body = e.read()
+            except Exception:  # an error without a body
+                body = b""
+            return e.code, e.headers, body
         except URLError as e:
-            raise RegistryError("cannot reach the registry at %s: %s" % (self.base, e.reason)) from e
+            raise RegistryError("cannot reach %s: %s" % (self.describe(url), e.reason)) from e
         except Exception as e:  # socket timeouts, TLS errors
-            raise RegistryError("cannot reach the registry at %s: %s" % (self.base, e)) from e
+            raise RegistryError("cannot reach %s: %s" % (self.describe(url), e)) from e
+
+    def describe(self, url):
+        if origin(url) == self.origin:
+            return "the registry at %s" % where(url)
+        return "%s (where the registry at %s sent the request)" % (where(url), where(self.base))
+
+    def _open(self, url, method="GET", headers=None, authorization=None, auth_origin=None):
+        """One request, following redirects by hand. `authorization` is sent only to URLs whose origin
+        is `auth_origin`; a hop anywhere else goes without it. Returns (code, headers, body, final url)."""
+        for _hop in range(MAX_REDIRECTS + 1):
+            hdrs = dict(headers or {})
+            if authorization and origin(url) == auth_origin:
+                hdrs["Authorization"] = authorization
+            code, resp_headers, body = self._open_once(url, method, hdrs)
+            location = resp_headers.get("Location") if resp_headers and code in REDIRECT_CODES else None
+            if not location:
+                return code, resp_headers, body, url
+            url = urljoin(url, location)
+            if origin(url)[0] not in ("http", "https"):
+                raise RegistryError("%s redirected to a URL that is neither http nor https" % where(self.base))
+            if code == 303 and method != "HEAD":
+                method = "GET"
+        raise RegistryError("more than %d redirects asking %s" % (MAX_REDIRECTS, where(self.base)))
 
     def request(self, path, method="GET", headers=None):
-        url = path if path.startswith("http") else self.base + path
-        code, hdrs, body = self._open(url, method, headers)
+        url = path if path.startswith(("http://", "https://")) else self.base + path
+        code, hdrs, body, final = self._open(url, method, headers, self.authorization, self.origin)
         if code == 401:
+            if origin(final) != self.origin:
+                raise RegistryError(
+                    "%s, where the registry sent this request, asks for authentication (HTTP 401): credentials "
+                    "are only sent to the registry_url's own scheme, host and port (%s)"
+                    % (where(final), where(self.base)))
             self._authenticate(hdrs.get("WWW-Authenticate", "") if hdrs else "")
-            code, hdrs, body = self._open(url, method, headers)
+            code, hdrs, body, final = self._open(url, method, headers, self.authorization, self.origin)
             if code == 401:
-                raise RegistryError("the registry refused the credentials (HTTP 401) for %s" % path)
+                raise RegistryError("the registry refused the credentials (HTTP 401) for %s%s" % (
+                    path, self.withheld or ""))
         return code, hdrs, body
+
+    def realm_may_have_credentials(self, realm):
+        """The token service named by the registry gets the credentials over https, or over http only
+        when the registry URL itself is plain http (nothing is downgraded)."""
+        scheme = origin(realm)[0]
+        return scheme == "https" or (scheme == "http" and self.origin[0] == "http")
 
     def _authenticate(self, challenge):
         scheme, unused, params = challenge.partition(" ")
@@ -182,20 +264,23 @@ class Registry(object):
         if scheme.lower() == "basic":
             if not self.username:
                 raise RegistryError("the registry requires authentication (basic): set username and password")
-            raw = ("%s:%s" % (self.username, self.password or "")).encode("utf-8")
-            self.authorization = "Basic " + base64.b64encode(raw).decode("ascii")
+            self.authorization = basic(self.username, self.password)
             self.auth = "basic"
         elif scheme.lower() == "bearer" and fields.get("realm"):
+            realm = fields["realm"]
+            if origin(realm)[0] not in ("http", "https"):
+                raise RegistryError("the registry names a token service that is not an http or https URL")
             query = {k: v for k, v in fields.items() if k in ("service", "scope")}
-            url = fields["realm"] + ("?" + urlencode(query) if query else "")
-            headers = {}
-            if self.username:
-                raw = ("%s:%s" % (self.username, self.password or "")).encode("utf-8")
-                headers["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
-            saved, self.authorization = self.authorization, None
-            code, unused, body = self._open(url, "GET", headers)
-            self.authorization = saved
+            url = realm + (("&" if "?" in realm else "?") + urlencode(query) if query else "")
+            withheld = bool(self.username) and not self.realm_may_have_credentials(realm)
+            if withheld:
+                self.withheld = ("; the credentials were not sent to the token service %s because it is plain "
+                                 "http while registry_url is https" % where(realm))
+            credentials = basic(self.username, self.password) if self.username and not withheld else None
+            code, unused, body, dummy = self._open(url, "GET", None, credentials, origin(realm))
             if code != 200:
+                if withheld:
+                    raise RegistryError("the token service refused a token (HTTP %s)%s" % (code, self.withheld))
                 raise RegistryError("the token service refused a token (HTTP %s)%s" % (
                     code, "" if self.username else ": set username and password"))
             try:
@@ -220,8 +305,11 @@ class Registry(object):
 
     def list_tags(self, repository):
         tags, path = [], "/v2/%s/tags/list?n=1000" % quote(repository)
-        repository_exists = True
+        repository_exists, seen = True, set()
         while path:
+            if path in seen:
+                raise RegistryError("the registry's tag listing of %s links back to a page already read" % repository)
+            seen.add(path)
             code, hdrs, body = self.request(path)
             if code == 404:
                 repository_exists = False
@@ -260,7 +348,11 @@ def main():
     )
     p = module.params
     if not re.match(r"^https?://[^/]+", p["registry_url"]):
-        module.fail_json(msg="registry_url must be an http:// or https:// URL, got %r" % p["registry_url"])
+        module.fail_json(msg="registry_url must be an http:// or https:// URL, got %r" % p["registry_url"][:200])
+    if "@" in urlsplit(p["registry_url"]).netloc:
+        # the value is not echoed: it carries a password
+        module.fail_json(msg="registry_url must not carry user information (user:password@host): "
+                             "give the credentials as username and password")
     if not re.match(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$", p["repository"]):
         module.fail_json(msg="repository is not a valid repository name: %r" % p["repository"])
     bad_tags = [t for t in p["tags"] if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", t)]

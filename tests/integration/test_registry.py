@@ -1,7 +1,12 @@
 """registry_tag_info and nearest_tag against a real registry (Debian's docker-registry, distribution 2.8)
 on loopback: anonymous, HTTP basic (htpasswd) and the bearer-token flow (a token service in this test,
-JWT signed with a key whose certificate the registry trusts). Incident 3: clastix/kubectl:v1.32 was
-never published; v1.29..v1.31 were."""
+JWT signed with a key whose certificate the registry trusts). The unpublished image tag incident
+(docs/incidents.md): clastix/kubectl:v1.32 was never published; v1.29..v1.31 were.
+
+Where credentials go: small HTTP(S) servers on loopback stand in front of the real registries (as a
+reverse proxy or a CDN would) and redirect, name another token service or link the next page elsewhere;
+each records the Authorization header of every request it receives, so a test sees exactly which
+place got the credentials."""
 from __future__ import annotations
 
 import base64
@@ -10,6 +15,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -19,6 +25,7 @@ import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from ipaddress import IPv4Address
 from pathlib import Path
 
 import bcrypt
@@ -61,6 +68,7 @@ class TokenService:
         self.bundle = workdir / "token-ca.pem"
         self.bundle.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
         self.issued: list[str] = []
+        self.received: list[str] = []  # the Authorization header of every request, "" when none
         self.port = free_port()
         service = self
 
@@ -70,6 +78,7 @@ class TokenService:
 
             def do_GET(self):  # noqa: N802
                 auth = self.headers.get("Authorization", "")
+                service.received.append(auth)
                 expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
                 if auth != expected:
                     self.send_response(401)
@@ -294,3 +303,258 @@ def test_nearest_tag_over_what_the_real_registry_lists(registries):
     images = [{"image": REPO, "tag": "v1.32", "available": listed, "allow_fallback": False}]
     assert [(f["id"], f["severity"]) for f in compat_findings({}, {"images": images})] == [
         ("image_tag_missing", "blocker")]
+
+
+# --- where credentials go ----------------------------------------------------------------------------
+
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"}
+
+
+def self_signed(workdir: Path, host: str) -> ssl.SSLContext:
+    """A TLS server context for `host` (an IP address) with a throwaway self-signed certificate."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(IPv4Address(host))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    pem = workdir / f"tls-{host}-{uuid.uuid4().hex[:6]}.pem"
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption())
+                    + cert.public_bytes(serialization.Encoding.PEM))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pem)
+    return ctx
+
+
+class Hop:
+    """An HTTP (or HTTPS) server on a loopback address that records the Authorization header of every
+    request and answers with `route(hop, method, path, headers)` -> (status, headers, body). `forward`
+    passes a request on to a real server, as a reverse proxy does."""
+
+    def __init__(self, route, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None):
+        self.route = route
+        self.seen: list[tuple[str, str, str]] = []  # (method, path, Authorization or "")
+        hop = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _any(self):
+                hop.seen.append((self.command, self.path, self.headers.get("Authorization", "")))
+                status, headers, body = hop.route(hop, self.command, self.path, self.headers)
+                self.send_response(status)
+                for k, v in headers:
+                    if k.lower() not in HOP_BY_HOP:
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_HEAD = _any  # noqa: N815
+
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        if tls:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://{host}:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def authorizations(self) -> list[str]:
+        return [auth for _m, _p, auth in self.seen if auth]
+
+    @staticmethod
+    def forward(upstream: str, method: str, path: str, headers) -> tuple[int, list, bytes]:
+        keep = {k: v for k, v in headers.items() if k.lower() in ("authorization", "accept")}
+        req = urllib.request.Request(upstream + path, method=method, headers=keep)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback
+                return resp.status, list(resp.headers.items()), resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, list(e.headers.items()), e.read()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hops(registries):
+    made: list[Hop] = []
+    workdir = Path(tempfile.mkdtemp(prefix="fleetsafe-hops-"))
+
+    def make(route, host: str = "127.0.0.1", tls: bool = False) -> Hop:
+        hop = Hop(route, host, self_signed(workdir, host) if tls else None)
+        made.append(hop)
+        return hop
+
+    yield make
+    for hop in made:
+        hop.close()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def no_secret_in(out: str) -> None:
+    assert PASSWORD not in out
+    assert base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode() not in out
+
+
+BASIC = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+MANIFEST_V131 = f"/v2/{REPO}/manifests/v1.31"
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http-to-another-host", "https-to-http"])
+def test_a_redirect_elsewhere_is_followed_without_the_credentials(registries, hops, tls):
+    """The user's registry (a proxy in front of the real basic-auth registry) sends the manifest check to
+    another place: on 127.0.0.2 (another host), or from https to plain http. That place, which serves the
+    real anonymous registry, answers the question but never sees the credentials."""
+    regs = registries[0]
+    elsewhere = hops(lambda hop, m, path, h: Hop.forward(regs["anonymous"].url, m, path, h),
+                     host="127.0.0.1" if tls else "127.0.0.2")
+
+    def front_route(hop, method, path, headers):
+        if path == MANIFEST_V131 and headers.get("Authorization"):
+            return 307, [("Location", elsewhere.url + path)], b""
+        return Hop.forward(regs["basic"].url, method, path, headers)
+
+    front = hops(front_route, tls=tls)
+    result, out = run_module({"registry_url": front.url, "repository": REPO, "tags": ["v1.31", "v1.32"],
+                              "username": USER, "password": PASSWORD, "validate_certs": False})
+    assert not result.get("failed"), result
+    assert result["exists"] == {"v1.31": True, "v1.32": False} and result["auth"] == "basic"
+    assert sorted(result["tags"]) == PUBLISHED
+    assert ("HEAD", MANIFEST_V131, "") in elsewhere.seen      # the redirect was followed ...
+    assert elsewhere.authorizations() == []                   # ... without the credentials
+    assert BASIC in front.authorizations()                    # which went where the user sent them
+    no_secret_in(out)
+
+
+def test_a_redirect_within_the_registry_keeps_the_credentials(registries, hops):
+    regs = registries[0]
+
+    def route(hop, method, path, headers):
+        if path == MANIFEST_V131:
+            return 302, [("Location", path + "?again=1")], b""
+        return Hop.forward(regs["basic"].url, method, path.replace("?again=1", ""), headers)
+
+    front = hops(route)
+    result, out = run_module({"registry_url": front.url, "repository": REPO, "tags": ["v1.31"],
+                              "list_tags": False, "username": USER, "password": PASSWORD})
+    assert not result.get("failed"), result
+    assert result["exists"] == {"v1.31": True}
+    assert ("HEAD", MANIFEST_V131 + "?again=1", BASIC) in front.seen
+    no_secret_in(out)
+
+
+def test_a_redirect_target_that_asks_for_credentials_gets_none(registries, hops):
+    """Redirected to a registry on another port that wants a password: the module does not hand it
+    over, and says where it was sent."""
+    regs = registries[0]
+
+    def route(hop, method, path, headers):
+        if path.startswith("/v2/" + REPO):
+            return 301, [("Location", regs["basic"].url + path)], b""
+        return Hop.forward(regs["anonymous"].url, method, path, headers)
+
+    front = hops(route)
+    result, out = run_module({"registry_url": front.url, "repository": REPO, "tags": ["v1.31"],
+                              "username": USER, "password": PASSWORD})
+    assert result["failed"] is True
+    port = regs["basic"].url.rsplit(":", 1)[1]
+    assert f"http://127.0.0.1:{port}, where the registry sent this request, asks for authentication" in result["msg"]
+    assert "credentials are only sent to" in result["msg"]
+    assert front.authorizations() == []  # the front never asked for any
+    no_secret_in(out)
+
+
+def one_tag_a_page(status: int, hdrs: list, body: bytes, path: str, link_to: str) -> tuple[int, list, bytes]:
+    """Page a real tag listing one tag at a time, as registries that paginate do (distribution 2.8
+    answers every tag at once): the page after `last=`, and a Link to the next one under `link_to`."""
+    if status != 200:
+        return status, hdrs, body
+    listing = json.loads(body)
+    query = dict(part.split("=", 1) for part in path.partition("?")[2].split("&") if "=" in part)
+    start = listing["tags"].index(query["last"]) + 1 if "last" in query else 0
+    page = listing["tags"][start:start + 1]
+    hdrs = [(k, v) for k, v in hdrs if k.lower() != "link"]
+    if start + 1 < len(listing["tags"]):
+        hdrs.append(("Link", f'<{link_to}/v2/{REPO}/tags/list?n=1&last={page[0]}>; rel="next"'))
+    return status, hdrs, json.dumps({"name": listing["name"], "tags": page}).encode()
+
+
+def test_a_next_page_on_another_host_is_read_without_the_credentials(registries, hops):
+    """The user's registry (in front of the real basic-auth registry) links its listing's second page to
+    another host, which serves the real anonymous registry and links the third page back with a path:
+    every tag is read, the other host never sees the credentials, the registry gets them again."""
+    regs = registries[0]
+
+    def elsewhere_route(hop, method, path, headers):
+        return one_tag_a_page(*Hop.forward(regs["anonymous"].url, method, path, headers), path, link_to="")
+
+    def front_route(hop, method, path, headers):
+        status, hdrs, body = Hop.forward(regs["basic"].url, method, path, headers)
+        if "/tags/list" not in path:
+            return status, hdrs, body
+        return one_tag_a_page(status, hdrs, body, path, link_to=elsewhere.url if "last=" not in path else "")
+
+    elsewhere = hops(elsewhere_route, host="127.0.0.2")
+    front = hops(front_route)
+    result, out = run_module({"registry_url": front.url, "repository": REPO, "username": USER,
+                              "password": PASSWORD})
+    assert not result.get("failed"), result
+    assert sorted(result["tags"]) == PUBLISHED and len(result["tags"]) == 3
+    pages_elsewhere = [p for _m, p, _a in elsewhere.seen if "/tags/list" in p]
+    assert len(pages_elsewhere) == 1 and "last=" in pages_elsewhere[0]   # the second page was read there ...
+    assert elsewhere.authorizations() == []                              # ... without the credentials
+    third = [(p, a) for _m, p, a in front.seen if "/tags/list" in p and "last=" in p]
+    assert third and all(a == BASIC for _p, a in third)                  # back home, with them
+    no_secret_in(out)
+
+
+@pytest.mark.parametrize("realm_tls", [True, False], ids=["https-realm", "http-realm"])
+def test_token_service_gets_the_credentials_only_over_https_from_an_https_registry(registries, hops, realm_tls):
+    """An https registry (a TLS front to the real token-auth registry) names its token service: over
+    https the credentials go there and the bearer flow works; over plain http they are withheld and
+    the module says why."""
+    regs, tokens = registries
+    token_url = f"http://127.0.0.1:{tokens.port}"
+    realm = hops(lambda hop, m, path, h: Hop.forward(token_url, m, path, h), tls=True) if realm_tls else None
+    realm_url = realm.url if realm_tls else token_url
+
+    def route(hop, method, path, headers):
+        status, hdrs, body = Hop.forward(regs["bearer"].url, method, path, headers)
+        hdrs = [(k, v.replace(token_url, realm_url) if k.lower() == "www-authenticate" else v) for k, v in hdrs]
+        return status, hdrs, body
+
+    front = hops(route, tls=True)
+    before = len(tokens.received)
+    result, out = run_module({"registry_url": front.url, "repository": REPO, "tags": ["v1.31"],
+                              "username": USER, "password": PASSWORD, "validate_certs": False})
+    sent_to_token_service = tokens.received[before:]
+    assert sent_to_token_service, "the token service was never asked"
+    if realm_tls:
+        assert not result.get("failed"), result
+        assert result["auth"] == "bearer" and result["exists"] == {"v1.31": True}
+        assert BASIC in realm.authorizations()
+        assert BASIC not in front.authorizations()  # the password goes to the token service, the token here
+    else:
+        assert result["failed"] is True
+        assert (f"the credentials were not sent to the token service {token_url} because it is plain http "
+                "while registry_url is https") in result["msg"]
+        assert set(sent_to_token_service) == {""}
+        assert BASIC not in front.authorizations()
+    no_secret_in(out)
+    assert all(t not in out for t in tokens.issued)
+
+
+def test_credentials_in_the_registry_url_are_refused_without_echoing_them(registries):
+    regs = registries[0]
+    url = regs["basic"].url.replace("http://", f"http://{USER}:{PASSWORD}@")
+    result, out = run_module({"registry_url": url, "repository": REPO, "tags": ["v1.31"]}, verbosity="-v")
+    assert result["failed"] is True
+    assert "must not carry user information" in result["msg"] and PASSWORD not in result["msg"]
