@@ -7,7 +7,7 @@ import json
 import pytest
 from _facts import adhoc, ask, bump, facts
 
-EXPECTED = {  # read from these engines in the lab (shared/KNOWLEDGE.md); the test re-reads them live
+EXPECTED = {  # read from these engines in the lab (docs/incidents.md#lab-api-ranges); re-read live here
     "old": ("20.10.24+dfsg1", "1.41", "1.12", "1.6.20", [1], 1),
     "mid": ("26.1.5+dfsg1", "1.45", "1.24", "1.7.24", [1, 2], 1),
     "new": ("28.5.2+dfsg4", "1.51", "1.24", "2.1.9", [1, 2, 3], 3),

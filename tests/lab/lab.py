@@ -9,6 +9,7 @@ from ``manifest.json``; a missing or stale artefact is rebuilt, a present one is
     python3 tests/lab/lab.py up 3             # start fleetsafe-lab-1..3, print the inventory path
     python3 tests/lab/lab.py down             # remove every lab host and its volume
     python3 tests/lab/lab.py status
+    python3 tests/lab/lab.py engine-stop      # stop the dockerd/containerd this script started, if it did
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -39,7 +41,7 @@ REPO_LINE = "deb [trusted=yes] file:/srv/repo ./"
 SETS_FILE = "sets.json"  # the version sets as resolved when the repository was built
 
 # Everything a systemd container with its own dockerd needs, without --privileged (which fails on
-# these VMs: the bounding set lacks CAP_SYS_RESOURCE). See shared/LAB.md.
+# these VMs: the bounding set lacks CAP_SYS_RESOURCE).
 RUN_OPTS = [
     "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE",
     "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
@@ -148,8 +150,48 @@ def _socket_alive(path: str) -> bool:
 
 def _daemon(cmd: list[str], logfile: Path) -> None:
     with open(logfile, "ab") as fh:
-        subprocess.Popen(cmd, stdout=fh, stderr=fh, stdin=subprocess.DEVNULL,  # noqa: S603
-                         start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=fh, stdin=subprocess.DEVNULL,  # noqa: S603
+                                start_new_session=True)
+    # pid and start time: `engine-stop` stops this process and never one that merely reuses its pid
+    _pid_file(Path(cmd[0]).name).write_text(f"{proc.pid} {_start_time(proc.pid)}\n")
+
+
+def _pid_file(name: str) -> Path:
+    return LOG_DIR / f"{name}.lab-pid"
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time (clock ticks since boot), None when it is gone or a zombie."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == "Z" else fields[19]
+
+
+def engine_stop(names: tuple[str, ...] = ("dockerd", "containerd"), timeout: float = 90) -> list[str]:
+    """Stop the daemons this script started on the machine (dockerd first, it needs containerd to stop
+    its containers), identified by the pid and start time recorded when it started them. A daemon the
+    lab did not start, such as an engine of the machine's own, is never touched. Returns what it stopped."""
+    stopped = []
+    for name in names:
+        record = _pid_file(name)
+        try:
+            pid_text, start = record.read_text().split()
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            log(f"{name}: no record that the lab started one ({record} is absent); left alone")
+            continue
+        if _start_time(pid) != start:
+            log(f"{name}: pid {pid} recorded in {record} has exited; nothing to stop")
+            record.unlink()
+            continue
+        log(f"stopping {name} (pid {pid}, started by the lab)")
+        os.kill(pid, signal.SIGTERM)
+        _wait(lambda pid=pid, start=start: _start_time(pid) != start, timeout, f"{name} (pid {pid}) to stop")
+        record.unlink()
+        stopped.append(name)
+    return stopped
 
 
 def _wait(pred, seconds: float, what: str) -> None:
@@ -556,6 +598,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("build", help="engine, lab host image and offline repo (cached)")
     sub.add_parser("engine", help="make sure a Docker engine answers on this machine")
+    sub.add_parser("engine-stop", help="stop the dockerd and containerd this script started (never others)")
     p_up = sub.add_parser("up", help="start N lab hosts")
     p_up.add_argument("n", type=int)
     p_up.add_argument("--prefix", default=PREFIX)
@@ -572,6 +615,8 @@ def main(argv: list[str] | None = None) -> int:
         build()
     elif args.cmd == "engine":
         ensure_engine()
+    elif args.cmd == "engine-stop":
+        engine_stop()
     elif args.cmd == "up":
         up(args.n, args.prefix, args.inventory)
     elif args.cmd == "down":

@@ -1,7 +1,7 @@
 """Facts dicts built from values recorded on the project's real lab engines (docs/facts.md shape).
 
-Every number here was read from a real daemon or package (see /work/shared/LAB.md, KNOWLEDGE.md and
-tests/lab/manifest.json); tests derive their predictions from the knowledge base and compare them
+Every number here was read from a real daemon or package (see docs/incidents.md, "What the project's
+lab reproduced", and tests/lab/manifest.json); tests derive their predictions from the knowledge base and compare them
 with these recordings, never with values copied from the knowledge base.
 """
 
@@ -26,7 +26,7 @@ CONTAINERD = {
     '2.1.9': {'raw': '2.1.9+unknown', 'package': '2.1.9+ds1-5'},
 }
 
-# API versions real daemons answered (LAB.md, KNOWLEDGE.md incident 1 and 4).
+# API versions real daemons answered (docs/incidents.md#lab-api-ranges; incidents 1 and 4 there).
 API_ANSWERS = {
     '20.10.24': {'accepted': ['1.12', '1.17', '1.23', '1.24', '1.30', '1.40', '1.41'], 'rejected': ['1.43']},
     '26.1.5': {'accepted': ['1.24', '1.41', '1.45'], 'rejected': ['1.17', '1.23']},
