@@ -3,7 +3,6 @@ start time it recorded, never a process that merely has that pid now or one it d
 Harmless `sleep` processes stand in for the daemons: the machine's own engine is never touched."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
