@@ -16,8 +16,8 @@ description:
     C(401) with a C(WWW-Authenticate) header asking for C(Bearer realm=...), the module asks the realm
     for a token, with the credentials when given, and retries).
   - Written for the incident of an image tag derived from a version that was never published
-    (C(clastix/kubectl:v1.32), U(https://github.com/projectcapsule/capsule/issues/1324)); the collection's
-    C(docs/incidents.md), section "Image tag derived from a version that was never published", tells it.
+    (C(clastix/kubectl:v1.32), U(https://github.com/projectcapsule/capsule/issues/1324)), told in the
+    collection's C(docs/incidents.md#unpublished-image-tag).
     Pair it with the P(fleetsafe.container_engine.nearest_tag#filter) filter.
   - Credentials go only where they were meant for. The basic credentials and the registry's bearer token
     are sent only to the scheme, host and port of O(registry_url); the basic credentials also go to the
