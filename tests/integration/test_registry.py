@@ -552,6 +552,31 @@ def test_token_service_gets_the_credentials_only_over_https_from_an_https_regist
     assert all(t not in out for t in tokens.issued)
 
 
+def test_a_token_service_that_redirects_elsewhere_gets_no_credentials_there(registries, hops):
+    """The token service the registry names (plain http, like the registry) redirects to another host:
+    the credentials went to the service the registry named, not to where it redirected."""
+    regs, tokens = registries
+    token_url = f"http://127.0.0.1:{tokens.port}"
+    elsewhere = hops(lambda hop, m, path, h: Hop.forward(token_url, m, path, h), host="127.0.0.2")
+    realm = hops(lambda hop, m, path, h: (307, [("Location", elsewhere.url + path)], b""))
+
+    def route(hop, method, path, headers):
+        status, hdrs, body = Hop.forward(regs["bearer"].url, method, path, headers)
+        hdrs = [(k, v.replace(token_url, realm.url) if k.lower() == "www-authenticate" else v) for k, v in hdrs]
+        return status, hdrs, body
+
+    front = hops(route)
+    before = len(tokens.received)
+    result, out = run_module({"registry_url": front.url, "repository": REPO, "tags": ["v1.31"],
+                              "username": USER, "password": PASSWORD})
+    assert result["failed"] is True and "the token service refused a token (HTTP 401)" in result["msg"]
+    assert BASIC in realm.authorizations()             # the service the registry named got them ...
+    assert any(p.startswith("/token") for _m, p, _a in elsewhere.seen)
+    assert elsewhere.authorizations() == []            # ... the host it redirected to did not
+    assert set(tokens.received[before:]) == {""}
+    no_secret_in(out)
+
+
 def test_credentials_in_the_registry_url_are_refused_without_echoing_them(registries):
     regs = registries[0]
     url = regs["basic"].url.replace("http://", f"http://{USER}:{PASSWORD}@")
