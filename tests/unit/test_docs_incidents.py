@@ -73,3 +73,10 @@ def test_cited_tests_exist_with_the_functions_named():
     assert len(functions) >= 8, functions
     missing = [f for f in sorted(functions) if not re.search(rf"^def {f}\(", sources, re.M)]
     assert missing == []
+
+
+def test_each_lab_answer_names_the_real_engine_test_that_checks_it():
+    sections = re.split(r'\n<a id="', TEXT)
+    for anchor in sorted(a for a in REQUIRED if a.startswith("lab-")):
+        [section] = [s for s in sections if s.startswith(anchor + '"')]
+        assert re.search(r"Tests?:\s*`tests/integration/test_\w+\.py`", section), anchor
