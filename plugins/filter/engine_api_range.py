@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._filters import named_filter
-from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._rules import engine_api_range as _range
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._predict import engine_api_range as _range
 
 DOCUMENTATION = r'''
 name: engine_api_range

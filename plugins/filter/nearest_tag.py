@@ -66,9 +66,11 @@ _value:
 """
 
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._filters import named_filter
-from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._tags import choose_tag
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings._images import (
+    nearest_tag as _nearest_tag,
+)
 
-nearest_tag = named_filter("nearest_tag", choose_tag)
+nearest_tag = named_filter("nearest_tag", _nearest_tag)
 
 
 class FilterModule(object):

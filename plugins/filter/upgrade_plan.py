@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._filters import named_filter
-from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._rules import upgrade_plan as _upgrade_plan
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._plan import upgrade_plan as _upgrade_plan
 
 DOCUMENTATION = r'''
 name: upgrade_plan

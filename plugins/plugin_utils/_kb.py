@@ -8,7 +8,10 @@
 The built-in rows live in ``data/knowledge_base/*.yml`` at the collection root.  Each file maps
 section names to lists of rows; every row names its ``source``.  Users pass a dict of the same
 shape (the filters' ``knowledge`` argument): a row whose key matches a built-in row updates that
-row's fields, ``disabled: true`` drops it, any other row is added (and must be complete).
+row's fields, any other row is added (and must be complete).  Every row of every section may carry
+``enabled: false`` (in the files or from inventory): the one way to switch a row off.  An upgrade
+rule that findings rely on cannot be switched off (plugin_utils/_findings/_registry.py says which
+findings to switch off instead).
 """
 
 from __future__ import annotations
@@ -95,11 +98,13 @@ SCHEMA = {
     }),
     'upgrade_rules': ('id', {
         'id': (_STR, True, None),
-        'enabled': (_BOOL, True, None),
         'summary': (_STR, True, None),
         'source': (_STR, True, None),
     }),
 }
+
+for _key_field, _fields in SCHEMA.values():
+    _fields['enabled'] = (_BOOL, False, None)   # every row: enabled: false switches it off
 
 WHEN_KEYS = ('rootless_port_driver', 'rootless_net_driver', 'storage_driver')
 SEVERITIES = ('blocker', 'warning', 'info')
@@ -240,13 +245,11 @@ def merge(base, user):
             if not isinstance(key, str):
                 raise _err(where, 'needs a string %r to say which row it adds or changes' % key_field)
             row = dict(row)
-            disabled = row.pop('disabled', False)
-            if not isinstance(disabled, bool):
-                raise _err(where, 'field "disabled" must be true or false')
-            if disabled:
-                if key in index_of:
-                    target[index_of.pop(key)] = None
-                continue
+            if 'disabled' in row:
+                raise _err(where, 'use "enabled: false" to switch a row off (the field "disabled" is not read)')
+            if row.get('enabled', True) is False and key not in index_of:
+                raise _err(where, 'enabled: false names no built-in row (known %ss: %s)' % (
+                    key_field, ', '.join(sorted(index_of)) or 'none'))
             if key in index_of:
                 updated = dict(target[index_of[key]])
                 updated.update(row)
@@ -256,8 +259,12 @@ def merge(base, user):
                 validate_row(section, row, where)
                 index_of[key] = len(target)
                 target.append(row)
-        merged[section] = [row for row in target if row is not None]
+        merged[section] = target
     return merged
+
+
+def enabled(rows):
+    return [row for row in rows if row.get('enabled', True)]
 
 
 class Knowledge:
@@ -267,7 +274,7 @@ class Knowledge:
         self.sections = sections
         self.engine_rows = {}      # release tuple (line or exact patch) -> row with parsed fields
         self.engine_lines = []     # sorted list of (line tuple, row) for lines only
-        for row in sections.get('engines', []):
+        for row in enabled(sections.get('engines', [])):
             parsed = dict(row)
             version = parse_version(row['line'])
             parsed['_line'] = version.release
@@ -281,14 +288,14 @@ class Knowledge:
         self.engine_lines.sort(key=lambda item: item[0])
 
         self.containerd_rows = {}
-        for row in sections.get('containerd', []):
+        for row in enabled(sections.get('containerd', [])):
             parsed = dict(row)
             parsed['_line'] = parse_version(row['line']).line
             parsed['_from'] = tuple(parse_version(item).line for item in row['upgrades_from'])
             self.containerd_rows[parsed['_line']] = parsed
 
         self.clients_by_image = {}
-        for row in sections.get('clients', []):
+        for row in enabled(sections.get('clients', [])):
             parsed = dict(row)
             parsed['_spec'] = parse_spec(row['versions'])
             parsed['_api'] = parse_api(row['api_version']) if row.get('api_version') else None
@@ -298,7 +305,7 @@ class Knowledge:
                 self.clients_by_image.setdefault(normalise_image(image), []).append(parsed)
 
         self.known_bad = {component: [] for component in COMPONENTS}
-        for row in sections.get('known_bad', []):
+        for row in enabled(sections.get('known_bad', [])):
             parsed = dict(row)
             parsed['_spec'] = parse_spec(row['versions'])
             when = {}
@@ -308,7 +315,7 @@ class Knowledge:
             self.known_bad[row['component']].append(parsed)
 
         self.storage_drivers = {}
-        for row in sections.get('storage_drivers', []):
+        for row in enabled(sections.get('storage_drivers', [])):
             parsed = dict(row)
             for field in ('deprecated_in', 'removed_in', 'disabled_by_default_in'):
                 value = row.get(field)
@@ -391,7 +398,7 @@ class Knowledge:
     def rule(self, rule_id):
         """The upgrade rule, or None when it is absent or switched off."""
         row = self.rules.get(rule_id)
-        return row if row is not None and row['enabled'] else None
+        return row if row is not None and row.get('enabled', True) else None
 
 
 def normalise_image(name):

@@ -24,6 +24,8 @@ from functools import lru_cache
 
 __all__ = [
     'InputError',
+    'describe',
+    'kind',
     'Version',
     'Spec',
     'parse_version',
@@ -46,8 +48,8 @@ _UPSTREAM_RE = re.compile(
     r'[vV]?'                           # v1.32, v2.1.9
     r'(?P<release>\d+(?:\.\d+)*)'      # the dotted release
     r'(?:[-~.]?(?P<pre>dev|alpha|beta|pre|rc|a|b)[.-]?(?P<prenum>\d*)(?![A-Za-z]))?'
-    r'(?P<rest>[-+~._:A-Za-z0-9]*)$'   # +dfsg1, ~ds1, -1+deb12u1+b6, +unknown, -ce, -alpine
-)
+    r'(?P<rest>(?:[-+~][-+~._:A-Za-z0-9]*)?)$'   # +dfsg1, ~ds1, -1+deb12u1+b6, +unknown, -ce, -alpine
+)   # a suffix starts with - + or ~: "26.1.5garbage" or "28.0.1.x" is not read as 26.1.5 / 28.0.1
 _API_RE = re.compile(r'^[vV]?(\d+)\.(\d+)$')
 _MAX_LEN = 256
 
@@ -103,9 +105,41 @@ class Version:
         return self.raw
 
 
-def _describe(value):
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + '...'
+def kind(value):
+    """The YAML name of a value's type (Ansible's tagged strings and numbers are still strings and numbers)."""
+    if value is None:
+        return 'null'
+    for types, name in ((bool, 'boolean'), (str, 'string'), (int, 'integer'), (float, 'float'),
+                        (dict, 'dict'), ((list, tuple), 'list')):
+        if isinstance(value, types):
+            return name
+    return type(value).__name__
+
+
+def _plain(value):
+    """The value with Ansible's data tags dropped, so that repr shows it as the user wrote it."""
+    if isinstance(value, bool) or value is None:
+        return value
+    for base in (str, int, float):
+        if isinstance(value, base):
+            return base(value)
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def describe(value, limit=80):
+    """A short, readable rendering of a bad value for an error message."""
+    try:
+        text = repr(_plain(value))
+    except Exception:  # pylint: disable=broad-exception-caught  # a value whose repr fails is still reported
+        text = '<%s>' % kind(value)
+    return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+_describe = describe
 
 
 @lru_cache(maxsize=8192)
@@ -125,7 +159,7 @@ def _parse_version_str(text):
 def parse_version(value, what='version'):
     """Parse an upstream version string; raise InputError naming ``what`` and the value."""
     if not isinstance(value, str) or isinstance(value, bool):
-        raise InputError('%s must be a version string, got %s %s' % (what, type(value).__name__, _describe(value)))
+        raise InputError('%s must be a version string, got %s %s' % (what, kind(value), describe(value)))
     text = value.strip()
     if not text or len(text) > _MAX_LEN:
         raise InputError('%s is not a version: %s' % (what, _describe(value)))
@@ -149,7 +183,7 @@ def parse_api(value, what='API version'):
     Floats are refused: ``1.4`` and ``1.40`` would be the same float.
     """
     if not isinstance(value, str):
-        raise InputError('%s must be a string like "1.41", got %s %s' % (what, type(value).__name__, _describe(value)))
+        raise InputError('%s must be a string like "1.41", got %s %s' % (what, kind(value), describe(value)))
     parsed = _parse_api_str(value.strip()) if len(value) <= _MAX_LEN else None
     if parsed is None:
         raise InputError('%s is not an API version like "1.41": %s' % (what, _describe(value)))

@@ -1,8 +1,9 @@
 """Facts dicts built from values recorded on the project's real lab engines (docs/facts.md shape).
 
-Every number here was read from a real daemon or package (see docs/incidents.md, "What the project's
-lab reproduced", and tests/lab/manifest.json); tests derive their predictions from the knowledge base and compare them
-with these recordings, never with values copied from the knowledge base.
+Every number here was read from a real daemon or package on the project's lab
+(tests/lab/manifest.json; docs/incidents.md#lab-api-ranges and the other lab-* sections); tests
+derive their predictions from the knowledge base and compare them with these recordings, never with
+values copied from the knowledge base.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ CONTAINERD = {
     '2.1.9': {'raw': '2.1.9+unknown', 'package': '2.1.9+ds1-5'},
 }
 
-# API versions real daemons answered (docs/incidents.md#lab-api-ranges; incidents 1 and 4 there).
+# API versions real daemons answered (docs/incidents.md#lab-api-ranges, #client-api-too-new, #agent-api-too-old).
 API_ANSWERS = {
     '20.10.24': {'accepted': ['1.12', '1.17', '1.23', '1.24', '1.30', '1.40', '1.41'], 'rejected': ['1.43']},
     '26.1.5': {'accepted': ['1.24', '1.41', '1.45'], 'rejected': ['1.17', '1.23']},
@@ -90,8 +91,6 @@ def containerd(running='1.6.20', installed=None, **changes):
         'config_path': '/etc/containerd/config.toml',
         'config_version': None,
         'shims': [{'name': 'containerd-shim-runc-v2', 'path': '/usr/bin/containerd-shim-runc-v2', 'version': inst}],
-        'shim_protocol_accepted': None,
-        'shim_protocol_produced': None,
         'error': None,
     }
     section.update(changes)

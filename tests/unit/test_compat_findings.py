@@ -5,7 +5,7 @@ from __future__ import annotations
 import lab_facts as L
 import pytest
 from ansible_collections.fleetsafe.container_engine.plugins.filter.compat_findings import FilterModule
-from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._rules import (
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._predict import (
     engine_api_range,
     predict_api_accepted,
 )

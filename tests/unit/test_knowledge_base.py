@@ -128,7 +128,7 @@ def test_user_row_added_and_disabled():
     kb = _kb.get({
         'clients': [{'id': 'acme', 'name': 'acme', 'images': ['registry.acme.test/agent'], 'versions': '<2.0.0',
                      'api_version': '1.25', 'negotiates': False, 'source': 'ACME runbook'}],
-        'known_bad': [{'id': 'engine-28.0.0-rootless-slirp4netns-port-driver', 'disabled': True}],
+        'known_bad': [{'id': 'engine-28.0.0-rootless-slirp4netns-port-driver', 'enabled': False}],
     })
     assert kb.client_row('registry.acme.test/agent', parse_version('1.5.0'))['api_version'] == '1.25'
     assert all(r['id'] != 'engine-28.0.0-rootless-slirp4netns-port-driver' for r in kb.known_bad['engine'])
@@ -145,11 +145,24 @@ def test_user_row_added_and_disabled():
     ({'enginez': []}, "unknown section 'enginez'"),
     ({'engines': {}}, 'must be a list'),
     ([], 'must be a dict'),
+    ({'known_bad': [{'id': 'engine-28.0.0-rootless-slirp4netns-port-driver', 'disabled': True}]},
+     'use "enabled: false"'),
+    ({'known_bad': [{'id': 'no-such-row', 'enabled': False}]}, 'names no built-in row'),
+    ({'known_bad': [{'id': 'engine-28.0.0-rootless-slirp4netns-port-driver', 'enabled': 'no'}]},
+     "'enabled' must be bool"),
 ])
 def test_user_knowledge_errors_name_the_problem(knowledge, fragment):
     with pytest.raises(InputError) as info:
         _kb.get(knowledge)
     assert fragment in str(info.value)
+
+
+def test_data_rows_switch_off_with_enabled_false_too():
+    sections = _kb.sections_copy()
+    sections['known_bad'][0]['enabled'] = False
+    _kb.validate_sections(sections)
+    kb = _kb.Knowledge(sections)
+    assert all(r['id'] != sections['known_bad'][0]['id'] for rows in kb.known_bad.values() for r in rows)
 
 
 def test_user_engine_line_extends_known_lines():

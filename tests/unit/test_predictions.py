@@ -7,7 +7,7 @@ every API version 1.12 .. 1.55; these unit tests pin the answers already recorde
 from __future__ import annotations
 
 import pytest
-from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._rules import (
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._predict import (
     engine_api_range,
     predict_api_accepted,
     predict_min_api_override_valid,

@@ -1,0 +1,26 @@
+# Private to the fleetsafe.container_engine collection: imported only by its own plugins and tests.
+# Not a public API; it may change in any release.
+#
+# Copyright: fleetsafe developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""compat_findings: the findings registry run against one host's facts and a target."""
+
+from __future__ import annotations
+
+# Importing a family module registers its findings; this list is the whole catalogue.
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings import (  # noqa: F401
+    _clients,
+    _containerd,
+    _engine,
+    _images,
+    _known_bad,
+)
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings._registry import REGISTRY, run
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._judge import Context
+
+__all__ = ['REGISTRY', 'compat_findings']
+
+
+def compat_findings(facts, target=None, knowledge=None, findings=None):
+    """Every finding for the host, blockers first; ``findings`` switches findings off or changes severities by id."""
+    return run(Context(facts, target, knowledge), findings)

@@ -1,0 +1,369 @@
+# Private to the fleetsafe.container_engine collection: imported only by its own plugins and tests.
+# Not a public API; it may change in any release.
+#
+# Copyright: fleetsafe developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Reading the filters' input: the facts (docs/facts.md) and the target, checked and parsed once.
+
+The input contract (docs/findings.md "What the filters accept"):
+
+* facts: ``ansible_facts.container_engine`` (a dict whose keys are sections docker, containerd,
+  rootless, clients), or the whole ``ansible_facts`` (a dict with a ``container_engine`` dict).
+  A section that is absent or null was not gathered and its checks are skipped; any other key is an
+  error (a whole ``hostvars[host]`` passed by mistake would otherwise skip every check).  At least
+  one section must be present unless the target only lists images.  Inside a present section every
+  key this code reads must exist.
+* target: every key may be omitted (nothing changes there); a key that is present must hold a
+  value: ``engine: null`` is an error, not "no change".  Versions are release strings
+  (``26.1.5``, ``26.1``, ``5:28.0.1-1~debian.12~bookworm``); anything after the release that is not
+  a packaging suffix (``26.1.5garbage``) is an error.
+
+Every error is an InputError naming the path of the bad value and showing it as the user wrote it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import (
+    InputError,
+    describe,
+    kind,
+    parse_api,
+    parse_version,
+)
+
+SECTIONS = ('docker', 'containerd', 'rootless', 'clients')
+TARGET_KEYS = ('engine', 'containerd', 'clients', 'images')
+IMAGE_KEYS = ('image', 'tag', 'available', 'allow_fallback')
+ENV_SOURCES = ('environment', 'systemd_dropin')
+OVERRIDE_SOURCES = ENV_SOURCES + ('daemon_json',)
+# OCI distribution spec: a tag is [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127} (128 characters at most).
+TAG_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$')
+TAG_MAX = 128
+
+
+def req(mapping, key, path):
+    if key not in mapping:
+        raise InputError('facts are missing key %s.%s (see docs/facts.md)' % (path, key))
+    return mapping[key]
+
+
+def as_dict(value, path, optional=False):
+    if value is None and optional:
+        return None
+    if not isinstance(value, dict):
+        raise InputError('%s must be a dict, got %s %s' % (path, kind(value), describe(value)))
+    return value
+
+
+def as_list(value, path):
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InputError('%s must be a list, got %s %s' % (path, kind(value), describe(value)))
+    return value
+
+
+def as_str(value, path):
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InputError('%s must be a string or null, got %s %s' % (path, kind(value), describe(value)))
+    return value
+
+
+def as_bool(value, path):
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise InputError('%s must be true, false or null, got %s' % (path, describe(value)))
+    return value
+
+
+def as_int(value, path):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError('%s must be an integer or null, got %s' % (path, describe(value)))
+    return value
+
+
+def as_version(value, path):
+    text = as_str(value, path)
+    return parse_version(text, path) if text is not None else None
+
+
+def as_api(value, path):
+    text = as_str(value, path)
+    return parse_api(text, path) if text is not None else None
+
+
+def check_tag(tag, path):
+    """An image tag as registries accept it (OCI distribution spec), else InputError."""
+    if not isinstance(tag, str) or not tag:
+        raise InputError('%s must be a non-empty tag string, got %s %s' % (path, kind(tag), describe(tag)))
+    if len(tag) > TAG_MAX:
+        raise InputError('%s is %d characters long; registries allow at most %d: %s' % (
+            path, len(tag), TAG_MAX, describe(tag)))
+    if not TAG_RE.match(tag):
+        raise InputError('%s is not an image tag (letters, digits, "_", "." and "-", not starting with "." or '
+                         '"-"): %s' % (path, describe(tag)))
+    return tag
+
+
+def split_image(ref):
+    """``registry/ns/name:tag@sha256:...`` -> (name, tag or None)."""
+    ref = ref.split('@', 1)[0]
+    slash = ref.rfind('/')
+    colon = ref.rfind(':')
+    if colon > slash:
+        return ref[:colon], ref[colon + 1:] or None
+    return ref, None
+
+
+def _unwrap(facts):
+    """The container_engine dict out of what the user passed, or InputError saying what was passed."""
+    facts = as_dict(facts, 'facts')
+    if 'container_engine' in facts:
+        return as_dict(facts['container_engine'], 'facts.container_engine')
+    unknown = sorted(str(key) for key in facts if key not in SECTIONS)
+    if unknown:
+        hint = ''
+        if 'ansible_facts' in facts:
+            hint = ' (this looks like hostvars[host]: pass hostvars[host].ansible_facts.container_engine)'
+        raise InputError('facts must be ansible_facts.container_engine (sections %s), got a dict with key(s) %s%s' % (
+            ', '.join(SECTIONS), describe(', '.join(unknown)), hint))
+    return facts
+
+
+class Client:
+    __slots__ = ('name', 'image', 'image_name', 'image_tag', 'api_env', 'declared_api')
+
+    def __init__(self, name):
+        self.name = name
+        self.image = None
+        self.image_name = None
+        self.image_tag = None
+        self.api_env = None
+        self.declared_api = None
+
+    @property
+    def product(self):
+        """How a person names the client: its image (caprover/caprover), else its name."""
+        return self.image_name or self.name
+
+
+class Host:
+    """The facts, checked and parsed once."""
+
+    def __init__(self, facts):
+        facts = _unwrap(facts)
+        self.docker = self.containerd = self.rootless = None
+        self.docker_error = None
+        self.clients = []
+        self.clients_gathered = False
+        self.sections = [name for name in SECTIONS if facts.get(name) is not None]
+        if facts.get('docker') is not None:
+            self._read_docker(as_dict(facts['docker'], 'docker'))
+        if facts.get('containerd') is not None:
+            self._read_containerd(as_dict(facts['containerd'], 'containerd'))
+        if facts.get('rootless') is not None:
+            self._read_rootless(as_dict(facts['rootless'], 'rootless'))
+        if facts.get('clients') is not None:
+            self._read_clients(as_dict(facts['clients'], 'clients'))
+
+    def _read_docker(self, d):
+        p = 'docker'
+        can_talk = as_bool(req(d, 'can_talk_to_docker', p), p + '.can_talk_to_docker')
+        overrides = []
+        for i, item in enumerate(as_list(req(d, 'min_api_overrides', p), p + '.min_api_overrides')):
+            ip = '%s.min_api_overrides[%d]' % (p, i)
+            item = as_dict(item, ip)
+            source = as_str(req(item, 'source', ip), ip + '.source')
+            if source not in OVERRIDE_SOURCES:
+                raise InputError('%s.source must be one of %s, got %s' % (
+                    ip, ', '.join(OVERRIDE_SOURCES), describe(source)))
+            value = as_str(req(item, 'value', ip), ip + '.value')
+            if value is None:
+                raise InputError('%s.value must be the override as written, got null' % ip)
+            overrides.append({'source': source, 'value': value, 'where': as_str(item.get('where'), ip + '.where')})
+        containers = as_dict(req(d, 'containers', p), p + '.containers', optional=True) or {}
+        components = as_dict(req(d, 'components', p), p + '.components', optional=True) or {}
+        rootlesskit = as_dict(components.get('rootlesskit'), p + '.components.rootlesskit', optional=True) or {}
+        self.docker = {
+            'version': as_version(req(d, 'version', p), p + '.version'),
+            'api_max': as_api(req(d, 'api_version', p), p + '.api_version'),
+            'api_min': as_api(req(d, 'min_api_version', p), p + '.min_api_version'),
+            'installed_version': as_version(req(d, 'installed_version', p), p + '.installed_version'),
+            'stale': as_bool(req(d, 'stale', p), p + '.stale'),
+            'storage_driver': as_str(req(d, 'storage_driver', p), p + '.storage_driver'),
+            'live_restore': as_bool(req(d, 'live_restore', p), p + '.live_restore'),
+            'running': as_int(containers.get('running'), p + '.containers.running'),
+            'overrides': overrides,
+            'rootlesskit_version': as_version(rootlesskit.get('version'), p + '.components.rootlesskit.version'),
+        }
+        if not can_talk:
+            self.docker_error = as_str(d.get('error'), p + '.error') or 'the Docker daemon did not answer'
+            if self.docker['version'] is None:
+                self.docker['unreachable'] = True
+
+    def _read_containerd(self, d):
+        p = 'containerd'
+        shims = []
+        for i, shim in enumerate(as_list(req(d, 'shims', p), p + '.shims')):
+            sp = '%s.shims[%d]' % (p, i)
+            shim = as_dict(shim, sp)
+            shims.append((as_str(shim.get('name'), sp + '.name'), as_version(shim.get('version'), sp + '.version')))
+        # Facts gathered before 0.2 carried the module's own shim-protocol judgement; the knowledge base
+        # judges now.  When present they are only a fallback for versions the facts could not read.
+        accepted = d.get('shim_protocol_accepted')
+        if accepted is not None:
+            accepted = [as_int(x, p + '.shim_protocol_accepted[]')
+                        for x in as_list(accepted, p + '.shim_protocol_accepted')]
+        self.containerd = {
+            'installed': as_bool(req(d, 'installed', p), p + '.installed'),
+            'installed_version': as_version(req(d, 'installed_version', p), p + '.installed_version'),
+            'running': as_bool(req(d, 'running', p), p + '.running'),
+            'running_version': as_version(req(d, 'running_version', p), p + '.running_version'),
+            'exe_deleted': as_bool(req(d, 'exe_deleted', p), p + '.exe_deleted'),
+            'restart_required': as_bool(req(d, 'restart_required', p), p + '.restart_required'),
+            'restart_reasons': [as_str(r, p + '.restart_reasons[]') or '' for r in
+                                as_list(req(d, 'restart_reasons', p), p + '.restart_reasons')],
+            'shims': shims,
+            'accepted': accepted or None,
+            'produced': as_int(d.get('shim_protocol_produced'), p + '.shim_protocol_produced'),
+            'config_version': as_int(req(d, 'config_version', p), p + '.config_version'),
+        }
+
+    def _read_rootless(self, d):
+        p = 'rootless'
+        daemons = []
+        for i, item in enumerate(as_list(req(d, 'daemons', p), p + '.daemons')):
+            ip = '%s.daemons[%d]' % (p, i)
+            item = as_dict(item, ip)
+            user = req(item, 'user', ip)
+            if isinstance(user, (dict, list)):
+                raise InputError('%s.user must be a user name, got %s %s' % (ip, kind(user), describe(user)))
+            daemons.append({
+                'user': str(user) if user is not None else '?',
+                'engine_version': as_version(req(item, 'engine_version', ip), ip + '.engine_version'),
+                'port_driver': as_str(req(item, 'port_driver', ip), ip + '.port_driver'),
+                'net_driver': as_str(req(item, 'net_driver', ip), ip + '.net_driver'),
+                'rootlesskit_version': as_version(req(item, 'rootlesskit_version', ip), ip + '.rootlesskit_version'),
+            })
+        self.rootless = daemons
+
+    def _read_clients(self, d):
+        p = 'clients'
+        self.clients_gathered = True
+        by_name = {}
+        for i, item in enumerate(as_list(req(d, 'socket_mounts', p), p + '.socket_mounts')):
+            ip = '%s.socket_mounts[%d]' % (p, i)
+            item = as_dict(item, ip)
+            name = as_str(req(item, 'name', ip), ip + '.name') or as_str(item.get('id'), ip + '.id') or '#%d' % i
+            client = by_name.setdefault(name, Client(name))
+            client.image = as_str(req(item, 'image', ip), ip + '.image')
+            client.image_name = as_str(req(item, 'image_name', ip), ip + '.image_name')
+            client.image_tag = as_str(req(item, 'image_tag', ip), ip + '.image_tag')
+            client.api_env = as_api(req(item, 'api_version_env', ip), ip + '.api_version_env')
+        for i, item in enumerate(as_list(req(d, 'declared', p), p + '.declared')):
+            ip = '%s.declared[%d]' % (p, i)
+            item = as_dict(item, ip)
+            name = as_str(req(item, 'name', ip), ip + '.name')
+            if not name:
+                raise InputError('%s.name must name the client' % ip)
+            client = by_name.setdefault(name, Client(name))
+            client.declared_api = as_api(item.get('api_version'), ip + '.api_version') or client.declared_api
+            image = as_str(item.get('image'), ip + '.image')
+            if image and client.image_name is None:
+                client.image = image
+                client.image_name, client.image_tag = split_image(image)
+            if client.image_name is None and client.declared_api is None:
+                raise InputError('%s needs api_version or image' % ip)
+        self.clients = list(by_name.values())
+
+
+def _target_version(target, key):
+    """A target version: absent -> None (no change); present -> a release of 2 or 3 parts."""
+    if key not in target:
+        return None
+    path = 'target.' + key
+    value = target[key]
+    if value is None:
+        raise InputError('%s is null: give a version (like "26.1.5"), or leave the key out to keep the %s as it '
+                         'is' % (path, key))
+    version = parse_version(value, path)
+    if len(version.release) not in (2, 3):
+        raise InputError('%s must be a release like "26.1.5" or a line like "26.1", got %s' % (path, describe(value)))
+    return version
+
+
+def read_target(target):
+    if target is None:
+        return {'engine': None, 'containerd': None, 'clients': {}, 'images': []}
+    target = as_dict(target, 'target')
+    for key in target:
+        if key not in TARGET_KEYS:
+            raise InputError('target has unknown key %s (known: %s)' % (describe(key), ', '.join(TARGET_KEYS)))
+    clients = {}
+    if 'clients' in target:
+        raw = target['clients']
+        if not isinstance(raw, dict):
+            raise InputError('target.clients must map client names to versions, got %s %s' % (
+                kind(raw), describe(raw)))
+        for name, version in raw.items():
+            if not isinstance(name, str):
+                raise InputError('target.clients keys must be client names, got %s' % describe(name))
+            if version is None:
+                raise InputError('target.clients.%s is null: give the version it will run, or leave it out' % name)
+            clients[name] = parse_version(version, 'target.clients.%s' % name)
+    images = []
+    if 'images' in target:
+        if not isinstance(target['images'], list):
+            raise InputError('target.images must be a list of {image, tag, available}, got %s %s' % (
+                kind(target['images']), describe(target['images'])))
+        for i, entry in enumerate(target['images']):
+            where = 'target.images[%d]' % i
+            entry = as_dict(entry, where)
+            unknown = [k for k in entry if k not in IMAGE_KEYS]
+            if unknown:
+                raise InputError('%s has unknown key(s) %s (known: %s)' % (
+                    where, ', '.join(sorted(describe(k) for k in unknown)), ', '.join(IMAGE_KEYS)))
+            missing = [k for k in ('image', 'tag', 'available') if entry.get(k) is None]
+            if missing:
+                raise InputError('%s needs %s (available: the tags registry_tag_info listed)' % (
+                    where, ', '.join(missing)))
+            image = as_str(entry['image'], where + '.image')
+            if not image.strip():
+                raise InputError('%s.image must name the image, got %s' % (where, describe(image)))
+            allow = entry.get('allow_fallback', True)
+            if not isinstance(allow, bool):
+                raise InputError('%s.allow_fallback must be true or false, got %s' % (where, describe(allow)))
+            available = as_list(entry['available'], where + '.available')
+            if not all(isinstance(tag, str) for tag in available):
+                raise InputError('%s.available must list tags (strings), got %s' % (where, describe(available)))
+            images.append({'image': image, 'tag': check_tag(entry['tag'], where + '.tag'),
+                           'available': available, 'allow_fallback': allow})
+    return {
+        'engine': _target_version(target, 'engine'),
+        'containerd': _target_version(target, 'containerd'),
+        'clients': clients,
+        'images': images,
+    }
+
+
+def check_against(host, target):
+    """What the target asks about must be in the facts; say which facts module is missing otherwise."""
+    if not host.sections and (target['engine'] or target['containerd'] or target['clients'] or not target['images']):
+        raise InputError('facts hold none of the sections %s: gather them first (fleetsafe.container_engine.'
+                         'container_engine_facts) and pass ansible_facts.container_engine' % ', '.join(SECTIONS))
+    if target['clients']:
+        if not host.clients_gathered:
+            raise InputError('target.clients names %s, but the clients facts were not gathered (run '
+                             'fleetsafe.container_engine.clients_facts)' % ', '.join(sorted(target['clients'])))
+        known = {client.name for client in host.clients}
+        unknown = sorted(name for name in target['clients'] if name not in known)
+        if unknown:
+            raise InputError('target.clients names %s, which the clients facts do not show (known: %s)' % (
+                ', '.join(unknown), ', '.join(sorted(known)) or 'none'))

@@ -1,0 +1,122 @@
+# Private to the fleetsafe.container_engine collection: imported only by its own plugins and tests.
+# Not a public API; it may change in any release.
+#
+# Copyright: fleetsafe developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Findings about the programs that call the Docker API (docs/findings.md, family "client")."""
+
+from __future__ import annotations
+
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings._registry import finding, hit
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._judge import (
+    client_api,
+    client_product,
+    judge,
+)
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import describe, format_api
+
+TOO_NEW = 'client version %s is too new. Maximum supported API version is %s'
+TOO_OLD = ('client version %s is too old. Minimum supported API version is %s, please upgrade your client to a '
+           'newer version')
+
+
+def _releases(client, rows):
+    return ', '.join('%s %s' % (client.image_name, row['versions']) for row in rows)
+
+
+def _verdicts(ctx, wanted):
+    """(client, who, kind, data, how, row, verdict) for every client whose verdict is ``wanted``."""
+    rng = ctx.judged_range
+    for client in ctx.host.clients:
+        new_version = ctx.target['clients'].get(client.name)
+        kind, data, how, row = client_api(ctx.kb, client, new_version)
+        verdict = 'unknown' if kind == 'unknown' else judge(kind, data, rng)
+        if kind != 'unknown' and rng is None:
+            continue
+        if verdict != wanted and not (wanted == 'unknown' and kind == 'unknown'):
+            continue
+        who = client.name + (' (%s)' % client.image if client.image else '')
+        if new_version is not None:
+            who += ' at %s' % new_version.raw
+        yield client, who, kind, data, how, row
+
+
+def _source(ctx, me, row):
+    return '; '.join(s for s in ((row or {}).get('source'), ctx.judged_range.source, me.source_of(ctx.kb)) if s)
+
+
+@finding('client_api_unknown', 'info', 'client:NAME', kb=['clients:*'],
+         summary='a program talks to the Docker socket and nothing tells which API version it speaks')
+def client_api_unknown(ctx, me):
+    for client, who, _kind, _data, _how, _row in _verdicts(ctx, 'unknown'):
+        yield hit('client:%s' % client.name,
+                  '%s talks to the Docker socket; which API version it speaks is not known (tag %s)' % (
+                      who, describe(client.image_tag)),
+                  'Pin the image to a release tag, declare the client with its api_version in the clients_facts '
+                  '`declared` option, or add a clients row with the knowledge argument.',
+                  'docs/facts.md (clients); knowledge base clients.yml')
+
+
+@finding('client_api_too_new', 'blocker', 'client:NAME',
+         kb=['clients:*', 'engines:*', 'upgrade_rules:api-version-messages'],
+         summary='a client pins an API above what the engine (target, else running) serves',
+         incident='client-api-too-new')
+def client_api_too_new(ctx, me):
+    kb, rng = ctx.kb, ctx.judged_range
+    for client, who, kind, data, how, row in _verdicts(ctx, 'too_new'):
+        api = data if kind == 'fixed' else data[0]
+        product = client_product(kb, client)
+        first = kb.first_engine_line_serving(api)
+        remedy = []
+        if first is not None:
+            if ctx.target_range is not None and ctx.current is not None and ctx.current.api_max >= api:
+                remedy.append('keep the engine at %s or later (the host runs %s; the target %s is too old for it)' % (
+                    first['line'], ctx.current.label, rng.label))
+            else:
+                remedy.append('upgrade the engine to %s or later' % first['line'])
+        both, later = ctx.client_releases(client)
+        if both or later:
+            remedy.append('run a %s release the engine accepts (%s)' % (product, _releases(client, both or later)))
+        if row and row.get('override'):
+            remedy.append('or pin its API version to %s (%s)' % (format_api(rng.api_max), row['override']))
+        yield hit('client:%s' % client.name,
+                  '%s speaks API %s (%s); Engine %s serves at most %s: its calls fail with "%s"' % (
+                      who, format_api(api), how, rng.label, format_api(rng.api_max),
+                      TOO_NEW % (format_api(api), format_api(rng.api_max))),
+                  '; '.join(remedy) or 'Run a client that speaks API %s or older.' % format_api(rng.api_max),
+                  _source(ctx, me, row))
+
+
+@finding('client_api_too_old', 'blocker', 'client:NAME',
+         kb=['clients:*', 'engines:*', 'upgrade_rules:api-version-messages'],
+         summary='a client pins an API below the engine\'s minimum; says whether a DOCKER_MIN_API_VERSION '
+                 'override could help',
+         incident='agent-api-too-old')
+def client_api_too_old(ctx, me):
+    kb, rng = ctx.kb, ctx.judged_range
+    for client, who, kind, data, how, row in _verdicts(ctx, 'too_old'):
+        api = data if kind == 'fixed' else data[1]
+        product = client_product(kb, client)
+        if rng.env_floor is not None and api >= rng.env_floor:
+            help_text = ('an override could help: DOCKER_MIN_API_VERSION=%s is accepted by Engine %s (lowest '
+                         'accepted value %s)' % (format_api(api), rng.label, format_api(rng.env_floor)))
+        elif rng.env_floor is not None:
+            help_text = 'no override can help: Engine %s accepts DOCKER_MIN_API_VERSION no lower than %s' % (
+                rng.label, format_api(rng.env_floor))
+        else:
+            help_text = 'no override can help: Engine %s has no minimum-API override' % rng.label
+        both, later = ctx.client_releases(client)
+        if both or later:
+            remedy = ['upgrade %s first (%s)' % (product, _releases(client, both or later))]
+        else:
+            remedy = ['upgrade %s to a release that speaks API %s or newer' % (product, format_api(rng.api_min))]
+        last = kb.last_engine_line_accepting(api)
+        if last is not None and ctx.target_range is not None:
+            remedy.append('or stay on Engine %s or older' % last['line'])
+        if rng.env_floor is not None and api >= rng.env_floor:
+            remedy.append('or set DOCKER_MIN_API_VERSION=%s in a docker.service drop-in as a stopgap' % format_api(api))
+        yield hit('client:%s' % client.name,
+                  '%s speaks API %s (%s); Engine %s accepts %s and newer: its calls fail with "%s"; %s' % (
+                      who, format_api(api), how, rng.label, format_api(rng.api_min),
+                      TOO_OLD % (format_api(api), format_api(rng.api_min)), help_text),
+                  '; '.join(remedy), _source(ctx, me, row))

@@ -1,0 +1,166 @@
+# Private to the fleetsafe.container_engine collection: imported only by its own plugins and tests.
+# Not a public API; it may change in any release.
+#
+# Copyright: fleetsafe developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Findings about dockerd itself: its state, its minimum-API overrides, storage driver, live restore."""
+
+from __future__ import annotations
+
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings._registry import finding, hit
+
+
+@finding('engine_facts_unavailable', 'info', 'engine', kb=[],
+         summary='the engine could not be asked; the findings that need its answers are missing')
+def engine_facts_unavailable(ctx, me):
+    if ctx.host.docker is not None and ctx.host.docker_error:
+        yield hit('engine', 'Docker facts are incomplete: %s' % ctx.host.docker_error,
+                  'Check that dockerd runs and that the facts module can reach its socket, then gather facts again.',
+                  'docs/facts.md (docker.can_talk_to_docker)')
+
+
+@finding('engine_stale', 'warning', 'engine', kb=['upgrade_rules:engine-package-no-restart'],
+         summary='the running dockerd is older than its installed package (the package upgrade did not restart it)')
+def engine_stale(ctx, me):
+    stale = ctx.engine_stale()
+    if stale is not None:
+        running, installed = stale
+        yield hit('engine',
+                  'dockerd still runs %s although %s is installed: the upgrade is not finished until docker '
+                  'restarts' % (running.raw if running else 'an older version',
+                                installed.raw if installed else 'a newer version'),
+                  'Restart docker (systemctl restart docker) in a maintenance window; with live-restore off its '
+                  'containers restart too.', me.source_of(ctx.kb))
+
+
+def _override_problems(ctx, unknown_key):
+    if ctx.target_row is None and ctx.current_row is None:
+        return
+    label = ctx.target['engine'].raw if ctx.target['engine'] else ctx.current_engine.raw
+    for item, problem in ctx.override_problems:
+        if ('directives' in problem) is unknown_key:
+            yield label, item, problem
+
+
+def _override_hit(me, ctx, label, item, problem):
+    where = ', '.join(item['where']) or item['source']
+    return hit('engine',
+               'dockerd %s would refuse to start with the minimum-API override %s=%s (%s): "%s"' % (
+                   label, 'min-api-version' if item['source'] == 'daemon_json' else 'DOCKER_MIN_API_VERSION',
+                   item['value'], where, problem),
+               'Upgrade the clients that needed the override first, then remove it from %s (or set it to a value '
+               'Engine %s accepts) before restarting dockerd.' % (where, label),
+               me.source_of(ctx.kb))
+
+
+@finding('min_api_override_invalid', 'blocker', 'engine', kb=['engines:*', 'upgrade_rules:min-api-override'],
+         summary='a leftover DOCKER_MIN_API_VERSION / min-api-version the target dockerd refuses to start with',
+         incident='agent-api-too-old')
+def min_api_override_invalid(ctx, me):
+    for label, item, problem in _override_problems(ctx, False):
+        yield _override_hit(me, ctx, label, item, problem)
+
+
+@finding('min_api_override_unsupported', 'blocker', 'engine',
+         kb=['engines:*', 'upgrade_rules:daemon-json-unknown-key'],
+         summary='min-api-version in daemon.json on an engine before 29.0: an unknown key, so dockerd refuses to '
+                 'start')
+def min_api_override_unsupported(ctx, me):
+    for label, item, problem in _override_problems(ctx, True):
+        yield _override_hit(me, ctx, label, item, problem)
+
+
+@finding('min_api_override_ignored', 'info', 'engine', kb=['engines:*', 'upgrade_rules:min-api-override'],
+         summary='DOCKER_MIN_API_VERSION set for an engine before 25.0, which does not read it')
+def min_api_override_ignored(ctx, me):
+    if ctx.target_row is None and ctx.current_row is None:
+        return
+    label = ctx.target['engine'].raw if ctx.target['engine'] else ctx.current_engine.raw
+    for item in ctx.override_ignored:
+        yield hit('engine',
+                  'DOCKER_MIN_API_VERSION=%s (%s) has no effect on Engine %s: the variable is read from 25.0 on' % (
+                      item['value'], ', '.join(item['where']) or item['source'], label),
+                  'Remove it, or keep it only if the host will move to 25.0 or later and still needs it.',
+                  me.source_of(ctx.kb))
+
+
+def _storage(ctx):
+    docker = ctx.host.docker
+    if docker is None:
+        return None
+    driver = docker['storage_driver']
+    version = ctx.target['engine'] or docker['version']
+    if not driver or version is None or driver not in ctx.kb.storage_drivers:
+        return None
+    return driver, version, ctx.kb.storage_drivers[driver]
+
+
+@finding('storage_driver_removed', 'blocker', 'engine', kb=['storage_drivers:*'],
+         summary='the engine (target, else running) removed the host\'s storage driver')
+def storage_driver_removed(ctx, me):
+    found = _storage(ctx)
+    if found is None:
+        return
+    driver, version, row = found
+    if row['_removed_in'] is not None and version >= row['_removed_in']:
+        yield hit('engine',
+                  'the daemon uses the %s storage driver, which Engine %s removed: dockerd %s cannot use the '
+                  'existing images and containers' % (driver, row['removed_in'], version.raw),
+                  'Migrate to %s (export or rebuild images, recreate containers) before moving to Engine %s or '
+                  'later.' % (row['replacement'], row['removed_in']),
+                  row['source'])
+
+
+@finding('storage_driver_deprecated', 'warning', 'engine', kb=['storage_drivers:*'],
+         summary='the host\'s storage driver is deprecated in the engine (target, else running)')
+def storage_driver_deprecated(ctx, me):
+    found = _storage(ctx)
+    if found is None:
+        return
+    driver, version, row = found
+    removed = row['_removed_in'] is not None and version >= row['_removed_in']
+    if not removed and row['_deprecated_in'] is not None and version >= row['_deprecated_in']:
+        yield hit('engine',
+                  'the %s storage driver is deprecated since Engine %s%s' % (
+                      driver, row['deprecated_in'], ' and removed in %s' % row['removed_in'] if row['removed_in']
+                      else ''),
+                  'Plan a migration to %s.' % row['replacement'], row['source'])
+
+
+def _line_change(ctx):
+    docker = ctx.host.docker
+    target = ctx.target['engine']
+    if docker is None or target is None or docker['version'] is None or target.line == docker['version'].line:
+        return None
+    return docker, docker['version'], target
+
+
+@finding('live_restore_not_covering', 'warning', 'engine', kb=['upgrade_rules:live-restore-patch-only'],
+         summary='live-restore is on, but it is promised across patch releases only, and the target changes the '
+                 'minor or major version')
+def live_restore_not_covering(ctx, me):
+    change = _line_change(ctx)
+    if change is None or not change[0]['live_restore']:
+        return
+    docker, running, target = change
+    count = docker['running']
+    yield hit('engine',
+              'live-restore is on, but it is promised only across patch releases: %s -> %s changes the %s version, '
+              'so expect %s to restart' % (
+                  running.raw, target.raw, 'major' if target.line[0] != running.line[0] else 'minor',
+                  'the %d running containers' % count if count is not None else 'the host\'s running containers'),
+              'Treat the upgrade as a restart of every container: drain or schedule it like one.',
+              me.source_of(ctx.kb))
+
+
+@finding('engine_restart_stops_containers', 'info', 'engine', kb=['upgrade_rules:live-restore-patch-only'],
+         summary='live-restore is off: restarting dockerd for the target stops and restarts the running containers')
+def engine_restart_stops_containers(ctx, me):
+    change = _line_change(ctx)
+    if change is None or change[0]['live_restore'] is not False or not change[0]['running']:
+        return
+    docker, _running, target = change
+    yield hit('engine',
+              'live-restore is off: restarting dockerd for %s stops and restarts the %d running containers' % (
+                  target.raw, docker['running']),
+              'Schedule the restart, or drain the host first.', me.source_of(ctx.kb))

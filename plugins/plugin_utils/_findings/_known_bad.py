@@ -1,0 +1,126 @@
+# Private to the fleetsafe.container_engine collection: imported only by its own plugins and tests.
+# Not a public API; it may change in any release.
+#
+# Copyright: fleetsafe developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Findings from known_bad.yml: releases known to break a given configuration."""
+
+from __future__ import annotations
+
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings._registry import finding, hit
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import parse_version
+
+
+def _condition_matches(when, daemon, docker):
+    """True / False, or None when the facts needed are missing."""
+    for cond, expected in when.items():
+        if cond == 'storage_driver':
+            value = docker['storage_driver'] if docker else None
+        elif daemon is None:
+            return None
+        else:
+            value = daemon['port_driver'] if cond == 'rootless_port_driver' else daemon['net_driver']
+        if value is None:
+            return None
+        if value not in expected:
+            return False
+    return True
+
+
+def _rootless_needed(row):
+    return any(cond.startswith('rootless') for cond in row['_when'])
+
+
+def _matches(ctx):
+    """('bad', row, version, subject, component, line_only) or ('unverified', row, version, label) tuples."""
+    def compute():
+        kb, host = ctx.kb, ctx.host
+        docker = host.docker
+        found = []
+        target = ctx.target['engine']
+
+        def check(component_rows, version, versions_of_daemons, label):
+            line_only = len(version.release) == 2
+            probe = parse_version('%d.%d.0' % version.line) if line_only else version
+            for row in component_rows:
+                if not row['_when'] or not _rootless_needed(row):
+                    if row['_spec'].contains(probe):
+                        matched = _condition_matches(row['_when'], None, docker) if row['_when'] else True
+                        if matched:
+                            found.append(('bad', row, version, '', label, line_only))
+                    continue
+                if host.rootless is None:
+                    if row['_spec'].contains(probe):
+                        found.append(('unverified', row, version, label))
+                    continue
+                for daemon in host.rootless:
+                    own = versions_of_daemons(daemon)
+                    if own is None or not row['_spec'].contains(probe if own is version else own):
+                        continue
+                    if _condition_matches(row['_when'], daemon, docker):
+                        found.append(('bad', row, own, 'for rootless user %s' % daemon['user'],
+                                      'rootless:%s' % daemon['user'], line_only and own is version))
+
+        engine_rows = kb.known_bad['engine']
+        if target is not None:
+            check(engine_rows, target, lambda daemon: target, 'engine')
+        else:
+            # rootful rows against the system daemon, rootless rows against each daemon's own version
+            running = docker['version'] if docker else None
+            rootless_rows = [r for r in engine_rows if _rootless_needed(r)]
+            if running is not None:
+                check([r for r in engine_rows if not _rootless_needed(r)], running, lambda daemon: None, 'engine')
+            if host.rootless is None and running is not None:
+                check(rootless_rows, running, lambda daemon: running, 'engine')
+            elif host.rootless is not None:
+                check(rootless_rows, running or parse_version('0.0.0'),
+                      lambda daemon: daemon['engine_version'] or running, 'engine')
+        if kb.known_bad['rootlesskit'] and host.rootless:
+            for daemon in host.rootless:
+                kit = daemon['rootlesskit_version'] or (docker['rootlesskit_version'] if docker else None)
+                if kit is None:
+                    continue
+                for row in kb.known_bad['rootlesskit']:
+                    if row['_spec'].contains(kit) and _condition_matches(row['_when'], daemon, docker):
+                        found.append(('bad', row, kit, 'for rootless user %s' % daemon['user'],
+                                      'rootless:%s' % daemon['user'], False))
+        if kb.known_bad['containerd']:
+            version = ctx.target['containerd'] or (host.containerd['installed_version'] if host.containerd else None)
+            if version is not None:
+                check(kb.known_bad['containerd'], version, lambda daemon: version, 'containerd')
+        return found
+    return ctx.once('known_bad', compute)
+
+
+@finding('known_bad_release', 'per row', 'engine|containerd|rootless:USER', kb=['known_bad:*'],
+         summary='a release known to break this host\'s configuration (severity from the known_bad row)',
+         incident='rootless-slirp4netns-28-0-0')
+def known_bad_release(ctx, me):
+    for match in _matches(ctx):
+        if match[0] != 'bad':
+            continue
+        _kind, row, version, subject, component, line_only = match
+        shown = version.raw
+        if line_only:
+            shown += ' (evaluated as %s.%s.0: pin a patch release)' % version.line
+        yield hit(component,
+                  '[%s] %s %s is known to break%s: %s%s' % (
+                      row['id'], row['component'], shown, ' ' + subject if subject else '', row['symptom'],
+                      '; fixed in %s' % row['fixed_in'] if row['fixed_in'] else ''),
+                  row['remedy'], row['source'], severity=row['severity'])
+
+
+@finding('known_bad_unverified', 'info', 'engine|containerd', kb=['known_bad:*'],
+         summary='a known-bad release for rootless daemons, on a host whose rootless facts were not gathered')
+def known_bad_unverified(ctx, me):
+    for match in _matches(ctx):
+        if match[0] != 'unverified':
+            continue
+        _kind, row, version, label = match
+        yield hit(label,
+                  '[%s] %s %s breaks hosts with %s; rootless facts were not gathered, so this host was not '
+                  'checked' % (row['id'], row['component'], version.raw,
+                               ', '.join('%s=%s' % (k, '|'.join(sorted(v))) for k, v in row['_when'].items())),
+                  'Run fleetsafe.container_engine.rootless_facts, or make sure no rootless daemon uses that '
+                  'configuration. If one does: %s' % row['remedy'],
+                  row['source'])

@@ -1,0 +1,339 @@
+# Private to the fleetsafe.container_engine collection: imported only by its own plugins and tests.
+# Not a public API; it may change in any release.
+#
+# Copyright: fleetsafe developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Judgements shared by the findings (plugin_utils/_findings) and the plan (plugin_utils/_plan).
+
+Each question is answered here once: what an engine accepts, whether a minimum-API override stops
+the target dockerd, which API a client speaks and which of its releases work, whether containerd or
+dockerd run something older than what is installed, whether a running containerd can start the
+installed shim.  The findings phrase these answers for people; the plan orders steps from them.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils import _kb
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._facts import (
+    ENV_SOURCES,
+    OVERRIDE_SOURCES,
+    Host,
+    check_against,
+    read_target,
+)
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import (
+    InputError,
+    format_api,
+    parse_api,
+    parse_version,
+)
+
+RUNC_SHIM = 'containerd-shim-runc-v2'
+SHIM_ERROR = ('failed to create task for container: failed to start shim: start failed: '
+              'unsupported shim version (%d): not implemented')
+
+
+class Range:
+    """What an engine (running now, or the target) accepts."""
+
+    __slots__ = ('label', 'row', 'api_max', 'api_min', 'rejects_too_new', 'env_floor', 'daemon_json', 'source')
+
+    def __init__(self, label, row, api_max, api_min):
+        self.label = label
+        self.row = row
+        self.api_max = api_max
+        self.api_min = api_min
+        self.rejects_too_new = row['rejects_too_new'] if row else True
+        self.env_floor = row['_env_floor'] if row else None
+        self.daemon_json = row['min_api_daemon_json'] if row else False
+        self.source = row['source'] if row else 'facts: the running daemon\'s unversioned /version'
+
+
+def engine_line_label(version):
+    """Engine lines 17.03 .. 20.10 are YY.MM with a two-digit month; later ones MAJOR.MINOR."""
+    major, minor = version.line
+    return ('%d.%02d' if 17 <= major <= 20 else '%d.%d') % (major, minor)
+
+
+def engine_row_or_error(kb, version, what):
+    row = kb.engine_row(version)
+    if row is None:
+        raise InputError('%s %s: Engine line %s is not in the knowledge base (known lines %s); '
+                         'add it with the knowledge argument' % (what, version.raw, engine_line_label(version),
+                                                                 kb.engine_known_lines()))
+    return row
+
+
+def containerd_row_or_error(kb, version, what):
+    row = kb.containerd_row(version)
+    if row is None:
+        known = ', '.join(sorted(r['line'] for r in kb.containerd_rows.values())) or 'none'
+        raise InputError('%s %s: containerd line %d.%d is not in the knowledge base (known lines %s); '
+                         'add it with the knowledge argument' % (what, version.raw, version.line[0], version.line[1],
+                                                                 known))
+    return row
+
+
+def validate_override(row, source, value):
+    """None if dockerd of this row starts with the override, else dockerd's complaint."""
+    if source == 'daemon_json' and not row['min_api_daemon_json']:
+        return "the following directives don't match any configuration option: min-api-version"
+    if source in ENV_SOURCES and row['_env_floor'] is None:
+        return None
+    name = 'DOCKER_MIN_API_VERSION' if source in ENV_SOURCES else 'min-api-version'
+    if value[:1] in ('v', 'V'):
+        return 'invalid %s: API version must be provided without "v" prefix' % name
+    try:
+        api = parse_api(value)
+    except InputError:
+        return 'invalid %s: %r is not an API version' % (name, value)
+    if api < row['_env_floor']:
+        return 'invalid %s: minimum supported API version is %s: %s' % (name, format_api(row['_env_floor']), value)
+    if api > row['_api_max']:
+        return 'invalid %s: maximum supported API version is %s: %s' % (name, format_api(row['_api_max']), value)
+    return None
+
+
+def persisting_overrides(overrides):
+    """Overrides that survive a restart, one per (kind, value): the drop-in beats the live environment."""
+    by_source = {source: [o for o in overrides if o['source'] == source] for source in OVERRIDE_SOURCES}
+    env = by_source['systemd_dropin'] or by_source['environment']
+    result = {}
+    for item in env + by_source['daemon_json']:
+        kind = 'env' if item['source'] in ENV_SOURCES else 'daemon_json'
+        entry = result.setdefault((kind, item['value']),
+                                  {'source': item['source'], 'value': item['value'], 'where': []})
+        if item['where'] and item['where'] not in entry['where']:
+            entry['where'].append(item['where'])
+    return list(result.values())
+
+
+def same_release(current, target):
+    """Does ``current`` already satisfy ``target`` (a line like 26.1, or a release like 26.1.5)?"""
+    if len(target.release) == 2:
+        return current.line == target.line
+    return current.release == target.release and current.pre == target.pre
+
+
+# --- clients ---------------------------------------------------------------------------------
+
+def client_api(kb, client, version=None):
+    """(kind, data, how, row): kind is fixed | negotiates | unknown."""
+    if client.api_env is not None:
+        return 'fixed', client.api_env, 'DOCKER_API_VERSION=%s in its environment' % format_api(client.api_env), None
+    if client.declared_api is not None:
+        return 'fixed', client.declared_api, 'declared API %s in inventory' % format_api(client.declared_api), None
+    if client.image_name:
+        if version is None and client.image_tag:
+            try:
+                version = parse_version(client.image_tag)
+            except InputError:
+                version = None
+        if version is not None and len(version.release) >= 3:
+            row = kb.client_row(client.image_name, version)
+            if row is not None:
+                ref = '%s %s (knowledge base row %s)' % (client.image_name, version.raw, row['id'])
+                if row['negotiates']:
+                    return 'negotiates', (row['_api_min'], row['_api_max']), ref, row
+                return 'fixed', row['_api'], ref, row
+    return 'unknown', None, None, None
+
+
+def judge(kind, data, rng):
+    """'ok', 'too_new', 'too_old' or 'unknown' for a client API against an engine range."""
+    if kind == 'unknown' or rng is None:
+        return 'unknown'
+    if kind == 'fixed':
+        if data > rng.api_max and rng.rejects_too_new:
+            return 'too_new'
+        if data < rng.api_min:
+            return 'too_old'
+        return 'ok'
+    lowest, highest = data
+    if highest is not None and highest < rng.api_min:
+        return 'too_old'
+    if lowest is not None and lowest > rng.api_max:
+        return 'too_new'
+    return 'ok'
+
+
+def client_versions_ok(kb, client, ranges):
+    """Knowledge-base rows for this client's image whose API every range in ``ranges`` accepts."""
+    rows = []
+    for row in kb.client_rows(client.image_name or ''):
+        kind = 'negotiates' if row['negotiates'] else 'fixed'
+        data = (row['_api_min'], row['_api_max']) if row['negotiates'] else row['_api']
+        if all(judge(kind, data, rng) == 'ok' for rng in ranges):
+            rows.append(row)
+    return rows
+
+
+def client_product(kb, client):
+    """How a person names the program: the knowledge base's name (caprover), its image, else the container."""
+    rows = kb.client_rows(client.image_name or '')
+    if rows:
+        return rows[0]['name']
+    return client.image_name or client.name
+
+
+class Context:
+    """Host + target + knowledge, with the ranges and shared judgements worked out once."""
+
+    def __init__(self, facts, target, knowledge):
+        self.kb = _kb.get(knowledge)
+        self.host = Host(facts)
+        self.target = read_target(target)
+        check_against(self.host, self.target)
+        kb = self.kb
+        docker = self.host.docker
+        self.current_engine = docker['version'] if docker else None
+        self.installed_engine = (docker['installed_version'] or docker['version']) if docker else None
+        self.current_row = kb.engine_row(self.current_engine) if self.current_engine else None
+        self.current = None
+        if docker and docker['api_max'] and docker['api_min']:
+            label = self.current_engine.raw if self.current_engine else 'running engine'
+            self.current = Range(label, self.current_row, docker['api_max'], docker['api_min'])
+        elif self.current_row is not None:
+            self.current = Range(self.current_engine.raw, self.current_row, self.current_row['_api_max'],
+                                 self.current_row['_api_min'])
+        self.target_row = None
+        self.target_range = None
+        self.override_problems = []     # (override entry, complaint) that stop the target dockerd
+        self.override_ignored = []
+        overrides = persisting_overrides(docker['overrides']) if docker else []
+        engine = self.target['engine']
+        if engine is not None:
+            self.target_row = engine_row_or_error(kb, engine, 'target.engine')
+            row = self.target_row
+            api_min = row['_api_min']
+            env_value = json_value = None
+            for item in overrides:
+                problem = validate_override(row, item['source'], item['value'])
+                if problem:
+                    self.override_problems.append((item, problem))
+                elif item['source'] in ENV_SOURCES and row['_env_floor'] is None:
+                    self.override_ignored.append(item)
+                elif item['source'] in ENV_SOURCES:
+                    env_value = parse_api(item['value'])
+                else:
+                    json_value = parse_api(item['value'])
+            chosen = [v for v in (env_value, json_value) if v is not None]
+            if chosen and not self.override_problems:
+                api_min = max(chosen)
+            self.target_range = Range(engine.raw, row, row['_api_max'], api_min)
+        elif self.current_row is not None:
+            for item in overrides:
+                problem = validate_override(self.current_row, item['source'], item['value'])
+                if problem:
+                    self.override_problems.append((item, problem))
+        self.overrides = overrides
+        self._cache = {}
+
+    @property
+    def judged_range(self):
+        return self.target_range or self.current
+
+    def once(self, key, compute):
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    # --- engine --------------------------------------------------------------------------
+    @property
+    def engine_changes(self):
+        """Does the target move the installed engine to another release?"""
+        target = self.target['engine']
+        if target is None or self.host.docker is None:
+            return False
+        if self.installed_engine is None:
+            return True
+        return not same_release(self.installed_engine, target)
+
+    def engine_stale(self):
+        """(running, installed) when dockerd runs an older version than its package, else None."""
+        docker = self.host.docker
+        if docker is None:
+            return None
+        running, installed = docker['version'], docker['installed_version']
+        if docker['stale'] or (running is not None and installed is not None and running < installed):
+            return running, installed
+        return None
+
+    # --- clients -------------------------------------------------------------------------
+    def client_releases(self, client):
+        """(rows that work with the current and the judged engine, rows that work with the judged one only)."""
+        ranges = [r for r in (self.current, self.judged_range) if r is not None]
+        both = client_versions_ok(self.kb, client, ranges) if ranges else []
+        later = [row for row in client_versions_ok(self.kb, client, [self.judged_range]) if row not in both] \
+            if self.judged_range is not None else []
+        return both, later
+
+    # --- containerd ----------------------------------------------------------------------
+    def containerd_restart(self):
+        """Why the running containerd must restart to run what is installed (list of reasons), or None."""
+        def compute():
+            c = self.host.containerd
+            if c is None or not c['running']:
+                return None
+            running, installed = c['running_version'], c['installed_version']
+            differs = running is not None and installed is not None and running != installed
+            if not (c['restart_required'] or c['exe_deleted'] or differs):
+                return None
+            reasons = [r for r in c['restart_reasons'] if r]
+            if not reasons and differs:
+                reasons.append('running %s != installed %s' % (running.raw, installed.raw))
+            if not reasons and c['exe_deleted']:
+                reasons.append('binary replaced')
+            return reasons or ['restart_required']
+        return self.once('containerd_restart', compute)
+
+    def shim_mismatch(self):
+        """{'running', 'shim', 'accepted', 'produced', 'running_row'} when the running daemon cannot start the
+        installed runc shim (the knowledge base's containerd rows judge), else None."""
+        def compute():
+            c = self.host.containerd
+            if c is None or not c['running']:
+                return None
+            running = c['running_version']
+            shim = next((v for n, v in c['shims'] if n == RUNC_SHIM and v is not None), c['installed_version'])
+            running_row = self.kb.containerd_row(running) if running else None
+            shim_row = self.kb.containerd_row(shim) if shim else None
+            if running is not None and shim is not None and running.line != shim.line:
+                # the versions are known and differ: the knowledge base must know both lines to judge
+                running_row = running_row or containerd_row_or_error(self.kb, running, 'containerd.running_version')
+                shim_row = shim_row or containerd_row_or_error(self.kb, shim, 'containerd runc shim')
+            accepted = running_row['shim_protocol_accepted'] if running_row else c['accepted']
+            produced = shim_row['shim_protocol_produced'] if shim_row else c['produced']
+            if not accepted or produced is None or produced in accepted:
+                return None
+            return {'running': running, 'shim': shim, 'accepted': accepted, 'produced': produced,
+                    'running_row': running_row}
+        return self.once('shim_mismatch', compute)
+
+    def containerd_change(self):
+        """(start, target, target_row) when the target moves containerd to another release, else None."""
+        def compute():
+            c = self.host.containerd
+            target = self.target['containerd']
+            if c is None or target is None:
+                return None
+            start = c['installed_version'] or c['running_version']
+            if start is None or same_release(start, target):
+                return None
+            return start, target, containerd_row_or_error(self.kb, target, 'target.containerd')
+        return self.once('containerd_change', compute)
+
+    def restart_window(self):
+        """(running, produced) when the running daemon cannot start the target's shim between the
+        package upgrade and its restart, else None."""
+        change = self.containerd_change()
+        c = self.host.containerd
+        if change is None or not c['running'] or c['running_version'] is None:
+            return None
+        start, target, target_row = change
+        if target < start:
+            return None
+        run_row = self.kb.containerd_row(c['running_version'])
+        if run_row and target_row['shim_protocol_produced'] not in run_row['shim_protocol_accepted']:
+            return c['running_version'], target_row['shim_protocol_produced']
+        return None

@@ -1,0 +1,143 @@
+# Private to the fleetsafe.container_engine collection: imported only by its own plugins and tests.
+# Not a public API; it may change in any release.
+#
+# Copyright: fleetsafe developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""upgrade_plan: the ordered steps to a target, from the same judgements the findings use (_judge.py)."""
+
+from __future__ import annotations
+
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings._registry import check_knowledge
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._judge import (
+    Context,
+    client_api,
+    client_product,
+    judge,
+)
+
+
+def _step(action, component, from_, to, reason):
+    return {'order': 0, 'action': action, 'component': component, 'from': from_, 'to': to, 'reason': reason}
+
+
+def _raw(version):
+    return version.raw if version is not None else None
+
+
+def _client_steps(ctx, before, after):
+    """Clients the target engine rejects go first when a release works on both engines, else right after."""
+    kb, host = ctx.kb, ctx.host
+    engine_changes = ctx.engine_changes
+    old, new = ctx.current, (ctx.target_range if engine_changes else ctx.current)
+    for client in host.clients:
+        new_version = ctx.target['clients'].get(client.name)
+        kind_now, data_now, _how, _row = client_api(kb, client)
+        current_tag = client.image_tag
+        component = 'client:%s' % client.name
+        product = client_product(kb, client)
+        if new_version is not None:
+            if new_version.raw == current_tag:
+                continue
+            kind_new, data_new, how_new, _row = client_api(kb, client, new_version)
+            ok_old = judge(kind_new, data_new, old) == 'ok' if old else True
+            ok_new = judge(kind_new, data_new, new) == 'ok' if new else True
+            if ok_old:
+                before.append(_step('upgrade_client', component, current_tag, new_version.raw,
+                                    '%s %s works with the current and the target engine (%s)' % (
+                                        product, new_version.raw, how_new or 'API not known')))
+            elif ok_new:
+                after.append(_step('upgrade_client', component, current_tag, new_version.raw,
+                                   '%s %s needs the new engine; %s' % (
+                                       product, new_version.raw,
+                                       'it keeps working until then' if judge(kind_now, data_now, new) == 'ok'
+                                       else 'it is down between the engine restart and this step')))
+            continue
+        if not engine_changes or judge(kind_now, data_now, new) not in ('too_old', 'too_new'):
+            continue
+        both, later = ctx.client_releases(client)
+        if both:
+            best = both[-1]
+            bound = best['_spec'].lower_bound()
+            before.append(_step('upgrade_client', component, current_tag, bound.raw if bound else best['versions'],
+                                'Engine %s rejects %s as it is; %s %s works with both engines (%s)' % (
+                                    new.label, client.name, client.image_name, best['versions'], best['source'])))
+        elif later:
+            bound = later[-1]['_spec'].lower_bound()
+            after.append(_step('upgrade_client', component, current_tag, bound.raw if bound else later[-1]['versions'],
+                               'no %s release works with both engines: upgrade it right after the engine; it is down '
+                               'in between (%s)' % (product, later[-1]['source'])))
+
+
+def _containerd_steps(ctx):
+    steps = []
+    c = ctx.host.containerd
+    if c is None:
+        return steps
+    change = ctx.containerd_change()
+    reasons = ctx.containerd_restart()
+    if reasons is not None and change is None:
+        steps.append(_step('restart_containerd', 'containerd', _raw(c['running_version']),
+                           _raw(c['installed_version']),
+                           'the running daemon is older than the installed package (%s)' % '; '.join(reasons)))
+    if change is None:
+        return steps
+    start, target, _row = change
+    path = ctx.kb.containerd_path(start.line, target.line) if target.line > start.line else None
+    hops = path if path else [target.line]
+    previous = start.raw
+    for index, line in enumerate(hops):
+        last = index == len(hops) - 1
+        to = target.raw if last else '%d.%d' % line
+        reason = ('supported upgrade path: from the previous minor only' if len(hops) > 1
+                  else 'target containerd version')
+        if target.line < start.line:
+            reason = 'downgrade: running containers are stopped; start them again afterwards'
+        steps.append(_step('upgrade_containerd', 'containerd', previous, to,
+                           reason + ('' if last else ' (latest %s patch release)' % to)))
+        steps.append(_step('restart_containerd', 'containerd', previous, to,
+                           'a running containerd keeps its old version; a 1.x daemon cannot start the 2.x shim until '
+                           'restarted'))
+        previous = to
+    return steps
+
+
+def _engine_steps(ctx):
+    steps = []
+    docker = ctx.host.docker
+    if docker is None:
+        return steps
+    target = ctx.target['engine']
+    if ctx.engine_changes:
+        steps.append(_step('upgrade_engine', 'engine', _raw(ctx.installed_engine), target.raw, 'target engine version'))
+        steps.append(_step('restart_engine', 'engine', _raw(docker['version']), target.raw,
+                           'the package upgrade does not restart dockerd'))
+        for daemon in ctx.host.rootless or []:
+            steps.append(_step('restart_rootless_engine', 'rootless:%s' % daemon['user'],
+                               _raw(daemon['engine_version']), target.raw,
+                               'the user\'s docker.service keeps running the old dockerd until restarted'))
+    elif ctx.engine_stale() is not None:
+        running, installed = ctx.engine_stale()
+        steps.append(_step('restart_engine', 'engine', _raw(running), _raw(installed),
+                           'dockerd runs an older version than the installed package'))
+    return steps
+
+
+def upgrade_plan(facts, target=None, knowledge=None):
+    ctx = Context(facts, target, knowledge)
+    check_knowledge(ctx.kb)
+    before, after = [], []
+    _client_steps(ctx, before, after)
+    # overrides the target dockerd would refuse to start with
+    if ctx.engine_changes:
+        for item, problem in ctx.override_problems:
+            before.append(_step('remove_min_api_override', 'engine', item['value'], None,
+                                'dockerd %s would refuse to start: %s (%s)' % (
+                                    ctx.target['engine'].raw, problem, ', '.join(item['where']) or item['source'])))
+    steps = before + _containerd_steps(ctx) + _engine_steps(ctx) + after
+    if steps:
+        steps.append(_step('verify', 'host', None, None,
+                           'gather facts again: compat_findings must return no blocker, containerd and dockerd must '
+                           'run the installed versions, every client must answer'))
+    for index, step in enumerate(steps, 1):
+        step['order'] = index
+    return steps
