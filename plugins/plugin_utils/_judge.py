@@ -168,6 +168,16 @@ def client_versions_ok(kb, client, ranges):
     return rows
 
 
+def client_version(client):
+    """The release the client's image tag names, or None (latest, a digest, no tag)."""
+    if not client.image_tag:
+        return None
+    try:
+        return parse_version(client.image_tag)
+    except InputError:
+        return None
+
+
 def client_product(kb, client):
     """How a person names the program: the knowledge base's name (caprover), its image, else the container."""
     rows = kb.client_rows(client.image_name or '')
@@ -260,12 +270,20 @@ class Context:
         return None
 
     # --- clients -------------------------------------------------------------------------
-    def client_releases(self, client):
-        """(rows that work with the current and the judged engine, rows that work with the judged one only)."""
+    def client_releases(self, client, upgrade=False):
+        """(rows that work with the current and the judged engine, rows that work with the judged one only).
+
+        With ``upgrade``, rows entirely below the client's current release are left out: an upgrade never
+        goes back to an older line (traefik v3.6.0 is not told to "upgrade" to 2.11.x).
+        """
         ranges = [r for r in (self.current, self.judged_range) if r is not None]
         both = client_versions_ok(self.kb, client, ranges) if ranges else []
         later = [row for row in client_versions_ok(self.kb, client, [self.judged_range]) if row not in both] \
             if self.judged_range is not None else []
+        current = client_version(client) if upgrade else None
+        if current is not None:
+            both = [row for row in both if not row['_spec'].entirely_below(current)]
+            later = [row for row in later if not row['_spec'].entirely_below(current)]
         return both, later
 
     # --- containerd ----------------------------------------------------------------------

@@ -345,13 +345,23 @@ class Knowledge:
                 return row
         return None
 
-    def last_engine_line_accepting(self, api):
-        """The last engine line whose default minimum API is at most ``api`` (None if none)."""
+    def last_engine_line_accepting(self, api, before=None):
+        """The last engine line (below the line ``before``, when given) whose default minimum API is at most
+        ``api`` (None if none)."""
         found = None
-        for _line, row in self.engine_lines:
+        for line, row in self.engine_lines:
+            if before is not None and line >= before:
+                break
             if row['_api_min'] <= api:
                 found = row
         return found
+
+    def first_engine_line_accepting(self, api, after):
+        """The first engine line above the line ``after`` whose default minimum API is at most ``api``."""
+        for line, row in self.engine_lines:
+            if line > after and row['_api_min'] <= api:
+                return row
+        return None
 
     # --- containerd ----------------------------------------------------------------------
     def containerd_row(self, version):

@@ -54,7 +54,7 @@ def _client_steps(ctx, before, after):
             continue
         if not engine_changes or judge(kind_now, data_now, new) not in ('too_old', 'too_new'):
             continue
-        both, later = ctx.client_releases(client)
+        both, later = ctx.client_releases(client, upgrade=True)
         if both:
             best = both[-1]
             bound = best['_spec'].lower_bound()

@@ -229,6 +229,13 @@ class Spec:
                 found = bound
         return found
 
+    def entirely_below(self, version):
+        """True when every version the spec contains is lower than ``version`` (a ``<`` / ``<=`` bound)."""
+        for op, bound in self.clauses:
+            if (op == '<' and bound <= version) or (op in ('<=', '==') and bound < version):
+                return True
+        return False
+
     def __repr__(self):
         return 'Spec(%r)' % self.text
 

@@ -16,8 +16,8 @@ import uuid
 import lab
 import pytest
 from _facts import adhoc, ask
-from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._rules import (
-    compat_findings,
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._compat import compat_findings
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._predict import (
     engine_api_range,
     predict_api_accepted,
     predict_min_api_override_valid,

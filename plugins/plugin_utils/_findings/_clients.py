@@ -21,7 +21,8 @@ TOO_OLD = ('client version %s is too old. Minimum supported API version is %s, p
 
 
 def _releases(client, rows):
-    return ', '.join('%s %s' % (client.image_name, row['versions']) for row in rows)
+    """``portainer/portainer-ce >=2.33.5,<2.34.0 or >=2.36.0``: the image once, then each range."""
+    return '%s %s' % (client.image_name, ' or '.join(row['versions'] for row in rows))
 
 
 def _verdicts(ctx, wanted):
@@ -76,7 +77,8 @@ def client_api_too_new(ctx, me):
                 remedy.append('upgrade the engine to %s or later' % first['line'])
         both, later = ctx.client_releases(client)
         if both or later:
-            remedy.append('run a %s release the engine accepts (%s)' % (product, _releases(client, both or later)))
+            remedy.append('%srun a %s release the engine accepts (%s)' % (
+                'or ' if remedy else '', product, _releases(client, both or later)))
         if row and row.get('override'):
             remedy.append('or pin its API version to %s (%s)' % (format_api(rng.api_max), row['override']))
         yield hit('client:%s' % client.name,
@@ -105,14 +107,20 @@ def client_api_too_old(ctx, me):
                 rng.label, format_api(rng.env_floor))
         else:
             help_text = 'no override can help: Engine %s has no minimum-API override' % rng.label
-        both, later = ctx.client_releases(client)
+        both, later = ctx.client_releases(client, upgrade=True)
         if both or later:
             remedy = ['upgrade %s first (%s)' % (product, _releases(client, both or later))]
         else:
             remedy = ['upgrade %s to a release that speaks API %s or newer' % (product, format_api(rng.api_min))]
-        last = kb.last_engine_line_accepting(api)
-        if last is not None and ctx.target_range is not None:
-            remedy.append('or stay on Engine %s or older' % last['line'])
+        if ctx.target_range is not None:
+            line = ctx.target['engine'].line
+            earlier = kb.last_engine_line_accepting(api, before=line)
+            later_line = kb.first_engine_line_accepting(api, after=line)
+            if earlier is not None:
+                remedy.append('or target Engine %s or older' % earlier['line'])
+            if later_line is not None:
+                remedy.append('or target Engine %s or later, which accepts API %s again' % (
+                    later_line['line'], format_api(api)))
         if rng.env_floor is not None and api >= rng.env_floor:
             remedy.append('or set DOCKER_MIN_API_VERSION=%s in a docker.service drop-in as a stopgap' % format_api(api))
         yield hit('client:%s' % client.name,
