@@ -26,6 +26,8 @@ import yaml
 
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import (
     InputError,
+    describe,
+    kind,
     parse_api,
     parse_spec,
     parse_version,
@@ -117,8 +119,8 @@ def _err(where, message):
 
 def _check_field(where, field, value, types, kind):
     if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-        raise _err(where, 'field %r must be %s, got %r' % (
-            field, ' or '.join('null' if t is type(None) else t.__name__ for t in types), value))
+        raise _err(where, 'field %r must be %s, got %s' % (
+            field, ' or '.join('null' if t is type(None) else t.__name__ for t in types), describe(value)))
     if value is None or kind is None:
         return
     if kind == 'api':
@@ -132,44 +134,45 @@ def _check_field(where, field, value, types, kind):
     elif kind == 'lines':
         for item in value:
             if not isinstance(item, str):
-                raise _err(where, 'field %r must list version strings, got %r' % (field, item))
+                raise _err(where, 'field %r must list version strings, got %s' % (field, describe(item)))
             parse_version(item, '%s field %r' % (where, field))
     elif kind in ('protocols', 'protocol'):
         items = value if kind == 'protocols' else [value]
         if not items or not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 100 for i in items):
-            raise _err(where, 'field %r must hold protocol numbers (1, 2, 3 ...), got %r' % (field, value))
+            raise _err(where, 'field %r must hold protocol numbers (1, 2, 3 ...), got %s' % (field, describe(value)))
     elif kind == 'images':
         if not value or not all(isinstance(i, str) and i.strip() for i in value):
-            raise _err(where, 'field %r must list image names, got %r' % (field, value))
+            raise _err(where, 'field %r must list image names, got %s' % (field, describe(value)))
     elif kind == 'severity':
         if value not in SEVERITIES:
-            raise _err(where, 'field %r must be one of %s, got %r' % (field, ', '.join(SEVERITIES), value))
+            raise _err(where, 'field %r must be one of %s, got %s' % (field, ', '.join(SEVERITIES), describe(value)))
     elif kind == 'component':
         if value not in COMPONENTS:
-            raise _err(where, 'field %r must be one of %s, got %r' % (field, ', '.join(COMPONENTS), value))
+            raise _err(where, 'field %r must be one of %s, got %s' % (field, ', '.join(COMPONENTS), describe(value)))
     elif kind == 'when':
         for cond, expected in value.items():
             if cond not in WHEN_KEYS:
                 raise _err(where, 'field "when" has unknown condition %r (known: %s)' % (cond, ', '.join(WHEN_KEYS)))
             values = expected if isinstance(expected, list) else [expected]
             if not values or not all(isinstance(v, str) for v in values):
-                raise _err(where, 'condition %r must be a string or a list of strings, got %r' % (cond, expected))
+                raise _err(where, 'condition %r must be a string or a list of strings, got %s' % (
+                    cond, describe(expected)))
 
 
 def validate_row(section, row, where):
     """Check one complete row against the schema; raise InputError naming the row and field."""
     if not isinstance(row, dict):
-        raise _err(where, 'a row must be a mapping, got %r' % (row,))
+        raise _err(where, 'a row must be a mapping, got %s' % describe(row))
     fields = SCHEMA[section][1]
     for field in row:
         if field not in fields:
             raise _err(where, 'unknown field %r (known: %s)' % (field, ', '.join(fields)))
-    for field, (types, required, kind) in fields.items():
+    for field, (types, required, field_kind) in fields.items():
         if field not in row:
             if required:
                 raise _err(where, 'missing field %r' % field)
             continue
-        _check_field(where, field, row[field], types, kind)
+        _check_field(where, field, row[field], types, field_kind)
     if not row['source'].strip():
         raise _err(where, 'field "source" must not be empty')
     if section == 'clients':
@@ -227,20 +230,20 @@ def validate_sections(sections, origin='knowledge base'):
 def merge(base, user):
     """Merge the user's knowledge dict over the (validated) built-in sections; return new sections."""
     if not isinstance(user, dict):
-        raise InputError('knowledge must be a dict of sections (%s), got %s' % (', '.join(SCHEMA), type(user).__name__))
+        raise InputError('knowledge must be a dict of sections (%s), got %s' % (', '.join(SCHEMA), kind(user)))
     merged = {section: [dict(row) for row in rows] for section, rows in base.items()}
     for section, rows in user.items():
         if section not in SCHEMA:
             raise InputError('knowledge has unknown section %r (known: %s)' % (section, ', '.join(SCHEMA)))
         if not isinstance(rows, list):
-            raise InputError('knowledge section %r must be a list of rows, got %s' % (section, type(rows).__name__))
+            raise InputError('knowledge section %r must be a list of rows, got %s' % (section, kind(rows)))
         key_field = SCHEMA[section][0]
         target = merged.setdefault(section, [])
         index_of = {row[key_field]: i for i, row in enumerate(target)}
         for index, row in enumerate(rows):
             where = _row_where(section, row, index, 'knowledge')
             if not isinstance(row, dict):
-                raise _err(where, 'a row must be a mapping, got %r' % (row,))
+                raise _err(where, 'a row must be a mapping, got %s' % describe(row))
             key = row.get(key_field)
             if not isinstance(key, str):
                 raise _err(where, 'needs a string %r to say which row it adds or changes' % key_field)
@@ -443,16 +446,16 @@ def _merged(fingerprint):
 
 def _check_shape(user):
     if not isinstance(user, dict):
-        raise InputError('knowledge must be a dict of sections (%s), got %s' % (', '.join(SCHEMA), type(user).__name__))
+        raise InputError('knowledge must be a dict of sections (%s), got %s' % (', '.join(SCHEMA), kind(user)))
     for section, rows in user.items():
         if section not in SCHEMA:
             raise InputError('knowledge has unknown section %r (known: %s)' % (section, ', '.join(SCHEMA)))
         if not isinstance(rows, list):
-            raise InputError('knowledge section %r must be a list of rows, got %s' % (section, type(rows).__name__))
+            raise InputError('knowledge section %r must be a list of rows, got %s' % (section, kind(rows)))
         for index, row in enumerate(rows):
             if not isinstance(row, dict) or not all(isinstance(k, str) for k in row):
-                raise InputError('knowledge %s row #%d must be a mapping with string keys, got %r' % (
-                    section, index, row))
+                raise InputError('knowledge %s row #%d must be a mapping with string keys, got %s' % (
+                    section, index, describe(row)))
 
 
 def get(user=None):
