@@ -24,6 +24,7 @@ Every error is an InputError naming the path of the bad value and showing it as 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import (
     InputError,
@@ -52,7 +53,7 @@ def req(mapping, key, path):
 def as_dict(value, path, optional=False):
     if value is None and optional:
         return None
-    if not isinstance(value, dict):
+    if not isinstance(value, Mapping):      # a dict, or a mapping Ansible hands over (hostvars[host])
         raise InputError('%s must be a dict, got %s %s' % (path, kind(value), describe(value)))
     return value
 
@@ -130,8 +131,11 @@ def _unwrap(facts):
     unknown = sorted(str(key) for key in facts if key not in SECTIONS)
     if unknown:
         hint = ''
-        if 'ansible_facts' in facts:
+        if any(key in ('ansible_facts', 'inventory_hostname', 'group_names', 'groups') for key in unknown):
             hint = ' (this looks like hostvars[host]: pass hostvars[host].ansible_facts.container_engine)'
+        elif any(key.startswith('ansible_') or key in ('os_family', 'distribution') for key in unknown):
+            hint = ' (this looks like ansible_facts without container_engine: run fleetsafe.container_engine.' \
+                   'container_engine_facts first)'
         raise InputError('facts must be ansible_facts.container_engine (sections %s), got a dict with key(s) %s%s' % (
             ', '.join(SECTIONS), describe(', '.join(unknown)), hint))
     return facts

@@ -20,6 +20,7 @@ Everything here is pure Python (stdlib only) so it runs under ansible-test's imp
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 
 __all__ = [
@@ -110,7 +111,7 @@ def kind(value):
     if value is None:
         return 'null'
     for types, name in ((bool, 'boolean'), (str, 'string'), (int, 'integer'), (float, 'float'),
-                        (dict, 'dict'), ((list, tuple), 'list')):
+                        (Mapping, 'dict'), ((list, tuple), 'list')):
         if isinstance(value, types):
             return name
     return type(value).__name__
@@ -123,8 +124,9 @@ def _plain(value):
     for base in (str, int, float):
         if isinstance(value, base):
             return base(value)
-    if isinstance(value, dict):
-        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Mapping):
+        return {_plain(k): '...' if isinstance(v, Mapping) and not isinstance(v, dict) else _plain(v)
+                for k, v in list(value.items())[:20]}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value

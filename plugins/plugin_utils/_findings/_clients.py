@@ -20,9 +20,11 @@ TOO_OLD = ('client version %s is too old. Minimum supported API version is %s, p
            'newer version')
 
 
-def _releases(client, rows):
-    """``portainer/portainer-ce >=2.33.5,<2.34.0 or >=2.36.0``: the image once, then each range."""
-    return '%s %s' % (client.image_name, ' or '.join(row['versions'] for row in rows))
+def _releases(client, rows, product):
+    """``portainer/portainer-ce >=2.33.5,<2.34.0 or >=2.36.0``: the image once (not when it is the product's
+    own name, as for traefik), then each range."""
+    ranges = ' or '.join(row['versions'] for row in rows)
+    return ranges if client.image_name == product else '%s %s' % (client.image_name, ranges)
 
 
 def _verdicts(ctx, wanted):
@@ -78,7 +80,7 @@ def client_api_too_new(ctx, me):
         both, later = ctx.client_releases(client)
         if both or later:
             remedy.append('%srun a %s release the engine accepts (%s)' % (
-                'or ' if remedy else '', product, _releases(client, both or later)))
+                'or ' if remedy else '', product, _releases(client, both or later, product)))
         if row and row.get('override'):
             remedy.append('or pin its API version to %s (%s)' % (format_api(rng.api_max), row['override']))
         yield hit('client:%s' % client.name,
@@ -109,7 +111,7 @@ def client_api_too_old(ctx, me):
             help_text = 'no override can help: Engine %s has no minimum-API override' % rng.label
         both, later = ctx.client_releases(client, upgrade=True)
         if both or later:
-            remedy = ['upgrade %s first (%s)' % (product, _releases(client, both or later))]
+            remedy = ['upgrade %s first (%s)' % (product, _releases(client, both or later, product))]
         else:
             remedy = ['upgrade %s to a release that speaks API %s or newer' % (product, format_api(rng.api_min))]
         if ctx.target_range is not None:
