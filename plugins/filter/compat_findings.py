@@ -21,21 +21,31 @@ description:
     with, a containerd daemon older than its installed shim, skipped containerd minors, a running
     engine older than its package, releases known to break this host's configuration (rootless port
     driver), storage drivers the target removed, live-restore not covering a minor or major upgrade,
-    and image tags the change needs that their registry does not have (incident 3).
+    and image tags the change needs that their registry does not have (docs/incidents.md#unpublished-image-tag).
+  - Every finding is declared once in the collection's findings registry; docs/findings.md lists each id
+    with its severity, the knowledge-base rows it relies on (as C(SECTION:KEY)), its check and its tests.
   - With an empty target the host's current state is checked.
-  - Sections of the facts that were not gathered are skipped; keys missing inside a gathered section,
-    malformed versions and engine or containerd lines the knowledge base does not know raise an error
-    whose message starts with C(compat_findings).
+  - A gate never passes on malformed input. Sections of the facts that were not gathered (absent or null)
+    are skipped, but facts with no section at all (unless the target only lists images), a dict of another
+    shape (a whole C(hostvars[host])), keys missing inside a gathered section, a target key set to null,
+    versions with anything but a packaging suffix after the release (C(26.1.5garbage)), image tags longer
+    than the 128 characters registries allow, target clients the facts do not show, and engine or containerd
+    lines the knowledge base does not know are errors whose message starts with C(compat_findings) and shows
+    the bad value as written.
+  - Any other failure is a bug in the collection; it says so ("internal error ... please report it") and is
+    never presented as bad input.
 options:
   _input:
     description:
       - C(ansible_facts.container_engine) as the fleetsafe.container_engine facts modules return it
-        (the whole C(ansible_facts) is accepted too). See docs/facts.md.
+        (the whole C(ansible_facts) is accepted too; C(hostvars[host]) is not). See docs/facts.md.
+      - Its keys are the sections C(docker), C(containerd), C(rootless) and C(clients); any other key is an error.
     type: dict
     required: true
   target:
     description:
-      - What the host should run after the change. Every key is optional.
+      - What the host should run after the change. Every key may be left out (that part does not change);
+        a key that is present must hold a value (C(engine=null) is an error).
       - C(engine) is an Engine version (V(26.1.5)) or line (V(26.1)); C(containerd) a containerd version;
         C(clients) maps a client name (as in the clients facts) to the version it will run.
       - C(images) lists images the change needs, each C({image, tag, available, allow_fallback}) with
@@ -47,8 +57,19 @@ options:
     description:
       - Extra or changed knowledge-base rows, in the shape of the files under data/knowledge_base
         (sections C(engines), C(containerd), C(known_bad), C(storage_drivers), C(clients), C(upgrade_rules)).
-      - A row whose key (C(line), C(id) or C(driver)) matches a built-in row updates its fields; C(disabled=true)
-        drops it; other rows are added and must be complete, including C(source).
+      - A row whose key (C(line), C(id) or C(driver)) matches a built-in row updates its fields; other rows are
+        added and must be complete, including C(source).
+      - C(enabled=false) switches a row off (the one way, in the data files and from inventory). An
+        C(upgrade_rules) row that a finding relies on cannot be switched off; switch the finding off with
+        O(findings) instead.
+    type: dict
+    default: {}
+  findings:
+    description:
+      - "Operator switches by finding id (docs/findings.md lists the ids): a dict C(ID: {enabled, severity})."
+      - C(enabled=false) drops every finding with that id; C(severity) (V(blocker), V(warning), V(info)) replaces
+        its severity (for V(known_bad_release), every known-bad row's own severity).
+      - An id the collection does not know is an error, so a typo never silences anything.
     type: dict
     default: {}
 '''
@@ -70,6 +91,13 @@ EXAMPLES = r'''
            knowledge={'clients': [{'id': 'acme-agent', 'name': 'acme-agent', 'images': ['acme/agent'],
                                    'versions': '<3.0.0', 'api_version': '1.25', 'negotiates': false,
                                    'source': 'ACME ticket OPS-1234'}]}) }}
+
+- name: Our fleet declares every client and treats a stale dockerd as a blocker
+  ansible.builtin.debug:
+    msg: >-
+      {{ ansible_facts.container_engine | fleetsafe.container_engine.compat_findings(
+           {'engine': '28.5.2'},
+           findings={'client_api_unknown': {'enabled': false}, 'engine_stale': {'severity': 'blocker'}}) }}
 '''
 
 RETURN = r'''
@@ -81,13 +109,14 @@ _value:
   contains:
     id:
       description: What kind of finding (V(client_api_too_new), V(client_api_too_old), V(min_api_override_invalid),
-        V(containerd_shim_protocol_mismatch), V(engine_stale), V(known_bad_release), ...).
+        V(containerd_shim_protocol_mismatch), V(engine_stale), V(known_bad_release), ...); docs/findings.md lists
+        every id.
       type: str
     severity:
       description: V(blocker) (the change breaks something), V(warning) or V(info).
       type: str
     component:
-      description: V(engine), V(containerd), V(client:NAME) or V(rootless:USER).
+      description: V(engine), V(containerd), V(client:NAME), V(rootless:USER) or V(image).
       type: str
     message:
       description: What would break and why, quoting the daemon's own error where there is one.

@@ -11,8 +11,12 @@ description:
   - For a tag derived from a version (C(v1.32) from Kubernetes 1.32.3), returns the tag itself when the
     registry has it, otherwise the nearest published tag of the same form below it (C(v1.31)) with a
     C(warning) finding, or a C(blocker) finding when no fallback is allowed or none exists.
-  - Incident 3 of the knowledge base. The Capsule chart derived C(clastix/kubectl:v1.32) from the cluster
-    version, the tag was never published and the install failed (projectcapsule/capsule#1324).
+  - The Capsule chart derived C(clastix/kubectl:v1.32) from the cluster version, the tag was never published
+    and the install failed (projectcapsule/capsule#1324; docs/incidents.md#unpublished-image-tag).
+  - The finding is the one compat_findings reports for C(target.images) (ids V(image_tag_missing) and
+    V(image_tag_missing_fallback) in docs/findings.md).
+  - A wanted tag that no registry would accept (empty, longer than 128 characters, characters other than
+    letters, digits, C(_), C(.) and C(-)) is an error.
   - Feed it the C(tags) that M(fleetsafe.container_engine.registry_tag_info) listed.
 options:
   _input:
@@ -28,6 +32,9 @@ options:
     description: Whether an older existing tag may stand in for a missing one.
     type: bool
     default: true
+  image:
+    description: The image the tag belongs to, used in the finding's message (C(clastix/kubectl:v1.32)).
+    type: str
 """
 
 EXAMPLES = r"""

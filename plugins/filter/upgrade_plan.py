@@ -22,13 +22,17 @@ description:
   - The plan does not decide whether the change is safe; run P(fleetsafe.container_engine.compat_findings#filter)
     with the same arguments and stop on blockers no step resolves (known-bad release, removed storage driver).
   - An empty list means nothing needs doing.
+  - The plan asks the same questions as the findings (one shared judgement for "containerd needs a restart",
+    "dockerd is stale", "this client must move", "this override stops dockerd"), so the two never disagree.
+  - Bad input fails as for compat_findings (docs/findings.md "What the filters accept").
 options:
   _input:
     description: C(ansible_facts.container_engine) (see docs/facts.md).
     type: dict
     required: true
   target:
-    description: Same as for compat_findings (C(engine), C(containerd), C(clients)).
+    description: Same as for compat_findings (C(engine), C(containerd), C(clients); C(images) is checked but adds no
+      step).
     type: dict
     default: {}
   knowledge:

@@ -41,7 +41,7 @@ def test_healthy_lab_host_without_target_has_no_findings():
     assert compat_findings(facts, {}) == []
 
 
-# --- incident 1: CapRover 1.12.0 speaks 1.43 on Engine 20.10 (max 1.41) -------------------------
+# --- docs/incidents.md#client-api-too-new: CapRover 1.12.0 speaks 1.43 on Engine 20.10 (max 1.41) ---
 
 def test_incident_1_client_too_new():
     facts = L.host(L.docker('20.10.24'), mounts=[L.socket_mount('captain', 'caprover/caprover:1.12.0')])
@@ -83,7 +83,7 @@ def test_unknown_client_is_info():
     assert finding['severity'] == 'info'
 
 
-# --- incident 2: containerd 2.1.9 installed, 1.7.24 still running --------------------------------
+# --- docs/incidents.md#containerd-shim-v3: containerd 2.1.9 installed, 1.7.24 still running ---
 
 def test_incident_2_shim_protocol_mismatch():
     facts = L.host(L.docker('26.1.5'), L.containerd(running='1.7.24', installed='2.1.9'))
@@ -139,7 +139,7 @@ def test_config_migration_info():
     assert 'containerd_config_migration' in ids(compat_findings(facts, {'containerd': '2.0.7'}))
 
 
-# --- incident 4: ECS agent at API 1.21, leftover DOCKER_MIN_API_VERSION=1.17 -----------------------
+# --- docs/incidents.md#agent-api-too-old: ECS agent at API 1.21, leftover DOCKER_MIN_API_VERSION=1.17 ---
 
 def ecs_host(engine='20.10.24', agent='1.80.0', override='1.17'):
     section = L.docker(engine)
@@ -193,7 +193,7 @@ def test_daemon_json_min_api_version_blocks_downgrade_from_29():
     assert 'min_api_override_unsupported' not in ids(compat_findings(L.host(section), {'engine': '29.1.0'}))
 
 
-# --- incident 5: rootless 28.0.0 with the slirp4netns port driver -----------------------------------
+# --- docs/incidents.md#rootless-slirp4netns-28-0-0: rootless 28.0.0 with the slirp4netns port driver ---
 
 def test_incident_5_known_bad_for_slirp4netns_port_driver():
     facts = L.host(L.docker('26.1.5'), rootless_daemons=[L.rootless_daemon(engine='26.1.5', port_driver='slirp4netns')])

@@ -1,4 +1,4 @@
-"""nearest_tag: the choice for a tag derived from a version (incident 3, clastix/kubectl:v1.32)."""
+"""nearest_tag: a tag derived from a version, clastix/kubectl:v1.32 (docs/incidents.md#unpublished-image-tag)."""
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetsafe.container_engine.plugins.filter.nearest_tag import FilterModule

@@ -46,7 +46,7 @@ def test_override_error_text_is_dockerds(engine):
 
 
 def test_override_lowers_minimum_only_where_read():
-    # 25.0 reads DOCKER_MIN_API_VERSION down to 1.12 (incident 4: ECS agent at 1.21)
+    # 25.0 reads DOCKER_MIN_API_VERSION down to 1.12 (docs/incidents.md#agent-api-too-old: ECS agent at 1.21)
     assert predict_api_accepted('25.0.3', '1.21') is False
     assert predict_api_accepted('25.0.3', '1.21', min_override='1.21') is True
     # 20.10 does not read it: the override neither starts nor stops anything
