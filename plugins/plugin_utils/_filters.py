@@ -31,14 +31,21 @@ def named_filter(name, func):
     """Wrap func so that bad input ends as AnsibleFilterError('NAME: ...') and a bug as FilterInternalError."""
     prefix = name + ': '
     signature = inspect.signature(func)
+    names = list(signature.parameters)
+    required = [n for n, p in signature.parameters.items() if p.default is inspect.Parameter.empty]
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        try:
-            signature.bind(*args, **kwargs)
-        except TypeError as exc:
-            raise AnsibleFilterError('%swrong arguments (%s); it takes %s' % (prefix, exc, signature)) from InputError(
-                str(exc))
+        # a wrong call is the user's mistake: check it here, so that a TypeError from the code stays a bug
+        if len(args) > len(names) or any(key not in names[len(args):] for key in kwargs) or \
+                any(n not in kwargs for n in required[len(args):]):
+            try:
+                signature.bind(*args, **kwargs)
+                problem = 'missing arguments'
+            except TypeError as exc:
+                problem = str(exc)
+            raise AnsibleFilterError('%swrong arguments, it takes %s: %s' % (prefix, signature, problem)) \
+                from InputError(problem)
         try:
             return func(*args, **kwargs)
         except InputError as exc:
@@ -46,8 +53,8 @@ def named_filter(name, func):
         except AnsibleError:
             raise
         except Exception as exc:  # pylint: disable=broad-exception-caught  # a bug: say so, never "bad input"
-            raise FilterInternalError('%sinternal error %s: %s (%s)' % (
-                prefix, type(exc).__name__, exc, REPORT)) from exc
+            raise FilterInternalError('%sinternal error (%s): %s: %s' % (
+                prefix, REPORT, type(exc).__name__, exc)) from exc
 
     wrapper.__name__ = name
     return wrapper

@@ -327,6 +327,7 @@ class Knowledge:
 
         self.rules = {row['id']: row for row in sections.get('upgrade_rules', [])}
         self._paths = {}
+        self.derived = {}          # answers computed once per knowledge base by its users (see _findings)
 
     # --- engines -------------------------------------------------------------------------
     def engine_row(self, version):

@@ -182,7 +182,8 @@ def test_a_bug_is_reported_as_an_internal_error_not_as_bad_input():
     with pytest.raises(_filters.FilterInternalError) as info:
         wrapped({})
     assert not isinstance(info.value, AnsibleFilterError)
-    assert str(info.value).startswith('compat_findings: internal error KeyError')
+    assert str(info.value).startswith('compat_findings: internal error (')
+    assert str(info.value).endswith("KeyError: 'docker'")
     assert 'bug in the fleetsafe.container_engine collection' in str(info.value)
     assert isinstance(info.value.__cause__, KeyError)
 

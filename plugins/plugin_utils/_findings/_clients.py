@@ -27,21 +27,28 @@ def _releases(client, rows, product):
     return ranges if client.image_name == product else '%s %s' % (client.image_name, ranges)
 
 
-def _verdicts(ctx, wanted):
-    """(client, who, kind, data, how, row, verdict) for every client whose verdict is ``wanted``."""
+def _all_verdicts(ctx):
+    """[(verdict, client, who, kind, data, how, row)] for every client, worked out once per host."""
     rng = ctx.judged_range
+    found = []
     for client in ctx.host.clients:
         new_version = ctx.target['clients'].get(client.name)
         kind, data, how, row = client_api(ctx.kb, client, new_version)
-        verdict = 'unknown' if kind == 'unknown' else judge(kind, data, rng)
         if kind != 'unknown' and rng is None:
             continue
-        if verdict != wanted and not (wanted == 'unknown' and kind == 'unknown'):
-            continue
+        verdict = 'unknown' if kind == 'unknown' else judge(kind, data, rng)
         who = client.name + (' (%s)' % client.image if client.image else '')
         if new_version is not None:
             who += ' at %s' % new_version.raw
-        yield client, who, kind, data, how, row
+        found.append((verdict, client, who, kind, data, how, row))
+    return found
+
+
+def _verdicts(ctx, wanted):
+    """(client, who, kind, data, how, row) for every client whose verdict is ``wanted``."""
+    for verdict, *rest in ctx.once('client_verdicts', lambda: _all_verdicts(ctx)):
+        if verdict == wanted:
+            yield tuple(rest)
 
 
 def _source(ctx, me, row):

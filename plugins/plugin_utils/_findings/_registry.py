@@ -49,8 +49,10 @@ class Finding:
 
     def source_of(self, kb):
         """The sources of the upgrade rules this finding relies on, joined."""
-        return '; '.join(kb.rules[ref.split(':', 1)[1]]['source'] for ref in self.kb
-                         if ref.startswith('upgrade_rules:'))
+        key = ('source', self.id)
+        if key not in kb.derived:
+            kb.derived[key] = '; '.join(kb.rules[rule]['source'] for rule in self.rule_rows())
+        return kb.derived[key]
 
     def rule_rows(self):
         return [ref.split(':', 1)[1] for ref in self.kb if ref.startswith('upgrade_rules:')]
@@ -79,6 +81,13 @@ def hit(component, message, remedy, source, severity=None):
 
 def check_knowledge(kb):
     """Upgrade rules that findings rely on cannot be switched off: say which findings to switch off instead."""
+    if kb.derived.get('checked'):
+        return
+    _check_knowledge(kb)
+    kb.derived['checked'] = True
+
+
+def _check_knowledge(kb):
     for rule_id, row in kb.rules.items():
         if row.get('enabled', True):
             continue
@@ -93,7 +102,7 @@ def check_knowledge(kb):
 
 def read_settings(settings):
     """The operator's per-finding switches: {finding id: {enabled: bool, severity: blocker|warning|info}}."""
-    if settings is None:
+    if not settings and isinstance(settings, dict) or settings is None:
         return {}
     if not isinstance(settings, dict):
         raise InputError('findings must map finding ids to {enabled, severity}, got %s %s' % (
@@ -127,12 +136,14 @@ def run(ctx, settings=None):
     settings = read_settings(settings)
     findings = []
     for entry in REGISTRY.values():
-        setting = settings.get(entry.id, {})
-        if not setting.get('enabled', True):
-            continue
+        severity = None
+        if settings and entry.id in settings:
+            if not settings[entry.id]['enabled']:
+                continue
+            severity = settings[entry.id]['severity']
         for found in entry.check(ctx, entry):
-            severity = setting.get('severity') or found['severity'] or entry.severity
-            findings.append({'id': entry.id, 'severity': severity, 'component': found['component'],
-                             'message': found['message'], 'remedy': found['remedy'], 'source': found['source']})
+            findings.append({'id': entry.id, 'severity': severity or found['severity'] or entry.severity,
+                             'component': found['component'], 'message': found['message'],
+                             'remedy': found['remedy'], 'source': found['source']})
     findings.sort(key=lambda f: (SEVERITY_RANK[f['severity']], f['component'], f['id']))
     return findings
