@@ -155,7 +155,7 @@ def render():
             lines.append('- knowledge rows: none (it reports what the facts say)')
         if entry.incident:
             lines.append(f'- incident: [docs/incidents.md#{entry.incident}](incidents.md#{entry.incident})')
-        lines.append('- tests: {}'.format(', '.join(_tests_mentioning(entry.id))))
+        lines.append('- tests (in the source repository): {}'.format(', '.join(_tests_mentioning(entry.id))))
     lines += ['', '## Knowledge rows and the findings that rely on them', '',
               '| knowledge row | findings |', '|---|---|']
     users = {}
