@@ -155,7 +155,9 @@ def render():
             lines.append('- knowledge rows: none (it reports what the facts say)')
         if entry.incident:
             lines.append(f'- incident: [docs/incidents.md#{entry.incident}](incidents.md#{entry.incident})')
-        lines.append('- tests (in the source repository): {}'.format(', '.join(_tests_mentioning(entry.id))))
+        tests = [f'`tests/unit/test_findings_registry.py::test_finding_example[{entry.id}]`']
+        tests += [path for path in _tests_mentioning(entry.id) if not path.endswith('test_findings_registry.py')]
+        lines.append('- tests (in the source repository): {}'.format(', '.join(tests)))
     lines += ['', '## Knowledge rows and the findings that rely on them', '',
               '| knowledge row | findings |', '|---|---|']
     users = {}

@@ -20,7 +20,8 @@ def engine_facts_unavailable(ctx, me):
 
 
 @finding('engine_stale', 'warning', 'engine', kb=['upgrade_rules:engine-package-no-restart'],
-         summary='the running dockerd is older than its installed package (the package upgrade did not restart it)')
+         summary='the running dockerd is older than its installed package (the package upgrade did not restart it)',
+         incident='lab-engine-package-no-restart')
 def engine_stale(ctx, me):
     stale = ctx.engine_stale()
     if stale is not None:
@@ -64,7 +65,7 @@ def min_api_override_invalid(ctx, me):
 @finding('min_api_override_unsupported', 'blocker', 'engine',
          kb=['engines:*', 'upgrade_rules:daemon-json-unknown-key'],
          summary='min-api-version in daemon.json on an engine before 29.0: an unknown key, so dockerd refuses to '
-                 'start')
+                 'start', incident='lab-min-api-override')
 def min_api_override_unsupported(ctx, me):
     for label, item, problem in _override_problems(ctx, True):
         yield _override_hit(me, ctx, label, item, problem)
@@ -96,7 +97,8 @@ def _storage(ctx):
 
 
 @finding('storage_driver_removed', 'blocker', 'engine', kb=['storage_drivers:*'],
-         summary='the engine (target, else running) removed the host\'s storage driver')
+         summary='the engine (target, else running) removed the host\'s storage driver',
+         incident='lab-storage-driver-removed')
 def storage_driver_removed(ctx, me):
     found = _storage(ctx)
     if found is None:
@@ -137,7 +139,7 @@ def _line_change(ctx):
 
 @finding('live_restore_not_covering', 'warning', 'engine', kb=['upgrade_rules:live-restore-patch-only'],
          summary='live-restore is on, but it is promised across patch releases only, and the target changes the '
-                 'minor or major version')
+                 'minor or major version', incident='lab-live-restore')
 def live_restore_not_covering(ctx, me):
     change = _line_change(ctx)
     if change is None or not change[0]['live_restore']:
