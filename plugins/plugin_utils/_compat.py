@@ -7,8 +7,7 @@
 
 from __future__ import annotations
 
-# Importing a family module registers its findings; this list is the whole catalogue.
-from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings import (  # noqa: F401
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings import (
     _clients,
     _containerd,
     _engine,
@@ -18,7 +17,10 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findin
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings._registry import REGISTRY, run
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._judge import Context
 
-__all__ = ['REGISTRY', 'compat_findings']
+__all__ = ['FAMILIES', 'REGISTRY', 'compat_findings']
+
+# Importing a family module registers its findings: these modules are the whole catalogue.
+FAMILIES = (_clients, _containerd, _engine, _images, _known_bad)
 
 
 def compat_findings(facts, target=None, knowledge=None, findings=None):

@@ -59,10 +59,9 @@ def containerd_restart_with_upgrade(ctx, me):
     if window is None:
         return
     running, produced = window
-    yield hit('containerd',
-              'between installing containerd %s and restarting it, the running %s daemon cannot start the new shim: '
-              'every new container start fails with "%s"' % (ctx.target['containerd'].raw, running.raw,
-                                                              SHIM_ERROR % produced),
+    message = ('between installing containerd %s and restarting it, the running %s daemon cannot start the new '
+               'shim: every new container start fails with "%s"')
+    yield hit('containerd', message % (ctx.target['containerd'].raw, running.raw, SHIM_ERROR % produced),
               'Restart containerd in the same step as the package upgrade (Debian\'s postinst does unless '
               'policy-rc.d forbids it; the docker_engine role always does).', me.source_of(ctx.kb))
 
