@@ -53,7 +53,7 @@ def req(mapping, key, path):
 def as_dict(value, path, optional=False):
     if value is None and optional:
         return None
-    if not isinstance(value, Mapping):      # a dict, or a mapping Ansible hands over (hostvars[host])
+    if not isinstance(value, dict) and not isinstance(value, Mapping):   # or what Ansible hands over (hostvars)
         raise InputError('%s must be a dict, got %s %s' % (path, kind(value), describe(value)))
     return value
 
