@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _gather as G
+from kb_lookup import runc_shim_version, shim_protocols
 from recording import ReplayHost
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -95,7 +96,10 @@ def test_containerd_in_step(name, line, accepted, produced):
     c = gather(name)[0]["containerd"]
     assert c["installed_version"] == c["running_version"] == line
     assert c["restart_required"] is False and c["restart_reasons"] == [] and c["exe_deleted"] is False
-    assert c["shim_protocol_accepted"] == accepted and c["shim_protocol_produced"] == produced
+    # the facts report the versions; the knowledge base says which shim protocols they speak
+    assert "shim_protocol_accepted" not in c and "shim_protocol_produced" not in c
+    assert runc_shim_version(c) == line
+    assert shim_protocols(c["running_version"])[0] == accepted and shim_protocols(runc_shim_version(c))[1] == produced
     assert c["config_version"] == 2
     assert c["error"] is None
 
@@ -110,7 +114,7 @@ def test_containerd_2_installed_under_running_1_7():
     assert c["restart_required"] is True
     assert c["exe_deleted"] is True
     assert c["restart_reasons"][0] == "running 1.7.24 != installed 2.1.9"
-    assert c["shim_protocol_produced"] not in c["shim_protocol_accepted"]
+    assert shim_protocols(runc_shim_version(c))[1] not in shim_protocols(c["running_version"])[0]
     assert c["shims"] == [{"name": "containerd-shim-runc-v2", "path": "/usr/bin/containerd-shim-runc-v2",
                            "version": "2.1.9+unknown", "version_normalized": "2.1.9"}]
     docker = facts["docker"]
