@@ -22,10 +22,11 @@ def load(name: str) -> dict:
 def gather(name: str) -> tuple[dict, G.Context, dict]:
     data = load(name)
     ctx = G.Context(ReplayHost(data["calls"]))
-    facts = {"docker": G.gather_docker(ctx)}
+    socket = data.get("docker_socket", G.DEFAULT_DOCKER_SOCKET)
+    facts = {"docker": G.gather_docker(ctx, socket)}
     facts["containerd"] = G.gather_containerd(ctx, engine_components=facts["docker"]["components"])
     facts["rootless"] = G.gather_rootless(ctx)
-    facts["clients"] = G.gather_clients(ctx, declared=data["declared"])
+    facts["clients"] = G.gather_clients(ctx, socket, declared=data["declared"])
     return facts, ctx, data
 
 
@@ -37,7 +38,7 @@ def raw(data: dict, method: str, *args, **kwargs):
 def test_fixtures_present():
     assert {"nodocker", "old", "mid", "mid_upgraded_no_restart", "mid_upgraded_containerd_restarted",
             "new_after_upgrade", "new_rootless_builtin", "new_rootless_slirp4netns", "old_stopped",
-            "old_stopped_socket_active", "old_unprivileged"} <= set(ALL)
+            "old_stopped_socket_active", "old_unprivileged", "old_socket_elsewhere"} <= set(ALL)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -222,3 +223,70 @@ def test_unparsable_daemon_json_is_an_error():
     assert docker["daemon_json"] == {}
     assert "/etc/docker/daemon.json is not valid JSON" in docker["error"]
     assert docker["can_talk_to_docker"] is True
+
+
+ELSEWHERE = ("There is no socket at /run/nope/docker.sock, but dockerd runs (pid 374) and listens at "
+             "unix:///run/docker.sock: point docker_host at unix:///run/docker.sock.")
+
+
+def test_socket_missing_while_dockerd_listens_elsewhere():
+    """docker_host names a socket that does not exist while dockerd runs: the error says where it listens,
+    not that it is stopped (Debian's dockerd is started with -H fd://, systemd's docker.socket holds the socket)."""
+    facts, _ctx, data = gather("old_socket_elsewhere")
+    argv = raw(data, "read", "/proc/374/cmdline", binary=True)["result"]["__bytes__"].split("\0")
+    assert argv[:3] == ["/usr/sbin/dockerd", "-H", "fd://"]
+    unit = raw(data, "read", "/usr/lib/systemd/system/docker.socket", binary=False)["result"]
+    assert "ListenStream=/run/docker.sock" in unit.splitlines()
+    docker = facts["docker"]
+    assert docker["pid"] == 374 and docker["can_talk_to_docker"] is False
+    assert docker["error"] == ELSEWHERE
+    assert facts["clients"]["error"] == ELSEWHERE
+    assert "not running" not in docker["error"] and "systemctl start" not in docker["error"]
+
+
+def variant(name: str, changes: dict) -> dict:
+    """A recording with some answers replaced (each key: method and arguments as recorded)."""
+    from recording import call_key
+    calls = copy.deepcopy(load(name)["calls"])
+    for (method, args, kwargs), result in changes.items():
+        calls[call_key(method, args, dict(kwargs))] = result
+    return calls
+
+
+CMDLINE = ("read", ("/proc/374/cmdline",), (("binary", True),))
+DAEMON_JSON = ("read", ("/etc/docker/daemon.json",), (("binary", False),))
+
+
+@pytest.mark.parametrize("argv,daemon_json,expected", [
+    # -H given on the command line: every one, in order
+    ("/usr/sbin/dockerd\0-H\0unix:///run/alt.sock\0-H\0tcp://127.0.0.1:2375\0", None,
+     "listens at unix:///run/alt.sock, tcp://127.0.0.1:2375: point docker_host at unix:///run/alt.sock."),
+    # no -H: "hosts" of daemon.json
+    ("/usr/sbin/dockerd\0", '{"hosts": ["unix:///srv/docker.sock"]}',
+     "listens at unix:///srv/docker.sock: point docker_host at unix:///srv/docker.sock."),
+    # neither: dockerd's default socket
+    ("/usr/sbin/dockerd\0", None,
+     "listens at unix:///var/run/docker.sock: point docker_host at unix:///var/run/docker.sock."),
+    # TCP only: this module will not follow it there
+    ("/usr/sbin/dockerd\0--host=tcp://0.0.0.0:2375\0", None,
+     "listens at tcp://0.0.0.0:2375 only: give it a unix socket as well (-H unix:///var/run/docker.sock), this "
+     "module never opens a network connection."),
+])
+def test_where_dockerd_listens(argv, daemon_json, expected):
+    calls = variant("old_socket_elsewhere", {CMDLINE: {"result": {"__bytes__": argv}},
+                                             DAEMON_JSON: {"result": daemon_json}})
+    docker = G.gather_docker(G.Context(ReplayHost(calls)), "/run/nope/docker.sock")
+    assert docker["error"] == ("There is no socket at /run/nope/docker.sock, but dockerd runs (pid 374) and "
+                               + expected)
+
+
+def test_refused_socket_while_dockerd_listens_elsewhere():
+    calls = variant("old_socket_elsewhere", {("socket_state", ("/run/nope/docker.sock",), ()): {"result": "ok"}})
+    from recording import call_key
+    calls[call_key("sdk_available", (), {})] = {"result": True}
+    calls[call_key("api", ("/run/nope/docker.sock", "/version"), {})] = {
+        "engine_error": ["refused", "connection refused on /run/nope/docker.sock", None]}
+    docker = G.gather_docker(G.Context(ReplayHost(calls)), "/run/nope/docker.sock")
+    assert docker["error"] == ("Nothing answers on /run/nope/docker.sock (connection refused), but dockerd runs "
+                               "(pid 374) and listens at unix:///run/docker.sock: point docker_host at "
+                               "unix:///run/docker.sock.")
