@@ -348,3 +348,19 @@ def test_shorten_message_leaves_short_messages_and_shown_values_alone():
     assert P.shorten_message(already) == already
     assert P.shorten_message("value " + "q" * 500 + " end") == "value " + "q" * 60 + "\u2026" + "q" * 20 + \
         " (500 characters) end"
+
+
+def test_requirements_state_the_true_python_minimum():
+    """The doc fragment's Python minimum is the one the module-side code really needs: every file parses with
+    3.7's grammar, and `from __future__ import annotations` (3.7+) rules out 3.6."""
+    import ast
+
+    from ansible_collections.fleetsafe.container_engine.plugins.doc_fragments.facts import ModuleDocFragment
+    files = sorted((ROOT / "plugins" / "module_utils").glob("*.py")) + [
+        ROOT / "plugins" / "modules" / f"{name}.py" for name in MODULES]
+    texts = {path.name: path.read_text() for path in files}
+    for name, text in texts.items():
+        ast.parse(text, filename=name, feature_version=(3, 7))
+    minimum = "3.7" if any("from __future__ import annotations" in text for text in texts.values()) else "3.6"
+    requirement = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["requirements"][0]
+    assert requirement.startswith(f"Python {minimum} or newer on the host")
