@@ -82,3 +82,15 @@ def test_type_check_catches_a_wrong_type():
     check_types(facts, FC.load()["parts"]["docker"], "docker", problems)
     assert problems == ["docker.api_version: 1.45 is not str", "docker.surprise: returned but not in docs/facts.yml",
                         "docker.stale: in docs/facts.yml but not returned"]
+
+
+def test_the_example_in_facts_md_fits_the_contract():
+    """docs/facts.md's hand-written example shows every key of the contract, each with a value of its type."""
+    text = FC.FACTS_MD.read_text()
+    block = text[text.index("```yaml\ncontainer_engine:") + len("```yaml\n"):]
+    example = FC.yaml.safe_load(block[:block.index("```")])["container_engine"]
+    contract = FC.load()
+    problems: list = []
+    for part in FC.PARTS:
+        check_types(example[part], contract["parts"][part], part, problems)
+    assert problems == []
