@@ -13,7 +13,7 @@ import lab
 ROOT = Path(__file__).resolve().parents[2]
 # the knowledge base's view of a containerd version, shared with the unit tests of the facts modules
 sys.path.insert(0, str(ROOT / "tests" / "unit" / "modules"))
-from kb_lookup import runc_shim_version, shim_protocols  # noqa: E402,F401
+from kb_lookup import runc_shim_version, shim_protocols  # noqa: E402,F401  # pylint: disable=unused-import
 
 ANSIBLE = str(ROOT / ".venv" / "bin" / "ansible")
 

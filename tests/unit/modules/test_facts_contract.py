@@ -50,8 +50,9 @@ def check_types(value, spec: dict, path: str, problems: list) -> None:
         return
     if spec["type"] == "list":
         for index, item in enumerate(value):
-            item_spec = {"type": spec.get("elements", "str"), **({"contains": spec["contains"]}
-                                                                if "contains" in spec else {})}
+            item_spec = {"type": spec.get("elements", "str")}
+            if "contains" in spec:
+                item_spec["contains"] = spec["contains"]
             check_types(item, item_spec, f"{path}[{index}]", problems)
     elif spec["type"] == "dict" and "contains" in spec:
         for key, item in value.items():

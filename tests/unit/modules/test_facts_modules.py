@@ -308,9 +308,8 @@ def test_declared_api_version_must_be_an_api_version(api, monkeypatch, capsys):
 
 
 def test_declared_api_versions_as_the_filters_read_them_are_accepted(monkeypatch, capsys):
-    _code, out = run_module("clients_facts", {"declared": [{"name": "a", "api_version": "1.21"},
-                                                          {"name": "b", "api_version": "v1.44"}]},
-                            "old", monkeypatch, capsys)
+    declared = [{"name": "a", "api_version": "1.21"}, {"name": "b", "api_version": "v1.44"}]
+    _code, out = run_module("clients_facts", {"declared": declared}, "old", monkeypatch, capsys)
     assert [d["api_version"] for d in out["ansible_facts"]["container_engine"]["clients"]["declared"]] == [
         "1.21", "v1.44"]
 
