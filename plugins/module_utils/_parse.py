@@ -187,14 +187,8 @@ def parse_cmdline(data):
 
 def cmdline_option(argv, *names):
     """Value of --opt=value / --opt value / -o value in an argument list (last one wins)."""
-    value = None
-    for index, arg in enumerate(argv):
-        for name in names:
-            if arg.startswith(name + '='):
-                value = arg[len(name) + 1:]
-            elif arg == name and index + 1 < len(argv):
-                value = argv[index + 1]
-    return value
+    values = cmdline_options(argv, *names)
+    return values[-1] if values else None
 
 
 def cmdline_options(argv, *names):
@@ -209,22 +203,23 @@ def cmdline_options(argv, *names):
     return values
 
 
-def parse_unit_values(text, section, key):
-    """Values of `key=` lines in one section of a systemd unit or drop-in, in order (empty values kept)."""
-    values = []
-    current = None
+def unit_assignments(text):
+    """systemd unit/drop-in text -> (section, key, value) for each `key=value` line, in order (comments skipped)."""
+    section = None
     for raw in (text or '').splitlines():
         line = raw.strip()
         if not line or line[0] in '#;':
             continue
         if line.startswith('['):
-            current = line
-            continue
-        if current == section and '=' in line:
-            name, value = line.split('=', 1)
-            if name.strip() == key:
-                values.append(value.strip())
-    return values
+            section = line
+        elif '=' in line:
+            key, value = line.split('=', 1)
+            yield section, key.strip(), value
+
+
+def parse_unit_values(text, section, key):
+    """Values of `key=` lines in one section of a systemd unit or drop-in, in order (empty values kept)."""
+    return [value.strip() for where, name, value in unit_assignments(text) if where == section and name == key]
 
 
 def parse_status(text):
@@ -246,18 +241,9 @@ def parse_unit_environment(text, names):
     Also returns EnvironmentFile= paths as (None, path, 'EnvironmentFile') so callers can read them.
     """
     found = []
-    section = None
-    for raw in (text or '').splitlines():
-        line = raw.strip()
-        if not line or line[0] in '#;':
+    for section, key, value in unit_assignments(text):
+        if section not in (None, '[Service]'):
             continue
-        if line.startswith('['):
-            section = line
-            continue
-        if section not in (None, '[Service]') or '=' not in line:
-            continue
-        key, value = line.split('=', 1)
-        key = key.strip()
         if key == 'Environment':
             try:
                 items = shlex.split(value)

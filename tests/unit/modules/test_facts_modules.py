@@ -363,3 +363,12 @@ def test_requirements_state_the_true_python_minimum():
     minimum = "3.7" if any("from __future__ import annotations" in text for text in texts.values()) else "3.6"
     requirement = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["requirements"][0]
     assert requirement.startswith(f"Python {minimum} or newer on the host")
+
+
+def test_unit_values_and_every_cmdline_option():
+    socket_unit = ("[Unit]\nListenStream=/not/this\n[Socket]\n# ListenStream=/commented\n"
+                   "ListenStream=/run/docker.sock\nListenStream=\nListenStream= 2375\nSocketMode=0660\n")
+    assert P.parse_unit_values(socket_unit, "[Socket]", "ListenStream") == ["/run/docker.sock", "", "2375"]
+    argv = ["dockerd", "-H", "fd://", "--host=unix:///run/alt.sock", "-H", "tcp://127.0.0.1:2375"]
+    assert P.cmdline_options(argv, "--host", "-H") == ["fd://", "unix:///run/alt.sock", "tcp://127.0.0.1:2375"]
+    assert P.cmdline_option(argv, "--host", "-H") == "tcp://127.0.0.1:2375"
