@@ -15,6 +15,9 @@ options:
       - The Docker daemon's socket, as C(unix:///PATH) or an absolute path.
       - Only unix sockets are accepted; a C(tcp://) or C(ssh://) address is refused, because these modules never
         open a network connection. Run the module on the Docker host itself.
+      - The path must be absolute and at most 107 bytes long (a unix socket path's limit).
+      - When no socket is at this path but a C(dockerd) runs, C(error) names where that daemon listens (its C(-H)
+        options, C(hosts) of its C(daemon.json), or the C(ListenStream=) of systemd's C(docker.socket)).
       - If not given, the value of the E(DOCKER_HOST) environment variable on the host is used, else
         C(unix:///var/run/docker.sock).
     type: str
@@ -35,14 +38,19 @@ options:
     default: false
 notes:
   - Nothing on the host changes; the module always returns C(changed=false) and fully supports check mode.
-  - Facts are returned as C(ansible_facts.container_engine). Ansible replaces a top-level fact as a whole, so each
-    call replaces the C(container_engine) fact of the host; use M(fleetsafe.container_engine.container_engine_facts)
-    with O(fleetsafe.container_engine.container_engine_facts#module:gather) to collect several parts in one call.
+  - Facts are returned as C(ansible_facts.container_engine), one key per part (C(docker), C(containerd),
+    C(rootless), C(clients)). Ansible itself would replace the whole C(container_engine) fact at each call; this
+    collection's action plugins merge instead, so a call sets the parts it gathered and keeps the other parts the
+    host already has (M(fleetsafe.container_engine.docker_facts) then M(fleetsafe.container_engine.containerd_facts)
+    leaves both). M(fleetsafe.container_engine.container_engine_facts) with
+    O(fleetsafe.container_engine.container_engine_facts#module:gather) collects several parts in one run.
   - The contract of the returned facts is documented in C(docs/facts.md) of the collection.
+  - Options are checked before anything is read. A socket option that is not an absolute unix socket path of at
+    most 107 bytes fails the task with one sentence naming the value; a long value is shown shortened.
   - Run as root (C(become=true)) for complete facts; an unprivileged user cannot read the environment of a root
     C(dockerd) or, usually, the daemon sockets, and the module says so in C(error) and in warnings.
 requirements:
-  - Python 3.6 or newer on the host.
+  - Python 3.7 or newer on the host (the module code uses C(from __future__ import annotations)).
   - The C(docker) Python library (Debian/Ubuntu C(python3-docker), or C(pip install docker)), versions 5.0.3 to 7.x,
     for everything read from the Docker Engine API. Without it those keys stay empty and C(error) names the fix.
 seealso:
@@ -82,6 +90,8 @@ options:
   containerd_socket:
     description:
       - The socket of the system containerd, whose Version service tells the running version (through C(ctr)).
+      - An absolute path of at most 107 bytes (a unix socket path's limit), optionally written C(unix:///PATH);
+        anything else, such as a relative path or a C(tcp://) address, fails the task.
     type: path
     default: /run/containerd/containerd.sock
 """
@@ -102,7 +112,10 @@ options:
         type: str
         required: true
       api_version:
-        description: The Engine API version the client pins, if any (for example V("1.21")).
+        description:
+          - The Engine API version the client pins, if any (for example V("1.21"), or V("v1.21")).
+          - Anything that is not a version of that form fails the task. Quote it in YAML; unquoted, V(1.40) would
+            reach the module as the number 1.4.
         type: str
       image:
         description: The image the client runs, if it is a container (for example V(caprover/caprover:1.12.0)).

@@ -79,10 +79,15 @@ def who(ctx):
     return user.get('name') or 'uid %s' % user.get('uid')
 
 
-def engine_error_sentence(ctx, err, socket_path, installed, start='systemctl start docker', what='Docker daemon'):
+def engine_error_sentence(ctx, err, socket_path, installed, start='systemctl start docker', what='Docker daemon',
+                          rootful=True):
     """One sentence that names the fix, for an EngineError on socket_path."""
     if err.kind == 'missing_sdk':
         return err.detail
+    if err.kind in ('no_socket', 'refused') and installed and rootful:
+        elsewhere = running_elsewhere_sentence(ctx, err, socket_path)
+        if elsewhere:
+            return elsewhere
     if err.kind == 'no_socket':
         if not installed:
             return ('Docker is not installed on this host (no dockerd binary, no socket at %s): install the '
@@ -104,6 +109,75 @@ def engine_error_sentence(ctx, err, socket_path, installed, start='systemctl sta
                 % (what, socket_path, start.replace(' start ', ' status ')))
     return 'The %s on %s could not be queried (%s): check it with `%s`.' % (
         what, socket_path, err.detail, start.replace(' start ', ' status '))
+
+
+def running_elsewhere_sentence(ctx, err, socket_path):
+    """When nothing answers on socket_path but a rootful dockerd runs: where it listens, as one sentence."""
+    proc = rootful_dockerd(ctx)
+    if proc is None:
+        return None
+    what = 'There is no socket at %s' % socket_path if err.kind == 'no_socket' else \
+        'Nothing answers on %s (connection refused)' % socket_path
+    addresses = dockerd_listen_addresses(ctx, proc)
+    unix = [address for address in addresses if address.startswith('unix://')]
+    if unix:
+        return ('%s, but dockerd runs (pid %s) and listens at %s: point docker_host at %s.'
+                % (what, proc['pid'], ', '.join(addresses), unix[0]))
+    if addresses:
+        return ('%s, but dockerd runs (pid %s) and listens at %s only: give it a unix socket as well '
+                '(-H unix:///var/run/docker.sock), this module never opens a network connection.'
+                % (what, proc['pid'], ', '.join(addresses)))
+    return ('%s, but dockerd runs (pid %s): point docker_host at the socket it listens on (its -H option, or '
+            '"hosts" in daemon.json).' % (what, proc['pid']))
+
+
+def dockerd_listen_addresses(ctx, proc):
+    """Where a running dockerd listens, as configured: its -H/--host options, else "hosts" of its daemon.json,
+    else dockerd's default unix:///var/run/docker.sock; fd:// (systemd socket activation) is resolved through
+    the ListenStream= lines of docker.socket. None of these is connected to."""
+    argv = P.parse_cmdline(ctx.read('/proc/%s/cmdline' % proc['pid'], binary=True))
+    hosts = P.cmdline_options(argv, '--host', '-H')
+    if not hosts:
+        text = ctx.read(P.cmdline_option(argv, '--config-file') or DEFAULT_DAEMON_JSON)
+        try:
+            config = json.loads(text) if text and text.strip() else {}
+        except ValueError:
+            config = {}
+        listed = config.get('hosts') if isinstance(config, dict) else None
+        hosts = [str(item) for item in listed] if isinstance(listed, list) else []
+    addresses = []
+    for host in hosts or ['unix://' + DEFAULT_DOCKER_SOCKET]:
+        if host.startswith('fd://'):
+            found = systemd_socket_listens(ctx, 'docker.socket')
+            addresses += found or ['fd:// (a socket systemd passes to dockerd)']
+        elif host in ('unix://', 'unix:'):
+            addresses.append('unix://' + DEFAULT_DOCKER_SOCKET)
+        else:
+            addresses.append(host)
+    return [address for index, address in enumerate(addresses) if address not in addresses[:index]]
+
+
+def systemd_socket_listens(ctx, unit):
+    """ListenStream= of a systemd socket unit (the first unit file found, then its drop-ins), as addresses."""
+    texts = []
+    for folder in SYSTEMD_DIRS:
+        text = ctx.read(os.path.join(folder, unit))
+        if text is not None:
+            texts.append(text)
+            break
+    for folder in SYSTEMD_DIRS:
+        dropins = ctx.host.listdir(os.path.join(folder, unit + '.d')) or []
+        texts += [ctx.read(os.path.join(folder, unit + '.d', name)) or '' for name in dropins if name.endswith('.conf')]
+    listens = []
+    for text in texts:
+        for value in P.parse_unit_values(text, '[Socket]', 'ListenStream'):
+            if value == '':
+                listens = []  # an empty assignment resets the list
+            elif value.startswith('/'):
+                listens.append('unix://' + value)
+            else:
+                listens.append('tcp://' + value)
+    return listens
 
 
 def api_get(ctx, socket_path, path, params=None):
@@ -279,8 +353,7 @@ def empty_containerd(socket_path):
         'installed': False, 'path': None, 'installed_version': None, 'installed_version_raw': None,
         'running': False, 'running_version': None, 'running_version_raw': None, 'pid': None,
         'exe_deleted': None, 'restart_required': False, 'restart_reasons': [], 'socket': socket_path,
-        'config_path': DEFAULT_CONTAINERD_CONFIG, 'config_version': None, 'shims': [],
-        'shim_protocol_accepted': [], 'shim_protocol_produced': None, 'error': None,
+        'config_path': DEFAULT_CONTAINERD_CONFIG, 'config_version': None, 'shims': [], 'error': None,
     }
 
 
@@ -348,7 +421,7 @@ def gather_containerd(ctx, socket_path=DEFAULT_CONTAINERD_SOCKET, engine_compone
         errors.append('containerd is installed but not running (no daemon on %s): start it with '
                       '`systemctl start containerd`.' % socket_path)
 
-    # Shims and the bootstrap protocol.
+    # Shim binaries and the versions they print (which protocol each speaks is the knowledge base's call).
     seen = set()
     for folder in SHIM_DIRS:
         for name in ctx.host.listdir(folder) or []:
@@ -363,12 +436,6 @@ def gather_containerd(ctx, socket_path=DEFAULT_CONTAINERD_SOCKET, engine_compone
             facts['shims'].append({'name': name, 'path': path, 'version': version,
                                    'version_normalized': P.upstream_version(version)})
     facts['shims'].sort(key=lambda shim: shim['name'])
-    accepted, _produced = P.shim_protocol(facts['running_version'])
-    facts['shim_protocol_accepted'] = accepted or []
-    runc_v2 = [shim for shim in facts['shims'] if shim['name'] == 'containerd-shim-runc-v2']
-    shim_version = runc_v2[0]['version'] if runc_v2 else None
-    _accepted, produced = P.shim_protocol(shim_version or facts['installed_version'])
-    facts['shim_protocol_produced'] = produced
 
     reasons = []
     if facts['running_version'] and facts['installed_version'] and \
@@ -471,7 +538,7 @@ def gather_rootless(ctx):
             except EngineError as err:
                 daemon['error'] = engine_error_sentence(
                     ctx, err, socket_path, True, start='systemctl --user start docker',
-                    what='rootless Docker daemon of %s' % user)
+                    what='rootless Docker daemon of %s' % user, rootful=False)
                 errors.append(daemon['error'])
         kit = components.get('rootlesskit') or {}
         details = kit.get('details') or {}

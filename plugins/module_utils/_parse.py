@@ -21,21 +21,40 @@ PACKAGES = (
 
 DPKG_FORMAT = '${Package}\\t${db:Status-Abbrev}\\t${Version}\\n'
 
-# Shim bootstrap protocol, as this collection counts it (same numbers as
-# data/knowledge_base/containerd.yml):
-#   1 = the shim prints a plain socket address; 2 / 3 = JSON bootstrap params with that "version".
-# Source: containerd/containerd runtime/v2/shim.go at v1.6.0 (the start response is used as the
-# address as is), v1.7.0 parseStartResponse (JSON version < 2 or plain -> legacy address,
-# version > 2 -> "unsupported shim version (%d)"), v2.0.0 core/runtime/v2/shim.go parseStartResponse
-# (CurrentShimVersion 3); containerd#10984.
-SHIM_PROTOCOL = {
-    # line: (accepted by a running daemon of this line, produced by this line's runc v2 shim)
-    (1, 6): ([1], 1),
-    (1, 7): ([1, 2], 1),
-    (2, 0): ([1, 2, 3], 3),
-    (2, 1): ([1, 2, 3], 3),
-    (2, 2): ([1, 2, 3], 3),
-}
+# How much of a value a message echoes: enough to recognise it, never a whole pasted file.
+SHOWN_HEAD = 60
+SHOWN_TAIL = 20
+# longer than anything shown() returns, so a value it already cut is left alone
+_LONG_RUN = re.compile(r'\S{121,}')
+
+
+def _cut(text):
+    """'head…tail (N characters)' for a text longer than SHOWN_HEAD + SHOWN_TAIL + 1, else the text."""
+    if len(text) <= SHOWN_HEAD + SHOWN_TAIL + 1:
+        return text, False
+    return '%s\u2026%s' % (text[:SHOWN_HEAD], text[-SHOWN_TAIL:]), True
+
+
+def shown(value):
+    """A value as an error message echoes it: quoted, and cut in the middle when long.
+
+    'unix:///run/x.sock' -> "'unix:///run/x.sock'"; a 5,000-character value ->
+    "'unix:///aaaa…aaaa.sock' (5,000 characters)". Every module message that repeats user input uses it.
+    """
+    text = value if isinstance(value, str) else repr(value)
+    text = text.replace('\0', '\\0')
+    cut, was_cut = _cut(text)
+    return "'%s'%s" % (cut, ' (%s characters)' % format(len(text), ',') if was_cut else '')
+
+
+def shorten_message(msg):
+    """A whole message with every long unbroken run (a value Ansible's own option checks echo in full) cut
+    the way shown() cuts values, so a failed task never prints a pasted file back."""
+    def cut(match):
+        text, _was_cut = _cut(match.group(0))
+        return '%s (%s characters)' % (text, format(len(match.group(0)), ','))
+    return _LONG_RUN.sub(cut, msg) if isinstance(msg, str) else msg
+
 
 _VERSION_RE = re.compile(r'^v?(\d+)\.(\d+)(?:\.(\d+))?')
 
@@ -53,34 +72,10 @@ def upstream_version(version):
     return '%s.%s.%s' % (match.group(1), match.group(2), match.group(3) or '0')
 
 
-def version_tuple(version):
-    norm = upstream_version(version)
-    if norm is None:
-        return None
-    return tuple(int(part) for part in norm.split('.'))
-
-
 def api_tuple(api):
-    """'1.41' -> (1, 41); None when unparsable."""
-    match = re.match(r'^v?(\d+)\.(\d+)$', str(api or '').strip())
+    """'1.41' or 'v1.41' -> (1, 41); None when unparsable (the filters read API versions the same way)."""
+    match = re.match(r'^[vV]?(\d+)\.(\d+)$', str(api or '').strip())
     return (int(match.group(1)), int(match.group(2))) if match else None
-
-
-def shim_protocol(version):
-    """(accepted list, produced int) for a containerd version, (None, None) for an unknown line."""
-    parts = version_tuple(version)
-    if parts is None:
-        return None, None
-    line = parts[:2]
-    if line in SHIM_PROTOCOL:
-        accepted, produced = SHIM_PROTOCOL[line]
-        return list(accepted), produced
-    if line < (1, 6):
-        return [1], 1
-    if line > max(SHIM_PROTOCOL):
-        # A newer line than the table knows: containerd 2.x keeps accepting 1-3 (assumed until known).
-        return None, None
-    return None, None
 
 
 def parse_dpkg_query(text):
@@ -192,14 +187,39 @@ def parse_cmdline(data):
 
 def cmdline_option(argv, *names):
     """Value of --opt=value / --opt value / -o value in an argument list (last one wins)."""
-    value = None
+    values = cmdline_options(argv, *names)
+    return values[-1] if values else None
+
+
+def cmdline_options(argv, *names):
+    """Every value of --opt=value / --opt value / -o value in an argument list, in order (-H a -H b)."""
+    values = []
     for index, arg in enumerate(argv):
         for name in names:
             if arg.startswith(name + '='):
-                value = arg[len(name) + 1:]
+                values.append(arg[len(name) + 1:])
             elif arg == name and index + 1 < len(argv):
-                value = argv[index + 1]
-    return value
+                values.append(argv[index + 1])
+    return values
+
+
+def unit_assignments(text):
+    """systemd unit/drop-in text -> (section, key, value) for each `key=value` line, in order (comments skipped)."""
+    section = None
+    for raw in (text or '').splitlines():
+        line = raw.strip()
+        if not line or line[0] in '#;':
+            continue
+        if line.startswith('['):
+            section = line
+        elif '=' in line:
+            key, value = line.split('=', 1)
+            yield section, key.strip(), value
+
+
+def parse_unit_values(text, section, key):
+    """Values of `key=` lines in one section of a systemd unit or drop-in, in order (empty values kept)."""
+    return [value.strip() for where, name, value in unit_assignments(text) if where == section and name == key]
 
 
 def parse_status(text):
@@ -221,18 +241,9 @@ def parse_unit_environment(text, names):
     Also returns EnvironmentFile= paths as (None, path, 'EnvironmentFile') so callers can read them.
     """
     found = []
-    section = None
-    for raw in (text or '').splitlines():
-        line = raw.strip()
-        if not line or line[0] in '#;':
+    for section, key, value in unit_assignments(text):
+        if section not in (None, '[Service]'):
             continue
-        if line.startswith('['):
-            section = line
-            continue
-        if section not in (None, '[Service]') or '=' not in line:
-            continue
-        key, value = line.split('=', 1)
-        key = key.strip()
         if key == 'Environment':
             try:
                 items = shlex.split(value)

@@ -32,6 +32,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+# Generated from docs/facts.yml (the facts contract) by tests/unit/modules/facts_contract.py --write;
+# edit that file, not this block.
 ansible_facts:
   description: Facts to add to the host.
   returned: always
@@ -101,7 +103,7 @@ ansible_facts:
                   description: E(DOCKER_API_VERSION) in the container's environment, else V(null).
                   returned: always
                   type: str
-                  sample: "1.23"
+                  sample: '1.23'
                 docker_host_env:
                   description: E(DOCKER_HOST) in the container's environment, else V(null).
                   returned: always
@@ -118,7 +120,11 @@ ansible_facts:
               type: list
               elements: dict
               sample:
-                - {"name": "ecs-agent", "api_version": "1.21", "image": null, "image_name": null, "image_tag": null}
+                - name: ecs-agent
+                  api_version: '1.21'
+                  image: null
+                  image_name: null
+                  image_tag: null
             error:
               description: One sentence naming the problem and its fix, or V(null).
               returned: always

@@ -13,11 +13,13 @@ version_added: 0.1.0
 description:
   - Reports the installed C(containerd) binary version (C(containerd --version)), the running daemon version (its
     Version service, through C(ctr version)), whether a restart is required (versions differ, or the binary was
-    replaced under the running daemon), the shim binaries and versions, the shim bootstrap protocol the running
-    daemon accepts and the installed shim produces, and the configuration version.
-  - A containerd 2.x package installed under a running 1.7 daemon makes every new container fail with C(unsupported
-    shim version (3)); this module shows it as C(restart_required=true) with C(shim_protocol_produced) missing from
-    C(shim_protocol_accepted).
+    replaced under the running daemon), the shim binaries and the versions they print, and the configuration
+    version.
+  - It reports what it observes and judges nothing. A containerd 2.x package installed under a running 1.7 daemon
+    shows here as C(restart_required=true) with C(running_version) 1.7 and a 2.x runc shim; that new containers
+    then fail with "unsupported shim version (3)" is the knowledge base's judgement, reported by the
+    P(fleetsafe.container_engine.compat_findings#filter) filter (see C(docs/incidents.md#containerd-shim-v3) of
+    the collection).
   - Returns C(ansible_facts.container_engine.containerd).
 author:
   - fleetsafe developers (@fleetsafe)
@@ -40,6 +42,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+# Generated from docs/facts.yml (the facts contract) by tests/unit/modules/facts_contract.py --write;
+# edit that file, not this block.
 ansible_facts:
   description: Facts to add to the host.
   returned: always
@@ -52,7 +56,9 @@ ansible_facts:
       contains:
         containerd:
           description:
-            - The system containerd - installed binary, running daemon, shims and the shim bootstrap protocol.
+            - The system containerd - installed binary, running daemon, shim binaries and their versions, as observed.
+            - Which shim bootstrap protocol each version speaks is not a fact but a judgement - the knowledge base's
+              C(data/knowledge_base/containerd.yml) holds it and C(compat_findings) applies it to these versions.
           returned: always
           type: dict
           contains:
@@ -60,6 +66,7 @@ ansible_facts:
               description: Whether a C(containerd) binary is on the host.
               returned: always
               type: bool
+              sample: true
             path:
               description: Path of the C(containerd) binary.
               returned: always
@@ -81,6 +88,7 @@ ansible_facts:
                   O(containerd_socket)).
               returned: always
               type: bool
+              sample: true
             running_version:
               description: The running daemon's version (its Version service, C(ctr version) Server part), normalised.
               returned: always
@@ -92,28 +100,32 @@ ansible_facts:
               type: str
               sample: 1.7.24~ds1
             pid:
-              description: PID of the running containerd.
+              description: PID of the running containerd, V(null) when none runs.
               returned: always
               type: int
+              sample: 1234
             exe_deleted:
               description:
-                - Whether C(/proc/PID/exe) of the daemon ends in C( (deleted)) (binary replaced); V(null) when
-                  unknown.
+                - Whether C(/proc/PID/exe) of the daemon ends in " (deleted)" (binary replaced); V(null) when unknown.
               returned: always
               type: bool
+              sample: false
             restart_required:
               description:
                 - V(true) when the running version differs from the installed one or the binary was replaced; V(null)
-                  when a
-                  daemon runs but neither can be told (see C(error)); V(false) otherwise.
+                  when a daemon runs but neither can be told (see C(error)); V(false) otherwise.
+                - An observation, not a verdict on compatibility - the running daemon is not the installed one.
               returned: always
               type: bool
+              sample: true
             restart_reasons:
               description: Why a restart is required.
               returned: always
               type: list
               elements: str
-              sample: ["running 1.7.24 != installed 2.1.9", "binary replaced (/proc/1234/exe is deleted)"]
+              sample:
+                - running 1.7.24 != installed 2.1.9
+                - binary replaced (/proc/1234/exe is deleted)
             socket:
               description: The containerd socket asked.
               returned: always
@@ -130,7 +142,11 @@ ansible_facts:
               type: int
               sample: 2
             shims:
-              description: C(containerd-shim*) binaries on the host; C(-v) is asked of the runc shims only.
+              description:
+                - C(containerd-shim*) binaries on the host; C(-v) is asked of the runc shims only.
+                - A containerd 2.x runc shim installed under a running 1.7 daemon makes new containers fail with
+                  "unsupported shim version (3)" - C(compat_findings) reports it as
+                  C(containerd_shim_protocol_mismatch) from C(running_version) and the runc shim's C(version).
               returned: always
               type: list
               elements: dict
@@ -144,6 +160,7 @@ ansible_facts:
                   description: Binary path.
                   returned: always
                   type: str
+                  sample: /usr/bin/containerd-shim-runc-v2
                 version:
                   description: Version as printed by C(-v), V(null) for shims not asked.
                   returned: always
@@ -154,30 +171,6 @@ ansible_facts:
                   returned: always
                   type: str
                   sample: 2.1.9
-            shim_protocol_accepted:
-              description:
-                - Shim bootstrap protocol versions the RUNNING daemon accepts, by its containerd line; V([]) when
-                  unknown.
-                - C(1) is a plain socket address, C(2) and C(3) JSON bootstrap parameters with that C(version).
-                  containerd 1.6 accepts C([1]); 1.7 C([1, 2]); 2.0-2.2 C([1, 2, 3]).
-                - "Source: containerd C(runtime/v2/shim.go) at v1.6.0 and v1.7.0 (C(parseStartResponse): version above
-                  2
-                  gives C(unsupported shim version)), C(core/runtime/v2/shim.go) at v2.0.0 (C(CurrentShimVersion) 3),
-                  containerd#10984."
-              returned: always
-              type: list
-              elements: int
-              sample: [1, 2]
-            shim_protocol_produced:
-              description:
-                - The protocol the installed runc v2 shim answers with (by its version line) - C(1) for containerd 1.x
-                  shims,
-                  C(3) for 2.x. A value missing from the running daemon's C(shim_protocol_accepted) means new
-                  containers fail
-                  with C(unsupported shim version (3)) until containerd is restarted.
-              returned: always
-              type: int
-              sample: 3
             error:
               description: One sentence naming the problem and its fix, or V(null).
               returned: always

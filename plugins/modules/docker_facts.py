@@ -41,6 +41,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+# Generated from docs/facts.yml (the facts contract) by tests/unit/modules/facts_contract.py --write;
+# edit that file, not this block.
 can_talk_to_docker:
   description:
     - Whether the Docker daemon answered on O(docker_host) (same as
@@ -61,8 +63,7 @@ ansible_facts:
         docker:
           description:
             - The Docker Engine (rootful daemon on O(docker_host)), from its unversioned C(/version) and C(/info), the
-              host's
-              packages, the running C(dockerd) process, its C(daemon.json) and systemd units.
+              host's packages, the running C(dockerd) process, its C(daemon.json) and systemd units.
           returned: always
           type: dict
           contains:
@@ -75,7 +76,7 @@ ansible_facts:
               description: One sentence naming the problem and its fix, or V(null) when all went well.
               returned: always
               type: str
-              sample: "The Docker daemon is not running (no socket at /var/run/docker.sock): start it with ..."
+              sample: 'The Docker daemon is not running (no socket at /var/run/docker.sock): start it with ...'
             socket:
               description: The socket asked.
               returned: always
@@ -88,9 +89,9 @@ ansible_facts:
               sample: 372
             exe_deleted:
               description:
-                - Whether C(/proc/PID/exe) of the running C(dockerd) ends in C( (deleted)), that is its binary was
-                  replaced
-                  on disk (a package upgrade) since it started. V(null) when unknown (not running, not readable).
+                - Whether C(/proc/PID/exe) of the running C(dockerd) ends in " (deleted)", that is its binary was
+                  replaced on disk (a package upgrade) since it started. V(null) when unknown (not running, not
+                  readable).
               returned: always
               type: bool
               sample: false
@@ -104,20 +105,23 @@ ansible_facts:
                 - The highest Engine API version the daemon serves (C(ApiVersion) of the unversioned C(/version)).
               returned: always
               type: str
-              sample: "1.41"
+              sample: '1.41'
             min_api_version:
               description: The lowest Engine API version the daemon accepts (C(MinAPIVersion)), after any override.
               returned: always
               type: str
-              sample: "1.12"
+              sample: '1.12'
             components:
               description:
                 - C(Server.Components) of C(/version) by lower-case name (C(engine), C(containerd), C(runc),
-                  C(docker-init),
-                  C(rootlesskit)), each with C(version) and C(details) as the daemon reports them.
+                  C(docker-init), C(rootlesskit)), each with C(version) and C(details) as the daemon reports them.
               returned: always
               type: dict
-              sample: {"containerd": {"version": "1.6.20~ds1", "details": {"GitCommit": "1.6.20~ds1-1+deb12u3"}}}
+              sample:
+                containerd:
+                  version: 1.6.20~ds1
+                  details:
+                    GitCommit: 1.6.20~ds1-1+deb12u3
             storage_driver:
               description: The storage driver (C(Driver) of C(/info)).
               returned: always
@@ -132,7 +136,7 @@ ansible_facts:
               description: The cgroup version (C(CgroupVersion) of C(/info)), as a string.
               returned: always
               type: str
-              sample: "2"
+              sample: '2'
             live_restore:
               description: Whether live-restore is enabled (C(LiveRestoreEnabled)).
               returned: always
@@ -143,7 +147,9 @@ ansible_facts:
               returned: always
               type: list
               elements: str
-              sample: ["name=seccomp,profile=default", "name=cgroupns"]
+              sample:
+                - name=seccomp,profile=default
+                - name=cgroupns
             containers:
               description: Container counts from C(/info).
               returned: always
@@ -177,7 +183,8 @@ ansible_facts:
                   so).
               returned: always
               type: dict
-              sample: {"live-restore": true}
+              sample:
+                live-restore: true
             min_api_overrides:
               description:
                 - Every minimum-API override found, in effect or not, in this order - E(DOCKER_MIN_API_VERSION) in the
@@ -197,7 +204,7 @@ ansible_facts:
                   description: The version set, as written.
                   returned: always
                   type: str
-                  sample: "1.17"
+                  sample: '1.17'
                 where:
                   description: The file it was found in.
                   returned: always
@@ -206,13 +213,14 @@ ansible_facts:
             packages:
               description:
                 - Installed dpkg packages of both families (Debian C(docker.io), C(docker-cli), C(containerd),
-                  C(runc), C(tini);
-                  Docker's C(docker-ce), C(docker-ce-cli), C(containerd.io), C(docker-ce-rootless-extras), plugins)
-                  and the
-                  rootless helpers, name to version. V({}) without dpkg.
+                  C(runc), C(tini); Docker's C(docker-ce), C(docker-ce-cli), C(containerd.io),
+                  C(docker-ce-rootless-extras), plugins) and the rootless helpers, name to version. V({}) without
+                  dpkg.
               returned: always
               type: dict
-              sample: {"docker.io": "20.10.24+dfsg1-1+deb12u1+b6", "containerd": "1.6.20~ds1-1+deb12u3"}
+              sample:
+                docker.io: 20.10.24+dfsg1-1+deb12u1+b6
+                containerd: 1.6.20~ds1-1+deb12u3
             package_family:
               description: V(debian) (C(docker.io)), V(docker-ce) or V(null) when no engine package is installed.
               returned: always
@@ -228,8 +236,7 @@ ansible_facts:
             stale:
               description:
                 - Whether the running engine's version differs from the installed package's (normally older - the
-                  package was
-                  upgraded and C(dockerd) not restarted). V(null) when either is unknown.
+                  package was upgraded and C(dockerd) not restarted). V(null) when either is unknown.
               returned: always
               type: bool
               sample: false

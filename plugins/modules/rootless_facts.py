@@ -34,6 +34,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+# Generated from docs/facts.yml (the facts contract) by tests/unit/modules/facts_contract.py --write;
+# edit that file, not this block.
 ansible_facts:
   description: Facts to add to the host.
   returned: always
@@ -89,12 +91,12 @@ ansible_facts:
                   description: The highest API version this daemon serves.
                   returned: always
                   type: str
-                  sample: "1.51"
+                  sample: '1.51'
                 min_api_version:
                   description: The lowest API version this daemon accepts.
                   returned: always
                   type: str
-                  sample: "1.24"
+                  sample: '1.24'
                 rootlesskit_version:
                   description: rootlesskit version (as the daemon reports it, else C(rootlesskit --version)).
                   returned: always
@@ -113,8 +115,7 @@ ansible_facts:
                 driver_source:
                   description:
                     - Where the drivers were read - V(engine) (C(/version) component C(rootlesskit) details, what
-                      rootlesskit
-                      itself tells the daemon), V(rootlesskit_cmdline) or V(environment)
+                      rootlesskit itself tells the daemon), V(rootlesskit_cmdline) or V(environment)
                       (C(DOCKERD_ROOTLESS_ROOTLESSKIT_*)).
                   returned: always
                   type: str

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import lab
 
 ROOT = Path(__file__).resolve().parents[2]
+# the knowledge base's view of a containerd version, shared with the unit tests of the facts modules
+sys.path.insert(0, str(ROOT / "tests" / "unit" / "modules"))
+from kb_lookup import runc_shim_version, shim_protocols  # noqa: E402,F401  # pylint: disable=unused-import
+
 ANSIBLE = str(ROOT / ".venv" / "bin" / "ansible")
 
 # Plain HTTP over a unix socket with the host's python3 (no curl in lab hosts): path -> [status, body].

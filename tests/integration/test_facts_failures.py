@@ -67,3 +67,61 @@ def test_tcp_docker_host_is_refused(lab_host_factory, ansible_env):
     result = adhoc(host, ansible_env, module="docker_facts", args={"docker_host": "tcp://127.0.0.1:2375"})
     assert result["failed"] is True and result["can_talk_to_docker"] is False
     assert "must be a unix socket" in result["msg"]
+
+
+def test_docker_host_without_a_socket_names_where_dockerd_listens(lab_host_factory, ansible_env):
+    """A docker_host with no socket behind it while dockerd runs: the error says where dockerd listens (not that
+    it is stopped), and the docker CLI really answers at the address named."""
+    host = lab_host_factory("old")
+    pid = int(host.exec(["systemctl", "show", "-p", "MainPID", "--value", "docker.service"]).stdout)
+    expected = (f"There is no socket at /run/nope/docker.sock, but dockerd runs (pid {pid}) and listens at "
+                "unix:///run/docker.sock: point docker_host at unix:///run/docker.sock.")
+    result = adhoc(host, ansible_env, args={"docker_host": "unix:///run/nope/docker.sock"})
+    f = facts(result)
+    assert result["can_talk_to_docker"] is False and f["docker"]["pid"] == pid
+    assert f["docker"]["error"] == expected and f["clients"]["error"] == expected
+    server = host.exec(["docker", "-H", "unix:///run/docker.sock", "version", "--format", "{{.Server.Version}}"])
+    assert server.stdout.strip() == "20.10.24+dfsg1"
+
+    # dockerd given a second socket of its own (-H on its command line): both are named, the first unix one advised
+    host.sh("mkdir -p /etc/systemd/system/docker.service.d\n"
+            "printf '[Service]\\nExecStart=\\nExecStart=/usr/sbin/dockerd -H fd:// -H unix:///run/alt.sock "
+            "--containerd=/run/containerd/containerd.sock\\n' > /etc/systemd/system/docker.service.d/alt.conf\n"
+            "systemctl daemon-reload && systemctl restart docker.service")
+    pid = int(host.exec(["systemctl", "show", "-p", "MainPID", "--value", "docker.service"]).stdout)
+    failed = adhoc(host, ansible_env, module="docker_facts",
+                   args={"docker_host": "/run/nope/docker.sock", "fail_on_error": True})
+    assert failed["failed"] is True
+    assert failed["msg"] == (f"docker: There is no socket at /run/nope/docker.sock, but dockerd runs (pid {pid}) and "
+                             "listens at unix:///run/docker.sock, unix:///run/alt.sock: point docker_host at "
+                             "unix:///run/docker.sock.")
+    server = host.exec(["docker", "-H", "unix:///run/alt.sock", "version", "--format", "{{.Server.Version}}"])
+    assert server.stdout.strip() == "20.10.24+dfsg1"
+
+
+def test_bad_options_are_refused_before_anything_is_read(lab_host_factory, ansible_env):
+    """Socket options and declared API versions that cannot work fail at once, one sentence each naming the value;
+    a 5,000-character value is echoed shortened."""
+    host = lab_host_factory(None)
+    cases = [
+        ("containerd_facts", {"containerd_socket": "run/containerd/containerd.sock"},
+         "containerd_socket must be an absolute path (/run/containerd/containerd.sock), not "
+         "'run/containerd/containerd.sock'."),
+        ("containerd_facts", {"containerd_socket": "tcp://127.0.0.1:1234"},
+         "containerd_socket must be the path of containerd's unix socket (/run/containerd/containerd.sock), not "
+         "'tcp://127.0.0.1:1234': this module never opens a network connection, so run it on the containerd host "
+         "itself."),
+        ("container_engine_facts", {"containerd_socket": "/run/" + "c" * 103},
+         "containerd_socket is 108 bytes long, but a unix socket path has at most 107 bytes: '/run/" + "c" * 55
+         + "\u2026" + "c" * 20 + "' (108 characters). Give the path the daemon really listens on."),
+        ("clients_facts", {"declared": [{"name": "ecs-agent", "api_version": "abc"}]},
+         "declared[0].api_version of client 'ecs-agent' must be an Engine API version like \"1.41\", not 'abc'."),
+    ]
+    for module, args, msg in cases:
+        result = adhoc(host, ansible_env, module=module, args=args)
+        assert result["failed"] is True and result["msg"] == msg, (module, args, result.get("msg"))
+        assert "ansible_facts" not in result
+    result = adhoc(host, ansible_env, module="docker_facts", args={"docker_host": "tcp://" + "a" * 5000})
+    assert result["failed"] is True and result["can_talk_to_docker"] is False
+    assert result["msg"].startswith("docker_host must be a unix socket with an absolute path")
+    assert "(5,006 characters)" in result["msg"] and len(result["msg"]) < 400

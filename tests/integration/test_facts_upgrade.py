@@ -1,8 +1,9 @@
-"""Packages upgraded under running daemons (incident 2, and a stale engine): containerd 2.1.9 installed
-under a running 1.7.24 daemon, docker.io 28.5.2 under a running 26.1.5 dockerd; then the restarts."""
+"""Packages upgraded under running daemons (docs/incidents.md#containerd-shim-v3 and
+docs/incidents.md#lab-engine-package-no-restart): containerd 2.1.9 installed under a running 1.7.24 daemon,
+docker.io 28.5.2 under a running 26.1.5 dockerd; then the restarts."""
 from __future__ import annotations
 
-from _facts import adhoc, facts
+from _facts import adhoc, facts, runc_shim_version, shim_protocols
 
 
 def test_upgrade_without_restart_then_restarts(lab_host_factory, ansible_env):
@@ -21,14 +22,16 @@ def test_upgrade_without_restart_then_restarts(lab_host_factory, ansible_env):
     assert (c["installed_version_raw"], c["running_version_raw"]) == ("2.1.9+unknown", "1.7.24~ds1")
     assert c["restart_required"] is True and c["exe_deleted"] is True
     assert "running 1.7.24 != installed 2.1.9" in c["restart_reasons"]
-    assert c["shim_protocol_accepted"] == [1, 2] and c["shim_protocol_produced"] == 3
+    # observed: a 2.1.9 runc shim under a running 1.7.24 daemon; the knowledge base: it answers 3, 1.7 accepts [1, 2]
+    assert runc_shim_version(c) == "2.1.9"
+    assert shim_protocols(c["running_version"])[0] == [1, 2] and shim_protocols(runc_shim_version(c))[1] == 3
     assert (docker["version"], docker["installed_version"], docker["stale"]) == ("26.1.5+dfsg1", "28.5.2", True)
     assert docker["packages"]["docker.io"] == "28.5.2+dfsg4-5"
 
     host.sh("systemctl restart containerd")
     c = facts(adhoc(host, ansible_env, module="containerd_facts"))["containerd"]
     assert c["restart_required"] is False and c["restart_reasons"] == []
-    assert c["running_version"] == "2.1.9" and c["shim_protocol_accepted"] == [1, 2, 3]
+    assert c["running_version"] == "2.1.9" and shim_protocols(c["running_version"])[0] == [1, 2, 3]
 
     docker = facts(adhoc(host, ansible_env, module="docker_facts"))["docker"]
     assert docker["stale"] is True  # dockerd 26.1.5 still runs

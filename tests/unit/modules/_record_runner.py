@@ -1,5 +1,6 @@
 """Runs INSIDE a lab host (copied there by record_fixtures.py): gather every part through a
-RecordingHost and print {"calls": ..., "facts": ...} as JSON. Stdlib + the host's python3-docker."""
+RecordingHost and print {"calls": ..., "facts": ...} as JSON. Stdlib + the host's python3-docker.
+Arguments: declared clients (JSON), the Docker socket to ask (default /var/run/docker.sock)."""
 from __future__ import annotations
 
 import json
@@ -11,11 +12,12 @@ from ansible_collections.fleetsafe.container_engine.plugins.module_utils import 
 from recording import RecordingHost  # noqa: E402
 
 declared = json.loads(sys.argv[1]) if len(sys.argv) > 1 else []
+docker_socket = sys.argv[2] if len(sys.argv) > 2 else G.DEFAULT_DOCKER_SOCKET
 host = RecordingHost(None, timeout=10)
 ctx = G.Context(host)
-facts = {"docker": G.gather_docker(ctx)}
+facts = {"docker": G.gather_docker(ctx, docker_socket)}
 facts["containerd"] = G.gather_containerd(ctx, engine_components=facts["docker"]["components"])
 facts["rootless"] = G.gather_rootless(ctx)
-facts["clients"] = G.gather_clients(ctx, declared=declared)
+facts["clients"] = G.gather_clients(ctx, docker_socket, declared=declared)
 host.close()
 print(json.dumps({"calls": host.calls, "facts": facts, "notes": ctx.notes}, sort_keys=True))

@@ -2,6 +2,7 @@
 
     python3 tests/unit/modules/record_fixtures.py            # all scenarios (~2 min)
     python3 tests/unit/modules/record_fixtures.py old mid    # only those whose name starts so
+    FLEETSAFE_LAB_PREFIX=me python3 tests/unit/modules/record_fixtures.py socket   # lab hosts named me-rec-*
 
 Each scenario puts a lab host in a real state (a version set, an upgrade without restart, a stopped
 daemon, a rootless daemon, a client container) and runs the gatherers there through RecordingHost;
@@ -10,6 +11,7 @@ the fixture keeps every answer the host gave and the facts computed from them.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -32,7 +34,7 @@ CLIENT = ("docker rm -f fsf-client >/dev/null 2>&1 || true; "
 
 
 def record(host: lab.LabHost, name: str, description: str, user: str | None = None,
-           declared: list | None = None) -> None:
+           declared: list | None = None, docker_socket: str | None = None) -> None:
     # docker cp cannot write into the tmpfs at /tmp of a lab host: stream a tar through docker exec.
     host.exec(["rm", "-rf", REC])
     host.exec(["mkdir", "-p", f"{REC}/ansible_collections/fleetsafe/container_engine"])
@@ -43,10 +45,11 @@ def record(host: lab.LabHost, name: str, description: str, user: str | None = No
     host.exec(["mv", f"{REC}/ansible_collections/fleetsafe/container_engine/recording.py",
                f"{REC}/ansible_collections/fleetsafe/container_engine/_record_runner.py", REC])
     host.exec(["chmod", "-R", "a+rX", REC])
-    res = host.exec(["python3", f"{REC}/_record_runner.py", json.dumps(declared or [])], user=user)
+    res = host.exec(["python3", f"{REC}/_record_runner.py", json.dumps(declared or []),
+                     docker_socket or "/var/run/docker.sock"], user=user)
     data = json.loads(res.stdout)
     data = {"scenario": name, "description": description, "user": user or "root", "declared": declared or [],
-            **data}
+            **({"docker_socket": docker_socket} if docker_socket else {}), **data}
     FIXTURES.mkdir(exist_ok=True)
     (FIXTURES / f"{name}.json").write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     print(f"recorded {name}: {len(data['calls'])} calls", file=sys.stderr)
@@ -98,14 +101,20 @@ def scenario_rootless(host: lab.LabHost) -> None:
     record(host, "new_rootless_slirp4netns", "new set, rootless dockerd 28.5.2 of alice, port driver slirp4netns")
 
 
-SCENARIOS = {"old": scenario_old, "mid": scenario_mid, "rootless": scenario_rootless}
+def scenario_socket(host: lab.LabHost) -> None:
+    host.install_set("old")
+    record(host, "old_socket_elsewhere", "old set running (dockerd -H fd://, systemd's docker.socket listens on "
+           "/run/docker.sock), asked on a socket that does not exist", docker_socket="/run/nope/docker.sock")
+
+
+SCENARIOS = {"old": scenario_old, "mid": scenario_mid, "rootless": scenario_rootless, "socket": scenario_socket}
 
 
 def main(argv: list[str]) -> int:
     lab.build()
     chosen = [n for n in SCENARIOS if not argv or any(n.startswith(a) for a in argv)]
     for name in chosen:
-        host = lab.LabHost(f"fsfacts-rec-{name}")
+        host = lab.LabHost(f"{os.environ.get('FLEETSAFE_LAB_PREFIX', 'fsfacts')}-rec-{name}")
         t0 = time.monotonic()
         try:
             host.start()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _gather as G
+from kb_lookup import runc_shim_version, shim_protocols
 from recording import ReplayHost
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -21,10 +22,11 @@ def load(name: str) -> dict:
 def gather(name: str) -> tuple[dict, G.Context, dict]:
     data = load(name)
     ctx = G.Context(ReplayHost(data["calls"]))
-    facts = {"docker": G.gather_docker(ctx)}
+    socket = data.get("docker_socket", G.DEFAULT_DOCKER_SOCKET)
+    facts = {"docker": G.gather_docker(ctx, socket)}
     facts["containerd"] = G.gather_containerd(ctx, engine_components=facts["docker"]["components"])
     facts["rootless"] = G.gather_rootless(ctx)
-    facts["clients"] = G.gather_clients(ctx, declared=data["declared"])
+    facts["clients"] = G.gather_clients(ctx, socket, declared=data["declared"])
     return facts, ctx, data
 
 
@@ -36,7 +38,7 @@ def raw(data: dict, method: str, *args, **kwargs):
 def test_fixtures_present():
     assert {"nodocker", "old", "mid", "mid_upgraded_no_restart", "mid_upgraded_containerd_restarted",
             "new_after_upgrade", "new_rootless_builtin", "new_rootless_slirp4netns", "old_stopped",
-            "old_stopped_socket_active", "old_unprivileged"} <= set(ALL)
+            "old_stopped_socket_active", "old_unprivileged", "old_socket_elsewhere"} <= set(ALL)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -95,7 +97,10 @@ def test_containerd_in_step(name, line, accepted, produced):
     c = gather(name)[0]["containerd"]
     assert c["installed_version"] == c["running_version"] == line
     assert c["restart_required"] is False and c["restart_reasons"] == [] and c["exe_deleted"] is False
-    assert c["shim_protocol_accepted"] == accepted and c["shim_protocol_produced"] == produced
+    # the facts report the versions; the knowledge base says which shim protocols they speak
+    assert "shim_protocol_accepted" not in c and "shim_protocol_produced" not in c
+    assert runc_shim_version(c) == line
+    assert shim_protocols(c["running_version"])[0] == accepted and shim_protocols(runc_shim_version(c))[1] == produced
     assert c["config_version"] == 2
     assert c["error"] is None
 
@@ -110,7 +115,7 @@ def test_containerd_2_installed_under_running_1_7():
     assert c["restart_required"] is True
     assert c["exe_deleted"] is True
     assert c["restart_reasons"][0] == "running 1.7.24 != installed 2.1.9"
-    assert c["shim_protocol_produced"] not in c["shim_protocol_accepted"]
+    assert shim_protocols(runc_shim_version(c))[1] not in shim_protocols(c["running_version"])[0]
     assert c["shims"] == [{"name": "containerd-shim-runc-v2", "path": "/usr/bin/containerd-shim-runc-v2",
                            "version": "2.1.9+unknown", "version_normalized": "2.1.9"}]
     docker = facts["docker"]
@@ -218,3 +223,70 @@ def test_unparsable_daemon_json_is_an_error():
     assert docker["daemon_json"] == {}
     assert "/etc/docker/daemon.json is not valid JSON" in docker["error"]
     assert docker["can_talk_to_docker"] is True
+
+
+ELSEWHERE = ("There is no socket at /run/nope/docker.sock, but dockerd runs (pid 374) and listens at "
+             "unix:///run/docker.sock: point docker_host at unix:///run/docker.sock.")
+
+
+def test_socket_missing_while_dockerd_listens_elsewhere():
+    """docker_host names a socket that does not exist while dockerd runs: the error says where it listens,
+    not that it is stopped (Debian's dockerd is started with -H fd://, systemd's docker.socket holds the socket)."""
+    facts, _ctx, data = gather("old_socket_elsewhere")
+    argv = raw(data, "read", "/proc/374/cmdline", binary=True)["result"]["__bytes__"].split("\0")
+    assert argv[:3] == ["/usr/sbin/dockerd", "-H", "fd://"]
+    unit = raw(data, "read", "/usr/lib/systemd/system/docker.socket", binary=False)["result"]
+    assert "ListenStream=/run/docker.sock" in unit.splitlines()
+    docker = facts["docker"]
+    assert docker["pid"] == 374 and docker["can_talk_to_docker"] is False
+    assert docker["error"] == ELSEWHERE
+    assert facts["clients"]["error"] == ELSEWHERE
+    assert "not running" not in docker["error"] and "systemctl start" not in docker["error"]
+
+
+def variant(name: str, changes: dict) -> dict:
+    """A recording with some answers replaced (each key: method and arguments as recorded)."""
+    from recording import call_key
+    calls = copy.deepcopy(load(name)["calls"])
+    for (method, args, kwargs), result in changes.items():
+        calls[call_key(method, args, dict(kwargs))] = result
+    return calls
+
+
+CMDLINE = ("read", ("/proc/374/cmdline",), (("binary", True),))
+DAEMON_JSON = ("read", ("/etc/docker/daemon.json",), (("binary", False),))
+
+
+@pytest.mark.parametrize("argv,daemon_json,expected", [
+    # -H given on the command line: every one, in order
+    ("/usr/sbin/dockerd\0-H\0unix:///run/alt.sock\0-H\0tcp://127.0.0.1:2375\0", None,
+     "listens at unix:///run/alt.sock, tcp://127.0.0.1:2375: point docker_host at unix:///run/alt.sock."),
+    # no -H: "hosts" of daemon.json
+    ("/usr/sbin/dockerd\0", '{"hosts": ["unix:///srv/docker.sock"]}',
+     "listens at unix:///srv/docker.sock: point docker_host at unix:///srv/docker.sock."),
+    # neither: dockerd's default socket
+    ("/usr/sbin/dockerd\0", None,
+     "listens at unix:///var/run/docker.sock: point docker_host at unix:///var/run/docker.sock."),
+    # TCP only: this module will not follow it there
+    ("/usr/sbin/dockerd\0--host=tcp://0.0.0.0:2375\0", None,
+     "listens at tcp://0.0.0.0:2375 only: give it a unix socket as well (-H unix:///var/run/docker.sock), this "
+     "module never opens a network connection."),
+])
+def test_where_dockerd_listens(argv, daemon_json, expected):
+    calls = variant("old_socket_elsewhere", {CMDLINE: {"result": {"__bytes__": argv}},
+                                             DAEMON_JSON: {"result": daemon_json}})
+    docker = G.gather_docker(G.Context(ReplayHost(calls)), "/run/nope/docker.sock")
+    assert docker["error"] == ("There is no socket at /run/nope/docker.sock, but dockerd runs (pid 374) and "
+                               + expected)
+
+
+def test_refused_socket_while_dockerd_listens_elsewhere():
+    calls = variant("old_socket_elsewhere", {("socket_state", ("/run/nope/docker.sock",), ()): {"result": "ok"}})
+    from recording import call_key
+    calls[call_key("sdk_available", (), {})] = {"result": True}
+    calls[call_key("api", ("/run/nope/docker.sock", "/version"), {})] = {
+        "engine_error": ["refused", "connection refused on /run/nope/docker.sock", None]}
+    docker = G.gather_docker(G.Context(ReplayHost(calls)), "/run/nope/docker.sock")
+    assert docker["error"] == ("Nothing answers on /run/nope/docker.sock (connection refused), but dockerd runs "
+                               "(pid 374) and listens at unix:///run/docker.sock: point docker_host at "
+                               "unix:///run/docker.sock.")

@@ -11,6 +11,7 @@ import yaml
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _common
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _parse as P
+from kb_lookup import shim_protocols
 from recording import ReplayHost
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -108,17 +109,25 @@ def returned_paths(value, prefix, doc_paths):
     return paths
 
 
+def part_doc_paths():
+    """Every documented path under ansible_facts.container_engine: each part is documented by its own module
+    (container_engine_facts refers to them)."""
+    paths = set()
+    for name in PART_OF:
+        paths |= documented_paths(return_doc(name))
+    return paths
+
+
 @pytest.mark.parametrize("fixture", sorted(p.stem for p in FIXTURES.glob("*.json")))
 def test_every_returned_key_is_documented(fixture):
-    doc_paths = documented_paths(return_doc("container_engine_facts"))
+    doc_paths = part_doc_paths()
     facts = json.loads((FIXTURES / f"{fixture}.json").read_text())["facts"]
     got = returned_paths(facts, "ansible_facts.container_engine", doc_paths)
     assert got - doc_paths == set()
 
 
 def test_every_documented_key_is_returned():
-    doc_paths = {p for p in documented_paths(return_doc("container_engine_facts"))
-                 if p.startswith("ansible_facts.container_engine.")}
+    doc_paths = {p for p in part_doc_paths() if p.startswith("ansible_facts.container_engine.")}
     got = set()
     for path in FIXTURES.glob("*.json"):
         got |= returned_paths(json.loads(path.read_text())["facts"], "ansible_facts.container_engine", doc_paths)
@@ -130,7 +139,13 @@ def test_aggregate_documents_each_part_as_its_module_does(name):
     part = PART_OF[name]
     own = return_doc(name)["ansible_facts"]["contains"]["container_engine"]["contains"][part]
     agg = return_doc("container_engine_facts")["ansible_facts"]["contains"]["container_engine"]["contains"][part]
-    assert {k: v for k, v in own.items() if k != "returned"} == {k: v for k, v in agg.items() if k != "returned"}
+    # the aggregate describes the part as the part module does and points at it for the keys (no second copy)
+    assert agg["type"] == own["type"] == "dict"
+    own_description = own["description"] if isinstance(own["description"], list) else [own["description"]]
+    assert agg["description"][:len(own_description)] == own_description
+    assert f"M(fleetsafe.container_engine.{name})" in agg["description"][-1]
+    assert "contains" not in agg and own["contains"]
+    assert agg["returned"] == "when gathered (O(gather))"
 
 
 def test_docs_match_argument_spec():
@@ -207,14 +222,18 @@ def test_containerd_version_outputs():
     ("2.2.1", [1, 2, 3], 3), ("9.0.0", None, None), (None, None, None),
 ])
 def test_shim_protocol_table(version, accepted, produced):
-    assert P.shim_protocol(version) == (accepted, produced)
+    """The protocol numbers the facts modules used to report now come from the knowledge base alone."""
+    assert shim_protocols(version) == (accepted, produced)
 
 
-def test_shim_protocol_table_matches_knowledge_base():
-    kb = yaml.safe_load((ROOT / "data" / "knowledge_base" / "containerd.yml").read_text())
-    for line in kb["containerd"]:
-        major, minor = (int(x) for x in line["line"].split("."))
-        assert P.SHIM_PROTOCOL[(major, minor)] == (line["shim_protocol_accepted"], line["shim_protocol_produced"])
+def test_facts_modules_do_not_judge_the_shim_protocol():
+    """One table only (data/knowledge_base/containerd.yml): module_utils keep none, the facts carry no verdict."""
+    assert not hasattr(P, "SHIM_PROTOCOL") and not hasattr(P, "shim_protocol")
+    source = "\n".join(path.read_text() for path in (ROOT / "plugins" / "module_utils").glob("*.py"))
+    assert "shim_protocol" not in source
+    for fixture in FIXTURES.glob("*.json"):
+        containerd = json.loads(fixture.read_text())["facts"]["containerd"]
+        assert not [key for key in containerd if key.startswith("shim_protocol")], fixture.name
 
 
 def test_user_unit_from_cgroup():
@@ -238,3 +257,118 @@ def test_cmdline_option():
 ])
 def test_socket_path_of(value, expected):
     assert _common.socket_path_of(value) == expected
+
+
+# --- bad options: one sentence naming the value, nothing read from the host ------------------------------
+def run_refused(name, args, monkeypatch, capsys):
+    """Run a module whose options must be refused before it reads anything: an empty recording fails any read."""
+    monkeypatch.setattr(_common, "Host", lambda *a, **k: ReplayHost({}))
+    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
+        module(name).main()
+    out = json.loads(capsys.readouterr().out)
+    assert exit_info.value.code == 1 and out["failed"] is True and "ansible_facts" not in out
+    return out["msg"]
+
+
+@pytest.mark.parametrize("name", ["containerd_facts", "container_engine_facts"])
+@pytest.mark.parametrize("value,expected", [
+    ("run/containerd/containerd.sock", "containerd_socket must be an absolute path (/run/containerd/containerd.sock), "
+                                       "not 'run/containerd/containerd.sock'."),
+    ("tcp://10.0.0.5:1234", "containerd_socket must be the path of containerd's unix socket "
+                            "(/run/containerd/containerd.sock), not 'tcp://10.0.0.5:1234': this module never opens a "
+                            "network connection, so run it on the containerd host itself."),
+    ("/" + "c" * 107, "containerd_socket is 108 bytes long, but a unix socket path has at most 107 bytes: '/" + "c" * 59
+     + "\u2026" + "c" * 20 + "' (108 characters). Give the path the daemon really listens on."),
+])
+def test_containerd_socket_is_checked(name, value, expected, monkeypatch, capsys):
+    assert run_refused(name, {"containerd_socket": value}, monkeypatch, capsys) == expected
+
+
+def test_containerd_socket_at_the_limit_and_as_unix_url_are_accepted(monkeypatch, capsys):
+    assert _common.containerd_socket_problem("/" + "c" * 106) == ("/" + "c" * 106, None)
+    assert _common.containerd_socket_problem("unix:///run/containerd/containerd.sock") == (
+        "/run/containerd/containerd.sock", None)
+    code, out = run_module("containerd_facts", {"containerd_socket": "unix:///run/containerd/containerd.sock"}, "mid",
+                           monkeypatch, capsys)
+    assert code == 0 and out["ansible_facts"]["container_engine"]["containerd"]["running_version"] == "1.7.24"
+
+
+def test_docker_host_longer_than_a_socket_path_is_refused(monkeypatch, capsys):
+    msg = run_refused("docker_facts", {"docker_host": "unix:///" + "d" * 200}, monkeypatch, capsys)
+    assert msg.startswith("docker_host is 201 bytes long, but a unix socket path has at most 107 bytes: '/ddd")
+    assert msg.endswith("' (201 characters). Give the path the daemon really listens on.")
+
+
+@pytest.mark.parametrize("api", ["abc", "1", "1.41.0", "1.x", ""])
+def test_declared_api_version_must_be_an_api_version(api, monkeypatch, capsys):
+    msg = run_refused("clients_facts", {"declared": [{"name": "captain", "image": "caprover/caprover:1.12.0"},
+                                                     {"name": "ecs-agent", "api_version": api}]}, monkeypatch, capsys)
+    assert msg == (f"declared[1].api_version of client 'ecs-agent' must be an Engine API version like \"1.41\", "
+                   f"not '{api}'.")
+
+
+def test_declared_api_versions_as_the_filters_read_them_are_accepted(monkeypatch, capsys):
+    declared = [{"name": "a", "api_version": "1.21"}, {"name": "b", "api_version": "v1.44"}]
+    _code, out = run_module("clients_facts", {"declared": declared}, "old", monkeypatch, capsys)
+    assert [d["api_version"] for d in out["ansible_facts"]["container_engine"]["clients"]["declared"]] == [
+        "1.21", "v1.44"]
+
+
+@pytest.mark.parametrize("args", [
+    {"docker_host": "tcp://" + "a" * 5000},
+    {"docker_host": "unix:///" + "a" * 5000},
+    {"containerd_socket": "/" + "a" * 5000},
+    {"declared": [{"name": "n" * 5000, "api_version": "v" * 5000}]},
+    {"timeout": "t" * 5000},  # Ansible's own type check echoes the value: shortened too
+    {"fail_on_error": "f" * 5000},
+])
+def test_a_5000_character_value_is_echoed_shortened(args, monkeypatch, capsys):
+    name = "clients_facts" if "declared" in args else "container_engine_facts"
+    msg = run_refused(name, args, monkeypatch, capsys)
+    assert len(msg) < 400, msg
+    assert "\u2026" in msg and "characters)" in msg
+    assert "a" * 100 not in msg and "t" * 100 not in msg and "v" * 100 not in msg
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("short", "'short'"),
+    ("x" * 81, "'" + "x" * 81 + "'"),
+    ("a" * 60 + "b" * 4920 + "c" * 20, "'" + "a" * 60 + "\u2026" + "c" * 20 + "' (5,000 characters)"),
+    (1.4, "'1.4'"),
+    ("nul\0byte", "'nul\\0byte'"),
+])
+def test_shown(value, expected):
+    assert P.shown(value) == expected
+
+
+def test_shorten_message_leaves_short_messages_and_shown_values_alone():
+    assert P.shorten_message("timeout must be positive, not 0.") == "timeout must be positive, not 0."
+    already = f"not {P.shown('z' * 5000)}: run it there."
+    assert P.shorten_message(already) == already
+    assert P.shorten_message("value " + "q" * 500 + " end") == "value " + "q" * 60 + "\u2026" + "q" * 20 + \
+        " (500 characters) end"
+
+
+def test_requirements_state_the_true_python_minimum():
+    """The doc fragment's Python minimum is the one the module-side code really needs: every file parses with
+    3.7's grammar, and `from __future__ import annotations` (3.7+) rules out 3.6."""
+    import ast
+
+    from ansible_collections.fleetsafe.container_engine.plugins.doc_fragments.facts import ModuleDocFragment
+    files = sorted((ROOT / "plugins" / "module_utils").glob("*.py")) + [
+        ROOT / "plugins" / "modules" / f"{name}.py" for name in MODULES]
+    texts = {path.name: path.read_text() for path in files}
+    for name, text in texts.items():
+        ast.parse(text, filename=name, feature_version=(3, 7))
+    minimum = "3.7" if any("from __future__ import annotations" in text for text in texts.values()) else "3.6"
+    requirement = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["requirements"][0]
+    assert requirement.startswith(f"Python {minimum} or newer on the host")
+
+
+def test_unit_values_and_every_cmdline_option():
+    socket_unit = ("[Unit]\nListenStream=/not/this\n[Socket]\n# ListenStream=/commented\n"
+                   "ListenStream=/run/docker.sock\nListenStream=\nListenStream= 2375\nSocketMode=0660\n")
+    assert P.parse_unit_values(socket_unit, "[Socket]", "ListenStream") == ["/run/docker.sock", "", "2375"]
+    argv = ["dockerd", "-H", "fd://", "--host=unix:///run/alt.sock", "-H", "tcp://127.0.0.1:2375"]
+    assert P.cmdline_options(argv, "--host", "-H") == ["fd://", "unix:///run/alt.sock", "tcp://127.0.0.1:2375"]
+    assert P.cmdline_option(argv, "--host", "-H") == "tcp://127.0.0.1:2375"
