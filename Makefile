@@ -14,12 +14,12 @@ export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 
 .PHONY: help venv collection lab lab-down lint ruff ansible-lint sanity unit integration molecule test demo \
-        bench build clean
+        bench build clean docs
 
 help:
 	@echo "make demo   - build the lab, start 3 lab hosts at the old set, run the fleet playbook"
 	@echo "make test   - everything: ruff, ansible-lint, build, ansible-test sanity, unit, integration, molecule"
-	@echo "make lab | lab-down | lint | sanity | unit | integration | molecule | bench | build | clean"
+	@echo "make lab | lab-down | lint | sanity | unit | integration | molecule | bench | build | docs | clean"
 
 $(BIN)/.stamp: requirements-dev.txt
 	$(PY) -m venv $(VENV)
@@ -90,6 +90,11 @@ bench: venv lab
 build: venv
 	$(BIN)/ansible-galaxy collection build --force --output-path $(CURDIR)/build
 	$(BIN)/ansible-doc -t role fleetsafe.container_engine.docker_engine > /dev/null
+
+# Generated documentation: the findings table from the registry, the facts contract from docs/facts.yml.
+docs: venv
+	$(BIN)/python tests/unit/findings_doc.py
+	$(BIN)/python tests/unit/modules/facts_contract.py --write
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache
