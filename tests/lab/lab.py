@@ -421,6 +421,183 @@ def _build_busybox(dest: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+# --------------------------------------------------------------------------------------------
+# A real Docker API client for lab hosts: the "fleetsafe-lab/agent" images
+# --------------------------------------------------------------------------------------------
+# An agent that calls the Engine API at the version its release was built to speak (like the ECS
+# agent or CapRover, which pin it in their code): busybox, the old set's docker CLI and the libc it
+# links against. It loops on `docker ps`, logging failures, and its HEALTHCHECK makes its own call,
+# so the container turns unhealthy exactly when the engine refuses its API version. An operator can
+# still pin another version with DOCKER_API_VERSION in the container's environment.
+# The image tarball (`docker save` format, both tags sharing one layer) is written into the offline
+# repository as images/fleetsafe-agent.tar, keyed by its own inputs (not the manifest's key).
+AGENT_IMAGE = "fleetsafe-lab/agent"
+AGENT_TAR = "images/fleetsafe-agent.tar"
+AGENT_RELEASES = {  # tag -> the Engine API version the release speaks
+    "1.0.0": "1.23",  # too old for Engine 25+ (default minimum 1.24)
+    "2.0.0": "1.24",  # accepted by Engines 20.10 to 28.5 (and refused by 29.0-29.2, minimum 1.44)
+    "3.0.0": "1.43",  # too new for Engine 20.10 (maximum 1.41)
+}
+AGENT_SCRIPT = r"""#!/bin/sh
+# fleetsafe lab agent: calls the Docker Engine API at the version this release speaks, forever.
+export DOCKER_API_VERSION="${DOCKER_API_VERSION:-$(cat /etc/fleetsafe-agent/api-version)}"
+trap 'exit 0' TERM INT
+echo "fleetsafe-agent $(cat /etc/fleetsafe-agent/release) speaking Engine API $DOCKER_API_VERSION"
+last=""
+while :; do
+  if out=$(docker ps --format '{{.Names}}' 2>&1); then state="ok: the engine answers API $DOCKER_API_VERSION"
+  else state="error: $out"; fi
+  [ "$state" = "$last" ] || echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $state"
+  last="$state"
+  sleep "${AGENT_INTERVAL:-5}" & wait $!
+done
+"""
+AGENT_HEALTH = r"""#!/bin/sh
+# Healthy only when the engine answers this agent's own API call.
+export DOCKER_API_VERSION="${DOCKER_API_VERSION:-$(cat /etc/fleetsafe-agent/api-version)}"
+exec docker version --format 'engine {{.Server.Version}} answers API {{.Client.APIVersion}}'
+"""
+AGENT_HEALTHCHECK = {"Test": ["CMD", "/usr/local/bin/fleetsafe-agent-health"], "Interval": 3_000_000_000,
+                     "Timeout": 10_000_000_000, "StartPeriod": 2_000_000_000, "Retries": 2}
+AGENT_EPOCH = 1767225600  # 2026-01-01: fixed times make the tarball reproducible
+
+
+def agent_tar() -> Path:
+    return repo_dir() / AGENT_TAR
+
+
+def _agent_key() -> str:
+    recipe = {"releases": AGENT_RELEASES, "script": AGENT_SCRIPT, "health": AGENT_HEALTH,
+              "healthcheck": AGENT_HEALTHCHECK, "cli": MANIFEST["sets"]["old"]["docker.io"], "format": 1}
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def ensure_agent_images() -> None:
+    """images/fleetsafe-agent.tar in the offline repository (load it in a lab host with `docker load`)."""
+    import fcntl
+    key_file = agent_tar().with_suffix(".key")
+    key = _agent_key()
+    if agent_tar().exists() and key_file.exists() and key_file.read_text().strip() == key:
+        return
+    with open(CACHE / "agent.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # other checkouts may build the lab at the same time
+        if agent_tar().exists() and key_file.exists() and key_file.read_text().strip() == key:
+            return
+        t0 = time.monotonic()
+        _build_agent_images(agent_tar())
+        tmp = key_file.with_suffix(".key.partial")
+        tmp.write_text(key + "\n")
+        tmp.rename(key_file)
+        log(f"agent images {', '.join(f'{AGENT_IMAGE}:{t}' for t in AGENT_RELEASES)} in "
+            f"{time.monotonic() - t0:.1f} s -> {agent_tar()} ({agent_tar().stat().st_size // 1_000_000} MB)")
+
+
+def _tar_add(tar, name: str, data: bytes | None = None, mode: int = 0o644, link: str | None = None,
+             kind: bytes | None = None) -> None:
+    import tarfile
+    info = tarfile.TarInfo(name)
+    info.mtime, info.uid, info.gid, info.mode = AGENT_EPOCH, 0, 0, mode
+    if link is not None:
+        info.type, info.linkname = tarfile.SYMTYPE, link
+    elif kind == tarfile.DIRTYPE:
+        info.type = tarfile.DIRTYPE
+    if data is not None:
+        info.size = len(data)
+        import io
+        tar.addfile(info, io.BytesIO(data))
+    else:
+        tar.addfile(info)
+
+
+def _deb_files(deb: Path, wanted: list[str]) -> dict[str, bytes]:
+    """Regular files (symlinks followed inside the package) from a .deb, by path without './'."""
+    import io
+    import tarfile
+    data = run(["dpkg-deb", "--fsys-tarfile", str(deb)], capture=False, stdout=subprocess.PIPE).stdout
+    found = {}
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        members = {m.name.lstrip("./"): m for m in tar.getmembers()}
+        for path in wanted:
+            member = members[path]
+            while member.issym():
+                target = member.linkname
+                target = target.lstrip("/") if target.startswith("/") else os.path.normpath(
+                    os.path.join(os.path.dirname(member.name.lstrip("./")), target))
+                member = members[target]
+            found[path] = tar.extractfile(member).read()
+    return found
+
+
+def _build_agent_images(dest: Path) -> None:
+    import io
+    import tarfile
+    work = Path(tempfile.mkdtemp(prefix="agent-", dir=CACHE))
+    try:
+        cli_deb = next(repo_dir().glob(f"docker.io_{MANIFEST['sets']['old']['docker.io'].split(':')[-1]}_*.deb"))
+        run(["apt-get", *apt_opts(), "download", "libc6"], cwd=work, capture=True)
+        libc_deb = next(work.glob("libc6_*.deb"))
+        cli = _deb_files(cli_deb, ["usr/bin/docker"])["usr/bin/docker"]
+        libs = _deb_files(libc_deb, ["lib/x86_64-linux-gnu/libc.so.6", "lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"])
+
+        base = io.BytesIO()
+        with tarfile.open(fileobj=base, mode="w", format=tarfile.GNU_FORMAT) as tar, \
+                tarfile.open(repo_dir() / "images/busybox.tar") as busybox:
+            for member in busybox.getmembers():  # the busybox rootfs, applets linked
+                member.mtime = AGENT_EPOCH
+                tar.addfile(member, busybox.extractfile(member) if member.isfile() else None)
+            for d in ("lib", "lib/x86_64-linux-gnu", "lib64", "usr", "usr/bin", "usr/local", "usr/local/bin",
+                      "var", "var/run", "etc/fleetsafe-agent"):
+                _tar_add(tar, d, mode=0o755, kind=tarfile.DIRTYPE)
+            for path, data in libs.items():
+                _tar_add(tar, path, data, 0o755)
+            _tar_add(tar, "lib64/ld-linux-x86-64.so.2", link="/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
+            _tar_add(tar, "usr/bin/docker", cli, 0o755)
+            _tar_add(tar, "usr/local/bin/fleetsafe-agent", AGENT_SCRIPT.encode(), 0o755)
+            _tar_add(tar, "usr/local/bin/fleetsafe-agent-health", AGENT_HEALTH.encode(), 0o755)
+        layers = {"base": base.getvalue()}
+        for tag, api in AGENT_RELEASES.items():
+            release = io.BytesIO()
+            with tarfile.open(fileobj=release, mode="w", format=tarfile.GNU_FORMAT) as tar:
+                _tar_add(tar, "etc/fleetsafe-agent/api-version", f"{api}\n".encode())
+                _tar_add(tar, "etc/fleetsafe-agent/release", f"{tag}\n".encode())
+            layers[tag] = release.getvalue()
+        digests = {name: hashlib.sha256(data).hexdigest() for name, data in layers.items()}
+
+        out = io.BytesIO()
+        manifest = []
+        with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
+            for name, data in layers.items():
+                _tar_add(tar, digests[name], mode=0o755, kind=tarfile.DIRTYPE)
+                _tar_add(tar, f"{digests[name]}/layer.tar", data)
+            created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(AGENT_EPOCH))
+            for tag, api in AGENT_RELEASES.items():
+                config = {
+                    "architecture": "amd64", "os": "linux", "created": created,
+                    "config": {
+                        "Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp"],
+                        "Cmd": ["/usr/local/bin/fleetsafe-agent"],
+                        "Healthcheck": AGENT_HEALTHCHECK,
+                        "Labels": {"org.opencontainers.image.title": AGENT_IMAGE,
+                                   "org.opencontainers.image.version": tag,
+                                   "io.fleetsafe.lab.engine-api-version": api},
+                    },
+                    "rootfs": {"type": "layers", "diff_ids": [f"sha256:{digests['base']}", f"sha256:{digests[tag]}"]},
+                    "history": [{"created": created, "created_by": "tests/lab/lab.py agent base"},
+                                {"created": created, "created_by": f"tests/lab/lab.py agent {tag} (API {api})"}],
+                }
+                blob = json.dumps(config, sort_keys=True).encode()
+                config_name = hashlib.sha256(blob).hexdigest() + ".json"
+                _tar_add(tar, config_name, blob)
+                manifest.append({"Config": config_name, "RepoTags": [f"{AGENT_IMAGE}:{tag}"],
+                                 "Layers": [f"{digests['base']}/layer.tar", f"{digests[tag]}/layer.tar"]})
+            _tar_add(tar, "manifest.json", json.dumps(manifest).encode())
+        tmp = dest.with_suffix(".partial")
+        tmp.write_bytes(out.getvalue())
+        tmp.rename(dest)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def prune_stale() -> None:
     """Drop artefacts of other manifest keys: the cache holds one lab, the current one."""
     for p in [*CACHE.glob("image-*"), *CACHE.glob("repo-*"), *APT_DIR.glob("updated-*"),
@@ -441,6 +618,7 @@ def build() -> None:
     ensure_engine()
     ensure_image()
     ensure_repo()
+    ensure_agent_images()
     prune_stale()
     log(f"lab ready in {time.monotonic() - t0:.1f} s (key {KEY}, cache {CACHE})")
 
@@ -533,6 +711,11 @@ class LabHost:
     def load_busybox(self) -> None:
         self.sh("docker image inspect busybox:lab >/dev/null 2>&1 || "
                 "docker import /srv/repo/images/busybox.tar busybox:lab >/dev/null")
+
+    def load_agent(self) -> None:
+        """Load the fleetsafe-lab/agent images (every release in AGENT_RELEASES) into the host's engine."""
+        self.sh(f"docker image inspect {AGENT_IMAGE}:{max(AGENT_RELEASES)} >/dev/null 2>&1 || "
+                f"docker load -i /srv/repo/{AGENT_TAR} >/dev/null")
 
 
 def inventory_text(names: list[str], group: str = "lab") -> str:
