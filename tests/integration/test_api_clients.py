@@ -196,7 +196,13 @@ def test_blockers_and_bad_input_stop_the_role_before_any_change(lab_host_factory
     # a client the knowledge base does not know, pinned in its environment to an API 26.1 refuses
     host.sh("docker run -d --name pinned -e DOCKER_API_VERSION=1.23 -v /var/run/docker.sock:/var/run/docker.sock "
             "busybox:lab sleep 100000 >/dev/null")
-    run_agent(host, "agent", "1.0.0")
+    # the agent with a command, entrypoint and healthcheck of its own, and an anonymous volume holding data
+    host.sh("docker run -d --name agent -v /var/run/docker.sock:/var/run/docker.sock -v /cache --entrypoint /bin/sh "
+            "--health-cmd /usr/local/bin/fleetsafe-agent-health --health-interval 1s --health-retries 4 "
+            "fleetsafe-lab/agent:1.0.0 -c 'exec /usr/local/bin/fleetsafe-agent' >/dev/null\n"
+            "docker exec agent sh -c 'echo kept > /cache/file'")
+    assert settled_health(host, "agent")[0] == "healthy"
+    before = inspect(host, "agent")
     ids = {name: inspect(host, name)["Id"] for name in ("pinned", "agent")}
 
     res = play(host, ansible_env, {"api_clients_target": "26.1.5"})
@@ -212,6 +218,14 @@ def test_blockers_and_bad_input_stop_the_role_before_any_change(lab_host_factory
     assert inspect(host, "pinned")["Id"] == ids["pinned"]
     assert [(b["client"], b["finding"]) for b in res.result["blockers"]] == [("pinned", "client_api_too_old")]
     assert [m["name"] for m in res.result["moved"]] == ["agent"] and res.result["untouched"] == ["pinned"]
+    after = inspect(host, "agent")
+    for key in ("Entrypoint", "Cmd", "Healthcheck"):
+        assert after["Config"][key] == before["Config"][key], key
+    assert after["Config"]["Healthcheck"]["Interval"] == 1_000_000_000
+    assert [(m["Name"], m["Destination"]) for m in after["Mounts"] if m["Destination"] == "/cache"] == [
+        (m["Name"], "/cache") for m in before["Mounts"] if m["Destination"] == "/cache"]
+    assert host.exec(["docker", "exec", "agent", "cat", "/cache/file"]).stdout == "kept\n"
+    assert settled_health(host, "agent")[0] == "healthy"
 
     for extra, message in (
             ({"api_clients_target": "twenty-six"}, "api_clients_target=twenty-six is not an engine version"),
