@@ -20,7 +20,8 @@ description:
     healthy (or running, for an image without a healthcheck). If the new one does not get there, it is removed and
     the old one is given its name back and started again (rollback); the task then fails with the reason the new
     one gave (its last healthcheck output or its log).
-  - A container that was not running is recreated and left stopped.
+  - A container that was not running is recreated and left stopped. A container started with C(--rm) is refused
+    (stopping it would delete it, leaving nothing to roll back to).
   - Talks to the engine on its unix socket only, with the Python library C(docker).
 author:
   - fleetsafe developers (@fleetsafe)
@@ -60,9 +61,11 @@ requirements:
   - The Python library C(docker) on the host (Debian's python3-docker).
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reports the move it would make (and fails the same way on a missing image); changes nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in diff_mode).
     support: none
 notes:
   - The old container's anonymous volumes are attached to the new one under the same paths, and no volume is
@@ -321,6 +324,9 @@ def move(module, engine):
     if old['Config'].get('Image') == p['image'] and old['Image'] == new_image['Id'] and env_ok:
         result['health'] = health_text(old['State'])
         return result
+    if (old.get('HostConfig') or {}).get('AutoRemove'):
+        raise MoveError('%s was started with --rm (AutoRemove): stopping it deletes it, so it could not be put back if '
+                        'its new release failed; recreate it without --rm first (nothing was changed)' % name)
     previous = name + PREVIOUS_SUFFIX
     if engine.find('containers', previous) is not None:
         raise MoveError('a container named %s is left from an interrupted move: check it, then remove it or rename '

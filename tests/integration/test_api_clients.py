@@ -94,7 +94,7 @@ def test_engine_first_breaks_agent_1_0_while_2_0_works_on_every_engine(lab_host_
         engine = host.exec(["docker", "version", "--format", "{{.Server.Version}}"]).stdout.strip()
         seen[engine] = {tag: settled_health(host, f"agent-{tag}") for tag in ("1.0.0", "2.0.0", "3.0.0")}
     assert list(seen) == ["20.10.24+dfsg1", "26.1.5+dfsg1", "28.5.2+dfsg4"]
-    old, mid, new = seen.values()
+    old, mid, new = (seen[engine] for engine in seen)
     assert old["1.0.0"][0] == "healthy" and "answers API 1.23" in old["1.0.0"][1]
     assert old["2.0.0"][0] == "healthy" and "answers API 1.24" in old["2.0.0"][1]
     assert old["3.0.0"] == ("unhealthy", "engine \nError response from daemon: " + TOO_NEW)
