@@ -359,10 +359,10 @@ def move(module, engine):
             if not ready:
                 raise MoveError('%s did not become healthy on %s: %s' % (name, p['image'], why))
     except MoveError as exc:
-        rollback_error = rollback(engine, old, name, new_id, was_running)
+        rollback_error, old_health = rollback(engine, old, name, new_id, was_running, p['wait_timeout'])
         result.update(rolled_back=rollback_error is None, to=result['from'], container_id=old['Id'][:12])
-        error = MoveError('%s; %s' % (exc, 'rolled back: %s runs %s again' % (name, result['from'])
-                                      if rollback_error is None else 'ROLLBACK FAILED: %s' % rollback_error))
+        back = 'rolled back: %s runs %s again%s' % (name, result['from'], ' (%s)' % old_health if old_health else '')
+        error = MoveError('%s; %s' % (exc, back if rollback_error is None else 'ROLLBACK FAILED: %s' % rollback_error))
         error.result = result
         raise error from None
     engine.call('DELETE', '/containers/%s' % old['Id'], params={'v': 0, 'force': 1})
@@ -370,20 +370,27 @@ def move(module, engine):
     return result
 
 
-def rollback(engine, old, name, new_id, was_running):
-    """Remove the new container, give the old one its name back and start it again. None, or what failed."""
+def rollback(engine, old, name, new_id, was_running, timeout):
+    """Remove the new container, give the old one its name back and start it again.
+
+    Returns (error, health): error None when the old container runs again; health is its healthcheck's verdict
+    once decided (it may have been unhealthy before the move too: that is the state it is put back in)."""
     try:
         if new_id is not None:
             engine.call('DELETE', '/containers/%s' % new_id, params={'v': 0, 'force': 1})
         engine.call('POST', '/containers/%s/rename' % old['Id'], params={'name': name})
-        if was_running:
-            engine.call('POST', '/containers/%s/start' % old['Id'])
-            ready, why = wait_ready(engine, old['Id'], False, 30)
-            if not ready:
-                return 'the old container did not start again: %s' % why
+        if not was_running:
+            return None, None
+        engine.call('POST', '/containers/%s/start' % old['Id'])
+        has_health = bool(((old.get('Config') or {}).get('Healthcheck') or {}).get('Test')) and \
+            old['Config']['Healthcheck']['Test'][0] != 'NONE'
+        ready, why = wait_ready(engine, old['Id'], has_health, timeout)
+        state = (engine.find('containers', old['Id']) or {}).get('State') or {}
+        if not state.get('Running'):
+            return 'the old container did not start again: %s' % why, None
+        return None, (state.get('Health') or {}).get('Status') if has_health else 'running'
     except MoveError as exc:
-        return str(exc)
-    return None
+        return str(exc), None
 
 
 def main():

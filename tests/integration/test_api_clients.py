@@ -182,7 +182,7 @@ def test_role_moves_the_agent_first_keeping_its_config_and_it_stays_healthy_acro
         {"name": "agent", "tag": "2.0.0", "env": {"DOCKER_API_VERSION": "1.23"}}]})
     assert res.returncode != 0
     assert "agent did not become healthy on fleetsafe-lab/agent:2.0.0" in res.stdout
-    assert TOO_OLD in res.stdout and "rolled back: agent runs fleetsafe-lab/agent:2.0.0 again" in res.stdout
+    assert TOO_OLD in res.stdout and "rolled back: agent runs fleetsafe-lab/agent:2.0.0 again (healthy)" in res.stdout
     back = inspect(host, "agent")
     assert back["Id"] == after["Id"] and back["State"]["Running"]
     assert settled_health(host, "agent")[0] == "healthy"
@@ -239,3 +239,12 @@ def test_blockers_and_bad_input_stop_the_role_before_any_change(lab_host_factory
         assert res.returncode != 0 and message in res.stdout, (extra, res.stdout[-3000:])
         assert "Traceback" not in res.stdout + res.stderr
         assert {name: inspect(host, name)["Id"] for name in ids} == now
+
+    # a client that was not running is recreated from its new release and left as it was: not running
+    host.sh("docker create --name idle -v /var/run/docker.sock:/var/run/docker.sock fleetsafe-lab/agent:1.0.0 "
+            ">/dev/null")
+    res = play(host, ansible_env, {"api_clients_moves": [{"name": "idle", "tag": "2.0.0"}]})
+    assert res.returncode == 0, res.stdout[-4000:]
+    idle = inspect(host, "idle")
+    assert idle["Config"]["Image"] == "fleetsafe-lab/agent:2.0.0" and idle["State"]["Status"] == "created"
+    assert [(m["name"], m["seconds_down"]) for m in res.result["moved"]] == [("idle", 0.0)]
