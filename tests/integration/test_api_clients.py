@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import lab
+from _api_clients import KEPT, config_changes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,21 +107,6 @@ def test_engine_first_breaks_agent_1_0_while_2_0_works_on_every_engine(lab_host_
     assert TOO_OLD in host.exec(["docker", "logs", "agent-1.0.0"]).stdout
 
 
-KEPT = {  # what api_clients must carry over from the old container, read from docker inspect
-    "env": lambda c: sorted(e for e in c["Config"]["Env"] if e.startswith(("TEAM=", "AGENT_INTERVAL="))),
-    "labels": lambda c: {k: v for k, v in c["Config"]["Labels"].items() if k == "team"},
-    "restart policy": lambda c: c["HostConfig"]["RestartPolicy"],
-    "published ports": lambda c: c["HostConfig"]["PortBindings"],
-    "binds": lambda c: sorted(c["HostConfig"]["Binds"]),
-    "volumes": lambda c: sorted((m["Type"], m.get("Name"), m["Destination"]) for m in c["Mounts"]),
-    "network": lambda c: c["HostConfig"]["NetworkMode"],
-    "aliases": lambda c: [a for a in c["NetworkSettings"]["Networks"]["agentnet"]["Aliases"] if a == "ag"],
-    "user": lambda c: c["Config"]["User"],
-    "stop timeout": lambda c: c["Config"].get("StopTimeout"),
-    "healthcheck": lambda c: c["Config"]["Healthcheck"],
-}
-
-
 def test_role_moves_the_agent_first_keeping_its_config_and_it_stays_healthy_across_the_engine_upgrade(
         lab_host_factory, ansible_env):
     host = lab_host_factory("old")
@@ -152,8 +138,7 @@ def test_role_moves_the_agent_first_keeping_its_config_and_it_stays_healthy_acro
     assert res.returncode == 0, res.stdout[-4000:]
     after = inspect(host, "agent")
     assert after["Id"] != before["Id"] and after["Config"]["Image"] == "fleetsafe-lab/agent:2.0.0"
-    for item, read in KEPT.items():
-        assert read(after) == read(before), item
+    assert config_changes(before, after) == {}
     assert KEPT["env"](after) == ["AGENT_INTERVAL=3", "TEAM=ops"]
     assert KEPT["aliases"](after) == ["ag"] and KEPT["user"](after) == "0:0"
     assert after["Config"]["Labels"]["org.opencontainers.image.version"] == "2.0.0"  # the new image's own
