@@ -58,16 +58,27 @@ def inspect(host: lab.LabHost, name: str) -> dict:
     return json.loads(host.exec(["docker", "inspect", name]).stdout)[0]
 
 
-def settled_health(host: lab.LabHost, name: str, seconds: float = 90) -> tuple[str, str]:
-    """(status, last healthcheck output) once the healthcheck has decided: healthy or unhealthy."""
+def _stamp(ts: str) -> str:
+    """Docker's RFC 3339 times (0 to 9 fractional digits) in one fixed width, so they compare as strings."""
+    base, _dot, frac = ts.rstrip("Z").partition(".")
+    return f"{base}.{(frac + '0' * 9)[:9]}"
+
+
+def settled_health(host: lab.LabHost, name: str, seconds: float = 90,
+                   not_started_at: str | None = None) -> tuple[str, str]:
+    """(status, last healthcheck output) once the healthcheck of the running container has decided.
+
+    Only a check made since the container last started counts (after an engine restart, inspect may still
+    show the verdict from before it); not_started_at: the StartedAt the container had before a restart."""
     end = time.monotonic() + seconds
     while True:
         state = inspect(host, name)["State"]
         health = state.get("Health") or {}
-        status = health.get("Status")
-        if status in ("healthy", "unhealthy") or time.monotonic() > end:
-            log = health.get("Log") or [{}]
-            return status, (log[-1].get("Output") or "").strip()
+        log = health.get("Log") or [{}]
+        fresh = (state.get("Running") and state.get("StartedAt") != not_started_at
+                 and _stamp(log[-1].get("Start") or "0") >= _stamp(state["StartedAt"]))
+        if (fresh and health.get("Status") in ("healthy", "unhealthy")) or time.monotonic() > end:
+            return health.get("Status"), (log[-1].get("Output") or "").strip()
         time.sleep(0.5)
 
 
@@ -76,10 +87,16 @@ def run_agent(host: lab.LabHost, name: str, tag: str) -> None:
                "-v", "/var/run/docker.sock:/var/run/docker.sock", f"fleetsafe-lab/agent:{tag}"])
 
 
-def upgrade_engine(host: lab.LabHost, set_name: str) -> None:
-    """The engine alone, as a naive upgrade does it (packages, then a restart of both daemons)."""
+def upgrade_engine(host: lab.LabHost, set_name: str) -> dict:
+    """The engine alone, as a naive upgrade does it (packages, then a restart of both daemons).
+
+    Returns each container's StartedAt from before, for settled_health(not_started_at=...)."""
+    names = host.exec(["docker", "ps", "-q"]).stdout.split()
+    started = {c["Name"].lstrip("/"): c["State"]["StartedAt"]
+               for c in json.loads(host.exec(["docker", "inspect", *names]).stdout)} if names else {}
     host.install_set(set_name)
     host.sh("until docker info >/dev/null 2>&1; do sleep 0.2; done")
+    return started
 
 
 def test_engine_first_breaks_agent_1_0_while_2_0_works_on_every_engine(lab_host_factory):
@@ -90,10 +107,10 @@ def test_engine_first_breaks_agent_1_0_while_2_0_works_on_every_engine(lab_host_
         run_agent(host, f"agent-{tag}", tag)
     seen = {}
     for set_name in ("old", "mid", "new"):
-        if set_name != "old":
-            upgrade_engine(host, set_name)
+        before = upgrade_engine(host, set_name) if set_name != "old" else {}
         engine = host.exec(["docker", "version", "--format", "{{.Server.Version}}"]).stdout.strip()
-        seen[engine] = {tag: settled_health(host, f"agent-{tag}") for tag in ("1.0.0", "2.0.0", "3.0.0")}
+        seen[engine] = {tag: settled_health(host, f"agent-{tag}", not_started_at=before.get(f"agent-{tag}"))
+                        for tag in ("1.0.0", "2.0.0", "3.0.0")}
     assert list(seen) == ["20.10.24+dfsg1", "26.1.5+dfsg1", "28.5.2+dfsg4"]
     old, mid, new = (seen[engine] for engine in seen)
     assert old["1.0.0"][0] == "healthy" and "answers API 1.23" in old["1.0.0"][1]
@@ -157,8 +174,9 @@ def test_role_moves_the_agent_first_keeping_its_config_and_it_stays_healthy_acro
     assert inspect(host, "agent")["Id"] == after["Id"]
 
     # now the engine: the moved agent comes back by its restart policy and stays healthy on 26.1.5
-    upgrade_engine(host, "mid")
-    assert settled_health(host, "agent") == ("healthy", "engine 26.1.5+dfsg1 answers API 1.24")
+    before_upgrade = upgrade_engine(host, "mid")
+    assert settled_health(host, "agent", not_started_at=before_upgrade["agent"]) == (
+        "healthy", "engine 26.1.5+dfsg1 answers API 1.24")
     assert host.exec(["docker", "run", "--rm", "-v", "agentdata:/data", "busybox:lab",
                       "cat", "/data/file"]).stdout == "precious\n"
 
