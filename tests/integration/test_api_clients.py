@@ -251,3 +251,13 @@ def test_blockers_and_bad_input_stop_the_role_before_any_change(lab_host_factory
     idle = inspect(host, "idle")
     assert idle["Config"]["Image"] == "fleetsafe-lab/agent:2.0.0" and idle["State"]["Status"] == "created"
     assert [(m["name"], m["seconds_down"]) for m in res.result["moved"]] == [("idle", 0.0)]
+
+    # an explicit move to another repository, which no knowledge-base row covers: judged on the host after the move
+    host.sh("docker tag fleetsafe-lab/agent:2.0.0 acme/agent:2 && docker rm -f pinned >/dev/null")
+    run_agent(host, "legacy", "1.0.0")
+    res = play(host, ansible_env, {"api_clients_target": "26.1.5",
+                                   "api_clients_moves": [{"name": "legacy", "image": "acme/agent:2"}]})
+    assert res.returncode == 0, res.stdout[-4000:]
+    assert [(m["name"], m["to"]) for m in res.result["moved"]] == [("legacy", "acme/agent:2")]
+    assert res.result["blockers"] == []
+    assert settled_health(host, "legacy") == ("healthy", "engine 20.10.24+dfsg1 answers API 1.24")
