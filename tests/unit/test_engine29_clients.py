@@ -30,6 +30,10 @@ def client_findings(image, current, target):
     ('docker:29.2.1-cli', '20.10.24', '24.0.9', True, 'docker/cli@v29.2.0'),
     ('docker:29.1.5-cli', '26.1.5', '26.1.5', False, None),
     ('docker:29.3.0-cli', '20.10.24', '20.10.24', False, None),
+    # older CLIs negotiate down to any engine but cannot reach 29.0's minimum from below
+    ('docker:24.0.9-cli', '28.5.2', '29.0.0', True, 'moby/moby@v24.0.0'),
+    ('docker:20.10.24', '28.5.2', '29.3.0', False, None),
+    ('docker:28.5.2-cli', '20.10.24', '29.0.0', False, None),
 ])
 def test_engine29_clients(image, current, target, blocked, source):
     findings = client_findings(image, current, target)
