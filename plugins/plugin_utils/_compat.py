@@ -10,6 +10,7 @@ from __future__ import annotations
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings import (
     _clients,
     _containerd,
+    _daemon_options,
     _engine,
     _images,
     _known_bad,

@@ -18,7 +18,8 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versio
     parse_version,
 )
 
-__all__ = ['predict_daemon_option_starts', 'predict_storage_driver_starts', 'FIRST_LINE_WITH_VALIDATE']
+__all__ = ['predict_daemon_option_starts', 'predict_storage_driver_starts', 'judge_setting', 'daemon_json_settings',
+           'FIRST_LINE_WITH_VALIDATE']
 
 # `dockerd --validate` exists from 23.0 (moby/moby@v23.0.0 cmd/dockerd/daemon.go, opts.Validate)
 FIRST_LINE_WITH_VALIDATE = (23, 0)
@@ -53,6 +54,22 @@ def _state(row, line, value):
     return 'supported', None
 
 
+def judge_setting(kb, line, setting, value=None, where='daemon_json'):
+    """The prediction for one setting against an engine ``line`` (major, minor) with a Knowledge object."""
+    row = kb.daemon_options.get((where, setting.strip()))
+    if row is None:
+        return {'starts': None, 'state': 'not_in_knowledge_base', 'validate_refuses': None, 'message': None,
+                'id': None, 'where': where, 'setting': setting.strip(), 'remedy': None, 'replacement': None,
+                'source': None, 'validate_detects': None}
+    state, message = _state(row, line, value)
+    starts = state not in ('refused', 'unknown')
+    validate_refuses = None if line < FIRST_LINE_WITH_VALIDATE else (not starts and row['validate_detects'])
+    return {'starts': starts, 'state': state, 'validate_refuses': validate_refuses, 'message': message,
+            'id': row['id'], 'where': row['where'], 'setting': row['setting'], 'remedy': row['remedy'],
+            'replacement': row.get('replacement'), 'source': row['source'],
+            'validate_detects': row['validate_detects']}
+
+
 def predict_daemon_option_starts(engine_version, setting, value=None, where='daemon_json', knowledge=None):
     """Would dockerd ``engine_version`` start with ``setting`` (written at ``where``) set to ``value``?
 
@@ -62,30 +79,46 @@ def predict_daemon_option_starts(engine_version, setting, value=None, where='dae
       validate_refuses  what ``dockerd --validate`` says (None before 23.0, which has no --validate,
                         and when the starts answer is None)
       message           the text dockerd prints when it refuses (None when it starts)
-      id, where, setting, remedy, replacement, source   from the row (id, remedy, replacement and
-                        source are None without one)
+      id, where, setting, remedy, replacement, source, validate_detects   from the row (id, remedy,
+                        replacement, source and validate_detects are None without one)
     """
     if where not in _kb.OPTION_PLACES:
         raise InputError('where must be one of %s, got %s' % (', '.join(_kb.OPTION_PLACES), _describe(where)))
     if not isinstance(setting, str) or not setting.strip():
         raise InputError('setting must be a non-empty string (a daemon.json key, a flag, an option), got %s'
                          % _describe(setting))
-    line = _engine_line(engine_version)
-    kb = _kb.get(knowledge)
-    row = kb.daemon_options.get((where, setting.strip()))
-    if row is None:
-        return {'starts': None, 'state': 'not_in_knowledge_base', 'validate_refuses': None, 'message': None,
-                'id': None, 'where': where, 'setting': setting.strip(), 'remedy': None, 'replacement': None,
-                'source': None}
-    state, message = _state(row, line, value)
-    starts = state not in ('refused', 'unknown')
-    if line < FIRST_LINE_WITH_VALIDATE:
-        validate_refuses = None
-    else:
-        validate_refuses = not starts and row['validate_detects']
-    return {'starts': starts, 'state': state, 'validate_refuses': validate_refuses, 'message': message,
-            'id': row['id'], 'where': row['where'], 'setting': row['setting'], 'remedy': row['remedy'],
-            'replacement': row.get('replacement'), 'source': row['source']}
+    return judge_setting(_kb.get(knowledge), _engine_line(engine_version), setting, value, where)
+
+
+def daemon_json_settings(daemon_json):
+    """(where, setting, value, as written) for everything in a parsed daemon.json that a row can be about."""
+    found = []
+    for key, value in sorted(daemon_json.items()):
+        found.append(('daemon_json', key, value if isinstance(value, str) else _scalar(value), '"%s"' % key))
+        if key == 'log-driver' and isinstance(value, str):
+            found.append(('log_driver', value, None, '"log-driver": "%s"' % value))
+        elif key == 'log-opts' and isinstance(value, dict):
+            for opt, opt_value in sorted(value.items()):
+                found.append(('log_opt', opt, _scalar(opt_value), '"log-opts" entry "%s"' % opt))
+        elif key == 'storage-opts' and isinstance(value, list):
+            for item in value:
+                if isinstance(item, str):
+                    opt, _sep, opt_value = item.partition('=')
+                    found.append(('storage_opt', opt.strip(), opt_value.strip(), '"storage-opts" entry "%s"' % item))
+        elif key == 'hosts' and isinstance(value, list) and not daemon_json.get('tlsverify'):
+            for item in value:
+                if isinstance(item, str) and item.startswith('tcp://'):
+                    found.append(('listen', 'tcp-without-tlsverify', item, '"hosts" entry "%s" without tlsverify'
+                                  % item))
+    return found
+
+
+def _scalar(value):
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    return None
 
 
 def predict_storage_driver_starts(engine_version, driver, knowledge=None):

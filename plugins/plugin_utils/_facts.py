@@ -206,6 +206,8 @@ class Host:
             'running': as_int(containers.get('running'), p + '.containers.running'),
             'overrides': overrides,
             'rootlesskit_version': as_version(rootlesskit.get('version'), p + '.components.rootlesskit.version'),
+            # optional: facts gathered before daemon.json was read have no such key
+            'daemon_json': dict(as_dict(d.get('daemon_json'), p + '.daemon_json', optional=True) or {}),
         }
         if not can_talk:
             self.docker_error = as_str(d.get('error'), p + '.error') or 'the Docker daemon did not answer'

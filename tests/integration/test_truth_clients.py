@@ -59,7 +59,7 @@ def test_pinned_docker_clis_against_every_lab_engine(hosts):
                 subprocess.run([lab.DOCKER, "cp", str(local), f"{other.name}:/usr/local/bin/docker-{set_name}"],
                                check=True)
     results = []
-    for engine_set, host in hosts.items():
+    for host in hosts.values():
         engine = host.exec(["dockerd", "--version"]).stdout.split()[2].rstrip(",")
         rng = engine_api_range(engine)
         for cli_set, cli in clis.items():

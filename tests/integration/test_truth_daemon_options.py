@@ -211,3 +211,35 @@ def test_daemon_option_predictions_match_real_starts(lab_host_factory, set_name)
             assert got["validate"]["rc"] == 0, (name, got["validate"])
 
     assert mismatches == [], f"engine {engine}: prediction != reality:\n" + "\n".join(map(repr, mismatches))
+
+
+def test_daemon_option_finding_and_plan_match_a_real_upgrade(lab_host_factory, ansible_env):
+    """A 26.1.5 host with "api-cors-header" in daemon.json: the findings from its real facts say 28.5.2 will
+    not start and quote what it prints; the upgrade then really fails that way, and the plan's edit
+    (remove the key) really brings dockerd 28.5.2 up."""
+    from _facts import adhoc
+    from ansible_collections.fleetsafe.container_engine.plugins.filter.compat_findings import FilterModule as CF
+    from ansible_collections.fleetsafe.container_engine.plugins.filter.upgrade_plan import FilterModule as UP
+
+    host = lab_host_factory("mid")
+    host.sh("echo '{\"api-cors-header\": \"*\"}' > /etc/docker/daemon.json; systemctl restart docker")
+    facts = adhoc(host, ansible_env)["ansible_facts"]["container_engine"]
+    assert facts["docker"]["daemon_json"] == {"api-cors-header": "*"}
+    target = {"engine": "28.5.2"}
+    refused = [f for f in CF().filters()["compat_findings"](facts, target) if f["id"] == "daemon_option_refused"]
+    assert len(refused) == 1 and refused[0]["severity"] == "blocker", refused
+    quoted = re.search(r'in daemon.json: "(.*)" \(', refused[0]["message"]).group(1)
+    plan = UP().filters()["upgrade_plan"](facts, target)
+    actions = [step["action"] for step in plan]
+    assert actions.index("edit_daemon_config") < actions.index("upgrade_engine"), actions
+
+    host.install_set("new", restart=False)
+    host.sh("systemctl reset-failed docker.service docker.socket || true")
+    since = host.exec(["date", "+%Y-%m-%d %H:%M:%S"]).stdout.strip()
+    assert host.exec(["systemctl", "restart", "docker"], check=False).returncode != 0
+    journal = host.exec(["journalctl", "-u", "docker", "--since", since, "--no-pager", "-o", "cat"]).stdout
+    assert _norm(quoted) in _norm(journal), (quoted, journal[-1500:])
+
+    host.sh("rm /etc/docker/daemon.json; systemctl reset-failed docker.service docker.socket || true; "
+            "systemctl restart docker")
+    assert host.exec(["docker", "version", "--format", "{{.Server.Version}}"]).stdout.startswith("28.5.2")

@@ -106,3 +106,57 @@ def test_bad_input_names_the_value(call, fragment):
     with pytest.raises(InputError) as info:
         call()
     assert fragment in str(info.value)
+
+
+# --- findings and plan steps (plugins/plugin_utils/_findings/_daemon_options.py, _plan.py) --------------------
+
+def _facts(engine, daemon_json):
+    import lab_facts as L
+    docker = L.docker(engine)
+    docker['daemon_json'] = daemon_json
+    return L.host(docker)
+
+
+def _findings(engine, daemon_json, target):
+    from ansible_collections.fleetsafe.container_engine.plugins.filter.compat_findings import FilterModule
+    found = FilterModule().filters()['compat_findings'](_facts(engine, daemon_json), target)
+    return [f for f in found if f['id'].startswith('daemon_option')]
+
+
+def test_findings_for_each_state_with_row_remedy_and_source():
+    daemon_json = {'api-cors-header': '*', 'log-driver': 'fluentd', 'log-opts': {'fluentd-async-connect': 'true'},
+                   'allow-nondistributable-artifacts': ['registry.example:5000'], 'host-gateway-ip': '192.0.2.1',
+                   'log-level': 'info'}
+    found = _findings('26.1.5', daemon_json, {'engine': '28.5.2'})
+    by_id = {}
+    for f in found:
+        by_id.setdefault(f['id'], []).append(f)
+    assert [f['severity'] for f in by_id['daemon_option_refused']] == ['blocker', 'blocker']
+    cors, fluentd = sorted(by_id['daemon_option_refused'], key=lambda f: f['message'])
+    assert 'dockerd 28.5.2 would refuse to start with "api-cors-header"' in cors['message']
+    assert '--validate` reports it too' in cors['message'] and 'reverse proxy' in cors['remedy']
+    assert 'fluentd-async-connect' in fluentd['message'] and 'only a real start fails' in fluentd['message']
+    assert 'fluentd-async' in fluentd['remedy'] and 'docs/deprecated.md' in fluentd['source']
+    ignored = by_id['daemon_option_ignored']
+    assert len(ignored) == 1 and 'allow-nondistributable' in ignored[0]['message']
+    assert 'host-gateway-ips' in by_id['daemon_option_deprecated'][0]['message']
+    assert not [f for f in found if 'log-level' in f['message']]     # no row, no guess
+
+
+def test_no_daemon_json_no_findings_and_older_target_is_fine():
+    assert _findings('26.1.5', {}, {'engine': '28.5.2'}) == []
+    assert [f['id'] for f in _findings('20.10.24', {'oom-score-adjust': 100}, {'engine': '20.10.24'})] == []
+    assert [f['id'] for f in _findings('20.10.24', {'oom-score-adjust': 100}, {'engine': '26.1.5'})] == \
+        ['daemon_option_refused']
+
+
+def test_plan_edits_daemon_json_before_the_engine_step():
+    from ansible_collections.fleetsafe.container_engine.plugins.filter.upgrade_plan import FilterModule
+    plan = FilterModule().filters()['upgrade_plan'](_facts('20.10.24', {'graph': '/srv/docker'}), {'engine': '26.1.5'})
+    actions = [s['action'] for s in plan]
+    assert actions.index('edit_daemon_config') < actions.index('upgrade_engine')
+    step = plan[actions.index('edit_daemon_config')]
+    assert (step['from'], step['to']) == ('"graph"', 'data-root')
+    assert "don't match any configuration option: graph" in step['reason']
+    plan = FilterModule().filters()['upgrade_plan'](_facts('20.10.24', {'log-level': 'info'}), {'engine': '26.1.5'})
+    assert 'edit_daemon_config' not in [s['action'] for s in plan]
