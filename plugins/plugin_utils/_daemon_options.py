@@ -98,7 +98,7 @@ def daemon_json_settings(daemon_json):
         if key == 'log-driver' and isinstance(value, str):
             found.append(('log_driver', value, None, '"log-driver": "%s"' % value))
         elif key == 'log-opts' and isinstance(value, dict):
-            for opt, opt_value in sorted(value.items()):
+            for opt, opt_value in sorted((k, v) for k, v in value.items() if isinstance(k, str)):
                 found.append(('log_opt', opt, _scalar(opt_value), '"log-opts" entry "%s"' % opt))
         elif key == 'storage-opts' and isinstance(value, list):
             for item in value:
