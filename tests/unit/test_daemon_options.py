@@ -160,3 +160,11 @@ def test_plan_edits_daemon_json_before_the_engine_step():
     assert "don't match any configuration option: graph" in step['reason']
     plan = FilterModule().filters()['upgrade_plan'](_facts('20.10.24', {'log-level': 'info'}), {'engine': '26.1.5'})
     assert 'edit_daemon_config' not in [s['action'] for s in plan]
+
+
+def test_daemon_json_with_a_non_string_key_is_one_clear_error():
+    from ansible.errors import AnsibleFilterError
+    from ansible_collections.fleetsafe.container_engine.plugins.filter.compat_findings import FilterModule
+    with pytest.raises(AnsibleFilterError) as info:
+        FilterModule().filters()['compat_findings'](_facts('26.1.5', {1: 'x'}), {'engine': '28.5.2'})
+    assert 'docker.daemon_json' in str(info.value) and 'got the key integer 1' in str(info.value)
