@@ -58,7 +58,8 @@ _value:
       description: Position of the step, from 1.
       type: int
     action:
-      description: V(upgrade_client), V(remove_min_api_override), V(upgrade_containerd), V(restart_containerd),
+      description: V(upgrade_client), V(remove_min_api_override), V(edit_daemon_config) (from is the daemon.json
+        setting as written, to its replacement or null to remove it), V(upgrade_containerd), V(restart_containerd),
         V(upgrade_engine), V(restart_engine), V(restart_rootless_engine) or V(verify).
       type: str
     component:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings import (
     _clients,
     _containerd,
+    _daemon_options,
     _engine,
     _images,
     _known_bad,
@@ -20,7 +21,7 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._judge 
 __all__ = ['FAMILIES', 'REGISTRY', 'compat_findings']
 
 # Importing a family module registers its findings: these modules are the whole catalogue.
-FAMILIES = (_clients, _containerd, _engine, _images, _known_bad)
+FAMILIES = (_clients, _containerd, _daemon_options, _engine, _images, _known_bad)
 
 
 def compat_findings(facts, target=None, knowledge=None, findings=None):

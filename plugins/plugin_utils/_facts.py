@@ -58,6 +58,16 @@ def as_dict(value, path, optional=False):
     return value
 
 
+def as_daemon_json(value, path):
+    """A parsed daemon.json: a JSON object, so a dict whose keys are strings ({} when absent)."""
+    value = as_dict(value, path, optional=True) or {}
+    for key in value:
+        if not isinstance(key, str):
+            raise InputError('%s must be daemon.json as parsed (keys are strings), got the key %s %s' % (
+                path, kind(key), describe(key)))
+    return dict(value)
+
+
 def as_list(value, path):
     if value is None:
         return []
@@ -206,6 +216,8 @@ class Host:
             'running': as_int(containers.get('running'), p + '.containers.running'),
             'overrides': overrides,
             'rootlesskit_version': as_version(rootlesskit.get('version'), p + '.components.rootlesskit.version'),
+            # optional: facts gathered before daemon.json was read have no such key
+            'daemon_json': as_daemon_json(d.get('daemon_json'), p + '.daemon_json'),
         }
         if not can_talk:
             self.docker_error = as_str(d.get('error'), p + '.error') or 'the Docker daemon did not answer'

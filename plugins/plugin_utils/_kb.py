@@ -82,6 +82,24 @@ SCHEMA = {
         'disabled_by_default_in': (_OPT_STR, False, 'line'),
         'removed_in': (_OPT_STR, True, 'line'),
         'replacement': (_STR, True, None),
+        'lab': (_STR, False, None),
+        'note': (_STR, False, None),
+        'source': (_STR, True, None),
+    }),
+    'daemon_options': ('id', {
+        'id': (_STR, True, None),
+        'where': (_STR, True, 'where'),
+        'setting': (_STR, True, None),
+        'deprecated_in': (_OPT_STR, True, 'line'),
+        'ignored_in': (_OPT_STR, False, 'line'),
+        'refused_in': (_OPT_STR, True, 'line'),
+        'unknown_in': (_OPT_STR, False, 'line'),
+        'harmless_values': ((list,), False, 'values'),
+        'validate_detects': (_BOOL, True, None),
+        'message': (_STR, False, None),
+        'replacement': (_OPT_STR, True, None),
+        'remedy': (_STR, True, None),
+        'lab': (_STR, False, None),
         'note': (_STR, False, None),
         'source': (_STR, True, None),
     }),
@@ -111,6 +129,7 @@ for _key_field, _fields in SCHEMA.values():
 WHEN_KEYS = ('rootless_port_driver', 'rootless_net_driver', 'storage_driver')
 SEVERITIES = ('blocker', 'warning', 'info')
 COMPONENTS = ('engine', 'containerd', 'rootlesskit')
+OPTION_PLACES = ('daemon_json', 'flag', 'storage_opt', 'log_driver', 'log_opt', 'storage_driver_plugin', 'listen')
 
 
 def _err(where, message):
@@ -149,6 +168,12 @@ def _check_field(where, field, value, types, kind):
     elif kind == 'component':
         if value not in COMPONENTS:
             raise _err(where, 'field %r must be one of %s, got %s' % (field, ', '.join(COMPONENTS), describe(value)))
+    elif kind == 'where':
+        if value not in OPTION_PLACES:
+            raise _err(where, 'field %r must be one of %s, got %s' % (field, ', '.join(OPTION_PLACES), describe(value)))
+    elif kind == 'values':
+        if not all(isinstance(v, str) for v in value):
+            raise _err(where, 'field %r must list strings, got %s' % (field, describe(value)))
     elif kind == 'when':
         for cond, expected in value.items():
             if cond not in WHEN_KEYS:
@@ -324,6 +349,14 @@ class Knowledge:
                 value = row.get(field)
                 parsed['_' + field] = parse_version(value) if value else None
             self.storage_drivers[row['driver']] = parsed
+
+        self.daemon_options = {}   # (where, setting) -> row with parsed lines
+        for row in sections.get('daemon_options', []):
+            parsed = dict(row)
+            for field in ('deprecated_in', 'ignored_in', 'refused_in', 'unknown_in'):
+                value = row.get(field)
+                parsed['_' + field] = parse_version(value).line if value else None
+            self.daemon_options[(row['where'], row['setting'])] = parsed
 
         self.rules = {row['id']: row for row in sections.get('upgrade_rules', [])}
         self._paths = {}

@@ -7,6 +7,9 @@
 
 from __future__ import annotations
 
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings._daemon_options import (
+    judged_settings,
+)
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings._registry import check_knowledge
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._judge import (
     Context,
@@ -133,6 +136,12 @@ def upgrade_plan(facts, target=None, knowledge=None):
             before.append(_step('remove_min_api_override', 'engine', item['value'], None,
                                 'dockerd %s would refuse to start: %s (%s)' % (
                                     ctx.target['engine'].raw, problem, ', '.join(item['where']) or item['source'])))
+        # daemon.json settings the target dockerd would refuse: edit the file before the engine moves
+        for engine, written, judged in judged_settings(ctx):
+            if judged['starts'] is False:
+                before.append(_step('edit_daemon_config', 'engine', written, judged['replacement'],
+                                    'dockerd %s would refuse to start: "%s"; %s' % (
+                                        engine.raw, judged['message'], judged['remedy'])))
     steps = before + _containerd_steps(ctx) + _engine_steps(ctx) + after
     if steps:
         steps.append(_step('verify', 'host', None, None,

@@ -50,6 +50,10 @@ EXAMPLES = {
     'engine_facts_unavailable': (L.host(L.docker('20.10.24', can_talk_to_docker=False, error='permission denied',
                                                  version=None, api_version=None, min_api_version=None)), {}),
     'engine_stale': (L.host(L.docker('20.10.24', installed='26.1.5')), {}),
+    'daemon_option_refused': (L.host(L.docker('26.1.5', daemon_json={'api-cors-header': '*'})), {'engine': '28.5.2'}),
+    'daemon_option_ignored': (L.host(L.docker('28.5.2', daemon_json={'deprecated-key-path': '/etc/docker/key.json'})),
+                              {}),
+    'daemon_option_deprecated': (L.host(L.docker('28.5.2', daemon_json={'host-gateway-ip': '192.0.2.1'})), {}),
     'min_api_override_invalid': (L.host(L.docker('20.10.24', min_api_overrides=ECS_DROPIN)), {'engine': '26.1.5'}),
     'min_api_override_unsupported': (L.host(L.docker('28.5.2', min_api_overrides=[
         {'source': 'daemon_json', 'value': '1.24', 'where': '/etc/docker/daemon.json'}])), {}),

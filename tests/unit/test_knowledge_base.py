@@ -89,7 +89,7 @@ def test_containerd_lines_sorted_unique_and_paths_point_back():
         assert row['shim_protocol_produced'] in row['shim_protocol_accepted'], row['line']
 
 
-@pytest.mark.parametrize('section', ['known_bad', 'clients', 'upgrade_rules'])
+@pytest.mark.parametrize('section', ['known_bad', 'clients', 'upgrade_rules', 'daemon_options'])
 def test_ids_unique_within_section(section):
     ids = [row['id'] for row in raw_sections()[section]]
     assert len(set(ids)) == len(ids)
@@ -109,6 +109,22 @@ def test_client_ranges_do_not_overlap():
 def test_storage_driver_removal_after_deprecation():
     for row in raw_sections()['storage_drivers']:
         assert parse_version(row['deprecated_in']) < parse_version(row['removed_in'])
+
+
+def test_daemon_option_lines_in_order_and_settings_unique():
+    """deprecated <= ignored <= refused <= unknown; one row per (where, setting); a refusal says what dockerd prints."""
+    rows = raw_sections()['daemon_options']
+    places = [(row['where'], row['setting']) for row in rows]
+    assert len(set(places)) == len(places)
+    for row in rows:
+        lines = [parse_version(row[f]).line for f in ('deprecated_in', 'ignored_in', 'refused_in', 'unknown_in')
+                 if row.get(f)]
+        assert lines == sorted(lines), row['id']
+        gone_at_once = row.get('unknown_in') == row['refused_in'] and row['where'] in ('daemon_json', 'flag')
+        if row['refused_in'] and not gone_at_once:
+            assert row.get('message'), row['id']
+        if row['where'] == 'flag':
+            assert row['setting'].startswith('--'), row['id']
 
 
 # --- user knowledge --------------------------------------------------------------------------
@@ -143,6 +159,8 @@ def test_user_row_added_and_disabled():
     ({'known_bad': [{'id': 'engine-28.0.0-rootless-slirp4netns-port-driver', 'when': {'kernel': '5.10'}}]},
      "unknown condition 'kernel'"),
     ({'enginez': []}, "unknown section 'enginez'"),
+    ({'daemon_options': [{'id': 'daemon-json-graph', 'where': 'systemd'}]}, "'where' must be one of daemon_json"),
+    ({'daemon_options': [{'id': 'daemon-json-graph', 'refused_in': 'soon'}]}, "'refused_in'"),
     ({'engines': {}}, 'must be a list'),
     ([], 'must be a dict'),
     ({'known_bad': [{'id': 'engine-28.0.0-rootless-slirp4netns-port-driver', 'disabled': True}]},

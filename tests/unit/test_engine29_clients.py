@@ -1,0 +1,44 @@
+"""The Engine 29 client rows (clients.yml): what the findings say for each client on the engines around 29.
+
+Real calls with pinned clients against real engines are in tests/integration/test_truth_clients.py.
+"""
+from __future__ import annotations
+
+import lab_facts as L
+import pytest
+from ansible_collections.fleetsafe.container_engine.plugins.filter.compat_findings import FilterModule
+
+compat_findings = FilterModule().filters()['compat_findings']
+
+
+def client_findings(image, current, target):
+    facts = L.host(L.docker(current), declared=[{'name': 'agent', 'image': image}])
+    return [f for f in compat_findings(facts, {'engine': target}) if f['component'].startswith('client')]
+
+
+@pytest.mark.parametrize('image,current,target,blocked,source', [
+    # watchtower pins 1.25: fine up to 28.x, refused by 29.0-29.2 (minimum 1.44) and still by 29.3 (1.40)
+    ('containrrr/watchtower:1.7.1', '28.5.2', '29.0.0', True, 'containrrr/watchtower@v1.7.1'),
+    ('containrrr/watchtower:1.7.1', '26.1.5', '28.5.2', False, None),
+    ('containrrr/watchtower:1.7.1', '28.5.2', '29.3.0', True, 'containrrr/watchtower@v1.7.1'),
+    # dive 0.12 negotiates but tops out at 1.43: refused by 29.0 (1.44), accepted by 29.3 (1.40)
+    ('wagoodman/dive:v0.12.0', '28.5.2', '29.0.0', True, 'wagoodman/dive@v0.12.0'),
+    ('wagoodman/dive:v0.12.0', '28.5.2', '29.3.0', False, None),
+    ('wagoodman/dive:v0.13.1', '28.5.2', '29.0.0', False, None),
+    # the docker CLI 29.0-29.2 refuses engines older than 25.0 itself; 29.3 talks to 19.03 and later
+    ('docker:29.0.0-cli', '20.10.24', '20.10.24', True, 'docker/cli@v29.0.0'),
+    ('docker:29.2.1-cli', '20.10.24', '24.0.9', True, 'docker/cli@v29.2.0'),
+    ('docker:29.1.5-cli', '26.1.5', '26.1.5', False, None),
+    ('docker:29.3.0-cli', '20.10.24', '20.10.24', False, None),
+    # older CLIs negotiate down to any engine but cannot reach 29.0's minimum from below
+    ('docker:24.0.9-cli', '28.5.2', '29.0.0', True, 'moby/moby@v24.0.0'),
+    ('docker:20.10.24', '28.5.2', '29.3.0', False, None),
+    ('docker:28.5.2-cli', '20.10.24', '29.0.0', False, None),
+])
+def test_engine29_clients(image, current, target, blocked, source):
+    findings = client_findings(image, current, target)
+    blockers = [f for f in findings if f['severity'] == 'blocker']
+    assert bool(blockers) == blocked, findings
+    if blocked:
+        assert source in blockers[0]['source'], blockers[0]
+        assert blockers[0]['remedy']
