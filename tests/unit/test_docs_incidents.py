@@ -19,7 +19,7 @@ REQUIRED = {
     "lab-storage-driver-removed", "lab-rootless-port-drivers",
 }
 FINDING_PREFIXES = ("client_api_", "min_api_override_", "containerd_", "engine_", "storage_driver_",
-                    "live_restore_", "known_bad_", "image_tag_")
+                    "live_restore_", "known_bad_", "image_tag_", "daemon_option_")
 
 
 def shipped_text_files():
