@@ -1,0 +1,543 @@
+#!/usr/bin/python3
+# Copyright: fleetsafe developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One step of the upgrade role, run on the host by ansible.builtin.script.
+
+Usage: fleetsafe_upgrade_step.py ACTION BASE64_JSON
+
+Every action prints one JSON object on stdout and exits 0 when it did what it was asked, 1 when it
+failed (the object then carries ``error``). It only uses the standard library, apt, dpkg, systemctl
+and the docker / ctr clients already on the host. Actions:
+
+  resolve          real package versions for the plan's steps from the apt source (changes nothing)
+  snapshot         running containers, their restart policies and the daemon's settings
+  backup           the installed .deb files and the snapshot, kept on the host for a rollback
+  install          apt-get install exact versions (daemons not restarted by the packages; holds kept)
+  restart-containerd / restart-engine   explicit restarts with readiness waits and measured downtime
+  start-containers the containers that ran before, running again
+  rollback         reinstall the backup's .deb files without any apt source, restart in order
+"""
+from __future__ import annotations
+
+import base64
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+POLICY_RC = '/usr/sbin/policy-rc.d'
+TASK_DIR = '/run/containerd/io.containerd.runtime.v2.task'
+
+
+class StepError(Exception):
+    pass
+
+
+def run(argv, check=True, env=None, timeout=600):
+    res = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                         env=env, timeout=timeout, check=False)
+    if check and res.returncode != 0:
+        raise StepError('%s failed (rc %d): %s' % (' '.join(argv), res.returncode,
+                                                   (res.stderr or res.stdout).strip()[-2000:]))
+    return res
+
+
+def now():
+    return time.time()
+
+
+def upstream(version):
+    """Debian package version -> upstream release: 5:28.0.1-1~debian.12~bookworm -> 28.0.1."""
+    m = re.match(r'^(?:[0-9]+:)?([0-9]+(?:\.[0-9]+)*)', version or '')
+    return m.group(1) if m else ''
+
+
+def on_line(version, wanted):
+    """wanted '2.1.9' matches exactly that release; '2.1' the line."""
+    up = upstream(version)
+    return up == wanted or up.startswith(wanted + '.') if wanted.count('.') == 1 else up == wanted
+
+
+# ---------------------------------------------------------------------------------------------
+# apt with a private state: the host's sources plus the role's, lists kept apart from the host's
+
+def apt_opts(state):
+    if not state:
+        return []
+    return ['-o', 'Dir::Etc::SourceList=%s/sources.list' % state,
+            '-o', 'Dir::Etc::SourceParts=%s/sources.list.d' % state,
+            '-o', 'Dir::State::Lists=%s/lists' % state,
+            '-o', 'Dir::Cache::pkgcache=', '-o', 'Dir::Cache::srcpkgcache=']
+
+
+def apt_setup(source, state):
+    for sub in ('sources.list.d', 'lists/partial'):
+        os.makedirs(os.path.join(state, sub), exist_ok=True)
+    for old in glob.glob(os.path.join(state, 'sources.list.d', '*')):
+        os.unlink(old)
+    if os.path.exists('/etc/apt/sources.list'):
+        shutil.copyfile('/etc/apt/sources.list', os.path.join(state, 'sources.list'))
+    else:
+        open(os.path.join(state, 'sources.list'), 'w').close()
+    for part in glob.glob('/etc/apt/sources.list.d/*.list') + glob.glob('/etc/apt/sources.list.d/*.sources'):
+        shutil.copyfile(part, os.path.join(state, 'sources.list.d', os.path.basename(part)))
+    if source:
+        with open(os.path.join(state, 'sources.list.d', 'fleetsafe-upgrade.list'), 'w') as fh:
+            fh.write(source.strip() + '\n')
+    run(['apt-get', *apt_opts(state), '-qq', 'update'])
+
+
+def madison(state, names):
+    """package -> versions the source offers, newest first (apt's own order)."""
+    out = run(['apt-cache', *apt_opts(state), 'madison', *names], check=False).stdout
+    found = {n: [] for n in names}
+    for line in out.splitlines():
+        parts = [p.strip() for p in line.split('|')]
+        if len(parts) >= 3 and parts[0] in found and parts[1] not in found[parts[0]]:
+            found[parts[0]].append(parts[1])
+    return found
+
+
+def installed_packages(names=None):
+    out = run(['dpkg-query', '-W', '-f=${Package}\t${Version}\t${db:Status-Abbrev}\n'], check=False).stdout
+    pkgs = {}
+    for line in out.splitlines():
+        name, version, status = (line.split('\t') + ['', ''])[:3]
+        if status.startswith('ii') and (names is None or name in names):
+            pkgs[name] = version
+    return pkgs
+
+
+def holds():
+    return sorted(run(['apt-mark', 'showhold'], check=False).stdout.split())
+
+
+# ---------------------------------------------------------------------------------------------
+# resolve: each step's real package version
+
+def act_resolve(a):
+    names = a['names']
+    extra = a.get('extra') or {}
+    apt_setup(a.get('source', ''), a['state'])
+    wanted = [names['containerd'], names['engine']] + ([names['cli']] if names.get('cli') else []) + list(extra)
+    offered = madison(a['state'], wanted)
+    steps, blockers = [], []
+    hops = [s for s in a['steps'] if s['action'] == 'upgrade_containerd']
+    skipped = set()
+    for step in a['steps']:
+        step = dict(step, packages={}, skip=False)
+        if step['action'] == 'upgrade_containerd':
+            last = step is hops[-1] or step['order'] == hops[-1]['order']
+            match = [v for v in offered[names['containerd']] if on_line(v, step['to'])]
+            if match:
+                step['packages'] = {names['containerd']: match[0]}
+            elif not last and a.get('allow_skip'):
+                step['skip'] = True
+                step['skip_reason'] = ('the apt source has no containerd %s; skipped because '
+                                       'upgrade_containerd_allow_line_skip is true' % step['to'])
+                skipped.add(step['to'])
+            else:
+                blockers.append({
+                    'id': 'apt-source-lacks-containerd-line' if not last else 'apt-source-lacks-containerd',
+                    'message': 'the apt source offers no containerd %s (it has %s)' % (
+                        step['to'], ', '.join(offered[names['containerd']]) or 'none'),
+                    'remedy': ('add a source that serves containerd %s, or set upgrade_containerd_allow_line_skip: '
+                               'true to go from %s directly to the next line (containerd supports upgrades from the '
+                               'previous minor only)' % (step['to'], step['from'])) if not last else
+                    'add a source that serves it or change upgrade_target.containerd'})
+        elif step['action'] == 'restart_containerd' and step['to'] in skipped:
+            step['skip'] = True
+            step['skip_reason'] = 'its upgrade step was skipped'
+        elif step['action'] == 'upgrade_engine':
+            for role in ('engine', 'cli'):
+                pkg = names.get(role)
+                if not pkg:
+                    continue
+                match = [v for v in offered.get(pkg, []) if on_line(v, step['to'])]
+                if match:
+                    step['packages'][pkg] = match[0]
+                elif role == 'engine':
+                    blockers.append({'id': 'apt-source-lacks-engine',
+                                     'message': 'the apt source offers no %s %s (it has %s)' % (
+                                         pkg, step['to'], ', '.join(offered.get(pkg, [])) or 'none'),
+                                     'remedy': 'add a source that serves it or change upgrade_target.engine'})
+            for pkg, version in extra.items():
+                have = offered.get(pkg, [])
+                pick = version if version in have else (have[0] if have and not version else None)
+                if pick is None:
+                    blockers.append({'id': 'apt-source-lacks-package',
+                                     'message': 'the apt source offers no %s %s (it has %s)' % (
+                                         pkg, version or '(any version)', ', '.join(have) or 'none'),
+                                     'remedy': 'fix upgrade_extra_packages or the apt source'})
+                else:
+                    step['packages'][pkg] = pick
+        steps.append(step)
+    return {'steps': steps, 'blockers': blockers, 'offered': offered}
+
+
+# ---------------------------------------------------------------------------------------------
+# snapshot and backup
+
+def docker_json(args, check=True):
+    res = run(['docker', *args], check=check)
+    return json.loads(res.stdout) if res.returncode == 0 and res.stdout.strip() else None
+
+
+def containers(all_=False):
+    ids = run(['docker', 'ps', '-q', '--no-trunc'] + (['-a'] if all_ else [])).stdout.split()
+    if not ids:
+        return []
+    out = []
+    for c in docker_json(['inspect', *ids]):
+        out.append({
+            'id': c['Id'], 'name': c['Name'].lstrip('/'), 'image': c['Config']['Image'],
+            'running': c['State']['Running'], 'pid': c['State']['Pid'],
+            'status': c['State']['Status'], 'exit_code': c['State']['ExitCode'],
+            'started_at': c['State']['StartedAt'], 'finished_at': c['State']['FinishedAt'],
+            'health': (c['State'].get('Health') or {}).get('Status'),
+            'restart_policy': (c['HostConfig'].get('RestartPolicy') or {}).get('Name') or 'no',
+            'volumes': [m.get('Name') for m in c.get('Mounts', []) if m.get('Type') == 'volume'],
+        })
+    return out
+
+
+def act_snapshot(a):
+    daemon_json = None
+    if os.path.exists('/etc/docker/daemon.json'):
+        with open('/etc/docker/daemon.json') as fh:
+            daemon_json = fh.read()
+    server = docker_json(['version', '--format', '{{json .Server}}'], check=False) or {}
+    return {'running': [c for c in containers() if c['running']], 'daemon_json': daemon_json,
+            'engine': server.get('Version'), 'holds': holds(), 'packages': installed_packages(a.get('names'))}
+
+
+def act_backup(a):
+    dest = a['dir']
+    debs_dir = os.path.join(dest, 'debs')
+    os.makedirs(debs_dir, exist_ok=True)
+    snap = act_snapshot(a)
+    debs, how, missing = [], {}, []
+    for pkg, version in sorted(snap['packages'].items()):
+        if glob.glob(os.path.join(debs_dir, '%s_*.deb' % pkg)):
+            debs += glob.glob(os.path.join(debs_dir, '%s_*.deb' % pkg))
+            how[pkg] = 'kept'
+            continue
+        res = run(['apt-get', *apt_opts(a.get('state')), 'download', '%s=%s' % (pkg, version)], check=False)
+        got = None
+        if res.returncode == 0:
+            got = glob.glob('%s_*.deb' % pkg)
+            how[pkg] = 'apt-get download'
+        if not got:
+            plain = version.split(':', 1)[-1]
+            got = glob.glob('/var/cache/apt/archives/%s_%s_*.deb' % (pkg, plain)) + glob.glob(
+                '/var/cache/apt/archives/%s_%s_*.deb' % (pkg, version.replace(':', '%3a')))
+            how[pkg] = 'apt cache'
+        if not got and shutil.which('dpkg-repack'):
+            if run(['dpkg-repack', pkg], check=False).returncode == 0:
+                got = glob.glob('%s_*.deb' % pkg)
+                how[pkg] = 'dpkg-repack'
+        if not got:
+            missing.append('%s=%s' % (pkg, version))
+            continue
+        for f in got:
+            target = os.path.join(debs_dir, os.path.basename(f))
+            if os.path.abspath(f) != target:
+                shutil.copyfile(f, target)
+            debs.append(target)
+    for src in ['/etc/docker/daemon.json'] + glob.glob('/etc/systemd/system/docker.service.d/*.conf') + \
+            glob.glob('/etc/systemd/system/containerd.service.d/*.conf'):
+        rel = src.lstrip('/').replace('/', '__')
+        shutil.copyfile(src, os.path.join(dest, rel)) if os.path.exists(src) else None
+    snap['debs'] = sorted(debs)
+    snap['how'] = how
+    with open(os.path.join(dest, 'state.json'), 'w') as fh:
+        json.dump(snap, fh, indent=1, sort_keys=True)
+    if missing:
+        raise StepError('no .deb could be kept for %s: neither the apt source, /var/cache/apt/archives nor '
+                        'dpkg-repack has it; install dpkg-repack or add a source that serves it' % ', '.join(missing))
+    return dict(snap, dir=dest)
+
+
+# ---------------------------------------------------------------------------------------------
+# install with the packages kept from restarting daemons
+
+class NoDaemonRestarts:
+    """A policy-rc.d that refuses every action while packages unpack: the role restarts explicitly."""
+
+    def __enter__(self):
+        self.saved = None
+        if os.path.exists(POLICY_RC):
+            with open(POLICY_RC) as fh:
+                self.saved = fh.read()
+        with open(POLICY_RC, 'w') as fh:
+            fh.write('#!/bin/sh\n# fleetsafe upgrade: restarts are explicit\nexit 101\n')
+        os.chmod(POLICY_RC, 0o755)
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is None:
+            os.unlink(POLICY_RC)
+        else:
+            with open(POLICY_RC, 'w') as fh:
+                fh.write(self.saved)
+
+
+def apt_env():
+    return dict(os.environ, DEBIAN_FRONTEND='noninteractive')
+
+
+def act_install(a):
+    pins = a['pins']
+    managed = set(a.get('managed') or [])
+    before = installed_packages()
+    if all(before.get(p) == v for p, v in pins.items()):
+        return {'changed': False, 'seconds': 0.0, 'before': {p: before.get(p) for p in pins}, 'after': pins}
+    held_before = holds()
+    lift = [p for p in held_before if p in managed or p in pins]
+    argv = ['apt-get', *apt_opts(a.get('state')), 'install', '-y', '-q', '--no-install-recommends',
+            '--allow-downgrades', '--allow-change-held-packages',
+            '-o', 'Dpkg::Options::=--force-confold'] + ['%s=%s' % kv for kv in sorted(pins.items())]
+    if a.get('check'):
+        res = run(argv[:1] + ['-s'] + argv[1:], check=False, env=apt_env())
+        if res.returncode:
+            raise StepError('apt-get would fail: %s' % (res.stderr or res.stdout).strip()[-1500:])
+        return {'changed': True, 'seconds': 0.0, 'before': {p: before.get(p) for p in pins}, 'after': pins}
+    t0 = now()
+    if lift:
+        run(['apt-mark', 'unhold', *lift])
+    try:
+        with NoDaemonRestarts():
+            res = run(argv, check=False, env=apt_env())
+    finally:
+        after = installed_packages()
+        keep = [p for p in lift if p in after and p not in pins]
+        hold = keep + ([p for p in pins if p in after] if a.get('hold') else [p for p in lift if p in pins])
+        if hold:
+            run(['apt-mark', 'hold', *hold], check=False)
+    if res.returncode:
+        raise StepError('apt-get install %s failed: %s' % (' '.join(argv[-len(pins):]),
+                                                           (res.stderr or res.stdout).strip()[-1500:]))
+    return {'changed': True, 'seconds': round(now() - t0, 2), 'before': {p: before.get(p) for p in pins},
+            'after': {p: after.get(p) for p in pins},
+            'removed': sorted(p for p in before if p not in after and p in managed | {'tini'})}
+
+
+# ---------------------------------------------------------------------------------------------
+# restarts with readiness waits
+
+def wait_for(pred, timeout, what, tail_unit=None):
+    end = now() + timeout
+    while now() < end:
+        if pred():
+            return now()
+        time.sleep(0.1)
+    tail = ''
+    if tail_unit:
+        tail = run(['journalctl', '-u', tail_unit, '-n', '15', '--no-pager', '-o', 'cat'], check=False).stdout
+        tail = ' Last log lines of %s: %s' % (tail_unit, ' | '.join(tail.strip().splitlines()[-8:]))
+    raise StepError('timed out after %ds waiting for %s.%s' % (timeout, what, tail))
+
+
+def containerd_server_version():
+    res = run(['ctr', 'version'], check=False)
+    m = re.search(r'Server:\s*\n\s*Version:\s*(\S+)', res.stdout)
+    return m.group(1) if res.returncode == 0 and m else None
+
+
+def engine_version():
+    res = run(['docker', 'version', '--format', '{{.Server.Version}}'], check=False)
+    return res.stdout.strip() if res.returncode == 0 else None
+
+
+def act_restart_containerd(a):
+    expect = a.get('expect') or ''
+    before = containers()
+    t0 = now()
+    run(['systemctl', 'restart', 'containerd'])
+    ready = wait_for(lambda: upstream(containerd_server_version() or '') == upstream(expect) if expect
+                     else containerd_server_version() is not None, a.get('timeout', 60), 'containerd to answer',
+                     'containerd')
+    api = wait_for(lambda: engine_version() is not None, a.get('timeout', 60), 'the Docker API', 'docker') \
+        if shutil.which('docker') else ready
+    after = {c['id']: c for c in containers(all_=True)} if shutil.which('docker') else {}
+    kept = [c['name'] for c in before if c['id'] in after and after[c['id']]['pid'] == c['pid']]
+    return {'changed': True, 'seconds': round(ready - t0, 2), 'version': containerd_server_version(),
+            'api_ready_seconds': round(api - t0, 2), 'containers_kept_running': kept,
+            'containers_stopped': [c['name'] for c in before if c['name'] not in kept]}
+
+
+def parse_ts(ts):
+    m = re.match(r'(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?', ts or '')
+    if not m or ts.startswith('0001'):
+        return None
+    return time.mktime(time.strptime(m.group(1), '%Y-%m-%dT%H:%M:%S')) - time.timezone + float(m.group(2) or 0)
+
+
+def start_containers(wanted, timeout):
+    """Start what is not running among ``wanted`` (names); wait until each runs (and is healthy if it has a
+    healthcheck)."""
+    def state():
+        return {c['name']: c for c in containers(all_=True)}
+    now_state = state()
+    to_start = [n for n in wanted if n in now_state and not now_state[n]['running']]
+    errors = {}
+    for name in to_start:
+        res = run(['docker', 'start', name], check=False)
+        if res.returncode:
+            errors[name] = res.stderr.strip()
+    missing = [n for n in wanted if n not in now_state]
+
+    def all_up():
+        st = state()
+        return all(n in st and st[n]['running'] and st[n]['health'] in (None, 'healthy') for n in wanted)
+    try:
+        wait_for(all_up, timeout, 'containers %s to run' % ', '.join(wanted))
+    except StepError as exc:
+        st = state()
+        bad = {n: (st[n]['status'] + (' ' + st[n]['health'] if st[n]['health'] else '')) if n in st else 'missing'
+               for n in wanted if not (n in st and st[n]['running'] and st[n]['health'] in (None, 'healthy'))}
+        raise StepError('%s: %s%s' % (exc, bad, (' start errors: %s' % errors) if errors else ''))
+    return {'started': to_start, 'missing': missing}
+
+
+def act_restart_engine(a):
+    expect = a.get('expect') or ''
+    timeout = a.get('timeout', 90)
+    live = bool(a.get('live_restore'))
+    before = containers()
+    stop_seconds = 0.0
+    if before and not live:
+        # Stop the containers while the API still answers: dockerd then restarts without waiting out
+        # their stop timeouts, and the API is unavailable only for the daemon's own restart.
+        t = now()
+        run(['docker', 'stop', *[c['id'] for c in before]], check=False, timeout=timeout + 30)
+        stop_seconds = now() - t
+    t0 = now()
+    run(['systemctl', 'restart', 'docker'], check=False)
+    up = wait_for(lambda: engine_version() is not None and (not expect or upstream(engine_version()) == upstream(expect)),
+                  timeout, 'dockerd %s to answer' % expect, 'docker')
+    started = start_containers([c['name'] for c in before], timeout)
+    after = {c['id']: c for c in containers(all_=True)}
+    down = {}
+    for c in before:
+        now_c = after.get(c['id'])
+        if now_c and now_c['pid'] == c['pid'] and now_c['running']:
+            down[c['name']] = 0.0
+        elif now_c:
+            fin, start = parse_ts(now_c['finished_at']), parse_ts(now_c['started_at'])
+            down[c['name']] = round(start - fin, 2) if fin and start and start > fin else None
+    return {'changed': True, 'api_down_seconds': round(up - t0, 2), 'stop_seconds': round(stop_seconds, 2),
+            'version': engine_version(), 'live_restore': live, 'containers_down_seconds': down,
+            'containers_started': started['started']}
+
+
+def act_start_containers(a):
+    return dict(start_containers(a['names'], a.get('timeout', 60)), changed=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# rollback: no apt source needed, restarts in order, orphaned shims cleared
+
+def clear_shims():
+    """Kill the shims containerd left behind (a containerd downgrade orphans the newer ones, and their task
+    folders make every later start fail with 'file exists')."""
+    killed = []
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            with open('/proc/%s/cmdline' % pid, 'rb') as fh:
+                cmd = fh.read().split(b'\0')
+        except OSError:
+            continue
+        if cmd and os.path.basename(cmd[0].decode(errors='replace')).startswith('containerd-shim'):
+            try:
+                os.kill(int(pid), 9)
+                killed.append(int(pid))
+            except OSError:
+                pass
+    time.sleep(0.3 if killed else 0)
+    removed = []
+    for ns in glob.glob(os.path.join(TASK_DIR, '*')):
+        for task in glob.glob(os.path.join(ns, '*')):
+            run(['umount', '-l', os.path.join(task, 'rootfs')], check=False)
+            shutil.rmtree(task, ignore_errors=True)
+            removed.append(task)
+    return killed, removed
+
+
+def act_rollback(a):
+    t0 = now()
+    with open(os.path.join(a['dir'], 'state.json')) as fh:
+        state = json.load(fh)
+    managed = set(a.get('managed') or []) | set(state['packages'])
+    report = {'changed': True, 'dir': a['dir']}
+    # 1. stop the engine and containerd (dockerd stops its containers), then whatever shims remain
+    run(['systemctl', 'stop', 'docker.socket', 'docker'], check=False)
+    run(['systemctl', 'stop', 'containerd'], check=False)
+    report['shims_killed'], report['task_dirs_removed'] = clear_shims()
+    # 2. the previous packages from the kept .deb files, with no apt source at all
+    now_pkgs = installed_packages()
+    remove = sorted(p for p in managed if p in now_pkgs and p not in state['packages'])
+    reinstall = [d for d in state['debs'] if os.path.exists(d)]
+    changed_pkgs = sorted(p for p, v in state['packages'].items() if now_pkgs.get(p) != v)
+    if changed_pkgs or remove:
+        run(['apt-mark', 'unhold', *sorted(set(holds()) & (managed | set(now_pkgs)))], check=False)
+        argv = ['apt-get', '-o', 'Dir::Etc::SourceList=/dev/null', '-o', 'Dir::Etc::SourceParts=/dev/null',
+                'install', '-y', '-q', '--no-install-recommends', '--allow-downgrades',
+                '--allow-change-held-packages', '-o', 'Dpkg::Options::=--force-confold',
+                *reinstall, *['%s-' % p for p in remove]]
+        with NoDaemonRestarts():
+            res = run(argv, check=False, env=apt_env())
+        if res.returncode:
+            raise StepError('rollback: apt-get could not reinstall the kept packages: %s' % (
+                res.stderr or res.stdout).strip()[-1500:])
+        if state.get('holds'):
+            run(['apt-mark', 'hold', *state['holds']], check=False)
+    report['packages_restored'] = changed_pkgs
+    report['packages_removed'] = remove
+    report['packages'] = installed_packages(managed)
+    # 3. restart in order, each with its readiness wait
+    run(['systemctl', 'reset-failed', 'docker', 'containerd'], check=False)
+    run(['systemctl', 'start', 'containerd'])
+    wait_for(lambda: containerd_server_version() is not None, a.get('timeout', 60), 'containerd', 'containerd')
+    run(['systemctl', 'start', 'docker.socket', 'docker'], check=False)
+    wait_for(lambda: engine_version() is not None, a.get('timeout', 90), 'dockerd', 'docker')
+    report['engine'] = engine_version()
+    report['containerd'] = containerd_server_version()
+    # 4. what ran before runs again
+    report['containers'] = start_containers([c['name'] for c in state['running']], a.get('timeout', 60))
+    report['seconds'] = round(now() - t0, 2)
+    return report
+
+
+ACTIONS = {
+    'resolve': act_resolve, 'snapshot': act_snapshot, 'backup': act_backup, 'install': act_install,
+    'restart-containerd': act_restart_containerd, 'restart-engine': act_restart_engine,
+    'start-containers': act_start_containers, 'rollback': act_rollback,
+}
+
+
+def main(argv):
+    if len(argv) != 3 or argv[1] not in ACTIONS:
+        print(json.dumps({'error': 'usage: %s {%s} BASE64_JSON' % (argv[0], ','.join(ACTIONS))}))
+        return 2
+    args = json.loads(base64.b64decode(argv[2]).decode())
+    if args.get('cwd'):
+        os.makedirs(args['cwd'], exist_ok=True)
+        os.chdir(args['cwd'])
+    try:
+        result = ACTIONS[argv[1]](args)
+    except (StepError, subprocess.TimeoutExpired, OSError, ValueError) as exc:
+        print(json.dumps({'error': str(exc), 'action': argv[1]}))
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
