@@ -107,7 +107,7 @@ def installed_packages(names=None):
     pkgs = {}
     for line in out.splitlines():
         name, version, status = (line.split('\t') + ['', ''])[:3]
-        if status.startswith('ii') and (names is None or name in names):
+        if status[1:2] == 'i' and (names is None or name in names):
             pkgs[name] = version
     return pkgs
 
