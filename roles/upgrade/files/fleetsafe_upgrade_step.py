@@ -329,17 +329,24 @@ def act_install(a):
 # ---------------------------------------------------------------------------------------------
 # restarts with readiness waits
 
+def unit_log(unit):
+    """The daemon's own error lines from the journal (systemd's lines about the unit left out)."""
+    out = run(['journalctl', '-u', unit, '-n', '80', '--no-pager', '-o', 'cat'], check=False).stdout
+    lines = [ln.strip() for ln in out.splitlines() if ln.strip() and not ln.startswith(unit)]
+    errors = [ln for ln in lines if re.search(r'(?i)level=(error|fatal)|failed to start daemon|invalid|refus', ln)]
+    return ' | '.join((errors or lines)[-3:])
+
+
 def wait_for(pred, timeout, what, tail_unit=None):
     end = now() + timeout
     while now() < end:
         if pred():
             return now()
+        if tail_unit and run(['systemctl', 'is-failed', '--quiet', tail_unit], check=False).returncode == 0:
+            raise StepError('%s failed to start: %s' % (tail_unit, unit_log(tail_unit)))
         time.sleep(0.1)
-    tail = ''
-    if tail_unit:
-        tail = run(['journalctl', '-u', tail_unit, '-n', '15', '--no-pager', '-o', 'cat'], check=False).stdout
-        tail = ' Last log lines of %s: %s' % (tail_unit, ' | '.join(tail.strip().splitlines()[-8:]))
-    raise StepError('timed out after %ds waiting for %s.%s' % (timeout, what, tail))
+    raise StepError('timed out after %ds waiting for %s.%s' % (
+        timeout, what, (' Last log lines of %s: %s' % (tail_unit, unit_log(tail_unit))) if tail_unit else ''))
 
 
 def containerd_server_version():
@@ -417,7 +424,8 @@ def act_restart_engine(a):
         run(['docker', 'stop', *[c['id'] for c in before]], check=False, timeout=timeout + 30)
         stop_seconds = now() - t
     t0 = now()
-    run(['systemctl', 'restart', 'docker'], check=False)
+    if run(['systemctl', 'restart', 'docker'], check=False).returncode:
+        raise StepError('dockerd %s failed to start: %s' % (expect, unit_log('docker')))
     up = wait_for(lambda: engine_version() is not None and (not expect or upstream(engine_version()) == upstream(expect)),
                   timeout, 'dockerd %s to answer' % expect, 'docker')
     started = start_containers([c['name'] for c in before], timeout)
