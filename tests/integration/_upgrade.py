@@ -44,7 +44,8 @@ class Run:
         self.rc, self.out = proc.returncode, proc.stdout + proc.stderr
 
     def __repr__(self) -> str:
-        return f"rc={self.rc}\n{self.out[-4000:]}"
+        fatal = [line[:3000] for line in self.out.splitlines() if "fatal:" in line or "FAILED!" in line]
+        return f"rc={self.rc}\n" + "\n".join(fatal) + f"\n...\n{self.out[-1500:]}"
 
 
 def play(host: lab.LabHost, env: dict, target: str | dict, check: bool = False, tags: str | None = None,
