@@ -104,8 +104,10 @@ def test_client_too_new_for_the_target_engine_is_blocked_and_nothing_changes(lab
     pid = host.exec(["systemctl", "show", "-p", "MainPID", "--value", "docker"]).stdout.strip()
     agent_id = host.exec(["docker", "inspect", "--format", "{{.Id}}", "agent"]).stdout
 
-    # no knowledge of a release that works on both engines: nothing the role can do but stop
-    run = play(host, ansible_env, "old")
+    # the knowledge base knows this release speaks 1.43, and of no release that works with both engines:
+    # nothing the role can do but stop
+    rows = [r for r in lab.agent_knowledge()["clients"] if r["api_version"] == "1.43"]
+    run = play(host, ansible_env, "old", upgrade_knowledge={"clients": rows})
     assert run.rc != 0
     assert run.result.get("status") == "blocked", run
     assert any("1.43" in b["message"] for b in run.result["blockers"]), run.result["blockers"]

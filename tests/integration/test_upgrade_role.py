@@ -131,7 +131,8 @@ def test_source_losing_the_engine_packages_mid_upgrade_rolls_back_containerd(lab
     data = seed(host)
     before = packages(host)
     # a mirror caught mid-sync: its index still lists the new engine, the files are gone
-    host.sh("mkdir -p /opt/shrunk && cp -s /srv/repo/*.deb /opt/shrunk/ && cp /srv/repo/Packages /srv/repo/Release /opt/shrunk/\n"
+    host.sh("mkdir -p /opt/shrunk && cp -s /srv/repo/*.deb /opt/shrunk/\n"
+            "cp /srv/repo/Packages /srv/repo/Release /opt/shrunk/\n"
             "rm /opt/shrunk/docker.io_28.* /opt/shrunk/docker-cli_28.*")
     run = play(host, ansible_env, "new", upgrade_apt_source="deb [trusted=yes] file:/opt/shrunk ./")
     # containerd went 1.7 -> 2.1 before the engine's packages failed; the downgrade back kills the

@@ -38,10 +38,10 @@ class StepError(Exception):
 
 
 def run(argv, check=True, env=None, timeout=600):
-    res = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+    res = subprocess.run(argv, capture_output=True, text=True,
                          env=env, timeout=timeout, check=False)
     if check and res.returncode != 0:
-        raise StepError('%s failed (rc %d): %s' % (' '.join(argv), res.returncode,
+        raise StepError('{} failed (rc {}): {}'.format(' '.join(argv), res.returncode,
                                                    (res.stderr or res.stdout).strip()[-2000:]))
     return res
 
@@ -68,9 +68,9 @@ def on_line(version, wanted):
 def apt_opts(state):
     if not state:
         return []
-    return ['-o', 'Dir::Etc::SourceList=%s/sources.list' % state,
-            '-o', 'Dir::Etc::SourceParts=%s/sources.list.d' % state,
-            '-o', 'Dir::State::Lists=%s/lists' % state,
+    return ['-o', f'Dir::Etc::SourceList={state}/sources.list',
+            '-o', f'Dir::Etc::SourceParts={state}/sources.list.d',
+            '-o', f'Dir::State::Lists={state}/lists',
             '-o', 'Dir::Cache::pkgcache=', '-o', 'Dir::Cache::srcpkgcache=']
 
 
@@ -137,17 +137,17 @@ def act_resolve(a):
                 step['packages'] = {names['containerd']: match[0]}
             elif not last and a.get('allow_skip'):
                 step['skip'] = True
-                step['skip_reason'] = ('the apt source has no containerd %s; skipped because '
-                                       'upgrade_containerd_allow_line_skip is true' % step['to'])
+                step['skip_reason'] = ('the apt source has no containerd {}; skipped because '
+                                       'upgrade_containerd_allow_line_skip is true'.format(step['to']))
                 skipped.add(step['to'])
             else:
                 blockers.append({
                     'id': 'apt-source-lacks-containerd-line' if not last else 'apt-source-lacks-containerd',
-                    'message': 'the apt source offers no containerd %s (it has %s)' % (
+                    'message': 'the apt source offers no containerd {} (it has {})'.format(
                         step['to'], ', '.join(offered[names['containerd']]) or 'none'),
-                    'remedy': ('add a source that serves containerd %s, or set upgrade_containerd_allow_line_skip: '
-                               'true to go from %s directly to the next line (containerd supports upgrades from the '
-                               'previous minor only)' % (step['to'], step['from'])) if not last else
+                    'remedy': ('add a source that serves containerd {}, or set upgrade_containerd_allow_line_skip: '
+                               'true to go from {} directly to the next line (containerd supports upgrades from the '
+                               'previous minor only)'.format(step['to'], step['from'])) if not last else
                     'add a source that serves it or change upgrade_target.containerd'})
         elif step['action'] == 'restart_containerd' and step['to'] in skipped:
             step['skip'] = True
@@ -162,7 +162,7 @@ def act_resolve(a):
                     step['packages'][pkg] = match[0]
                 elif role == 'engine':
                     blockers.append({'id': 'apt-source-lacks-engine',
-                                     'message': 'the apt source offers no %s %s (it has %s)' % (
+                                     'message': 'the apt source offers no {} {} (it has {})'.format(
                                          pkg, step['to'], ', '.join(offered.get(pkg, [])) or 'none'),
                                      'remedy': 'add a source that serves it or change upgrade_target.engine'})
             for pkg, version in extra.items():
@@ -170,7 +170,7 @@ def act_resolve(a):
                 pick = version if version in have else (have[0] if have and not version else None)
                 if pick is None:
                     blockers.append({'id': 'apt-source-lacks-package',
-                                     'message': 'the apt source offers no %s %s (it has %s)' % (
+                                     'message': 'the apt source offers no {} {} (it has {})'.format(
                                          pkg, version or '(any version)', ', '.join(have) or 'none'),
                                      'remedy': 'fix upgrade_extra_packages or the apt source'})
                 else:
@@ -222,26 +222,26 @@ def act_backup(a):
     snap = act_snapshot(a)
     debs, how, missing = [], {}, []
     for pkg, version in sorted(snap['packages'].items()):
-        if glob.glob(os.path.join(debs_dir, '%s_*.deb' % pkg)):
-            debs += glob.glob(os.path.join(debs_dir, '%s_*.deb' % pkg))
+        if glob.glob(os.path.join(debs_dir, f'{pkg}_*.deb')):
+            debs += glob.glob(os.path.join(debs_dir, f'{pkg}_*.deb'))
             how[pkg] = 'kept'
             continue
-        res = run(['apt-get', *apt_opts(a.get('state')), 'download', '%s=%s' % (pkg, version)], check=False)
+        res = run(['apt-get', *apt_opts(a.get('state')), 'download', f'{pkg}={version}'], check=False)
         got = None
         if res.returncode == 0:
-            got = glob.glob('%s_*.deb' % pkg)
+            got = glob.glob(f'{pkg}_*.deb')
             how[pkg] = 'apt-get download'
         if not got:
             plain = version.split(':', 1)[-1]
-            got = glob.glob('/var/cache/apt/archives/%s_%s_*.deb' % (pkg, plain)) + glob.glob(
-                '/var/cache/apt/archives/%s_%s_*.deb' % (pkg, version.replace(':', '%3a')))
+            got = glob.glob(f'/var/cache/apt/archives/{pkg}_{plain}_*.deb') + glob.glob(
+                '/var/cache/apt/archives/{}_{}_*.deb'.format(pkg, version.replace(':', '%3a')))
             how[pkg] = 'apt cache'
         if not got and shutil.which('dpkg-repack'):
             if run(['dpkg-repack', pkg], check=False).returncode == 0:
-                got = glob.glob('%s_*.deb' % pkg)
+                got = glob.glob(f'{pkg}_*.deb')
                 how[pkg] = 'dpkg-repack'
         if not got:
-            missing.append('%s=%s' % (pkg, version))
+            missing.append(f'{pkg}={version}')
             continue
         for f in got:
             target = os.path.join(debs_dir, os.path.basename(f))
@@ -257,8 +257,9 @@ def act_backup(a):
     with open(os.path.join(dest, 'state.json'), 'w') as fh:
         json.dump(snap, fh, indent=1, sort_keys=True)
     if missing:
-        raise StepError('no .deb could be kept for %s: neither the apt source, /var/cache/apt/archives nor '
-                        'dpkg-repack has it; install dpkg-repack or add a source that serves it' % ', '.join(missing))
+        raise StepError('no .deb could be kept for {}: neither the apt source, /var/cache/apt/archives nor '
+                        'dpkg-repack has it; install dpkg-repack or add a source that serves it'.format(
+                            ', '.join(missing)))
     return dict(snap, dir=dest)
 
 
@@ -275,7 +276,7 @@ class NoDaemonRestarts:
                 self.saved = fh.read()
         with open(POLICY_RC, 'w') as fh:
             fh.write('#!/bin/sh\n# fleetsafe upgrade: restarts are explicit\nexit 101\n')
-        os.chmod(POLICY_RC, 0o755)
+        os.chmod(POLICY_RC, 0o755)  # noqa: S103 - policy-rc.d must be executable by invoke-rc.d
         return self
 
     def __exit__(self, *exc):
@@ -300,11 +301,11 @@ def act_install(a):
     lift = [p for p in held_before if p in managed or p in pins]
     argv = ['apt-get', *apt_opts(a.get('state')), 'install', '-y', '-q', '--no-install-recommends',
             '--allow-downgrades', '--allow-change-held-packages',
-            '-o', 'Dpkg::Options::=--force-confold'] + ['%s=%s' % kv for kv in sorted(pins.items())]
+            '-o', 'Dpkg::Options::=--force-confold'] + ['{}={}'.format(*kv) for kv in sorted(pins.items())]
     if a.get('check'):
         res = run(argv[:1] + ['-s'] + argv[1:], check=False, env=apt_env())
         if res.returncode:
-            raise StepError('apt-get would fail: %s' % (res.stderr or res.stdout).strip()[-1500:])
+            raise StepError(f'apt-get would fail: {(res.stderr or res.stdout).strip()[-1500:]}')
         return {'changed': True, 'seconds': 0.0, 'before': {p: before.get(p) for p in pins}, 'after': pins}
     t0 = now()
     if lift:
@@ -319,7 +320,7 @@ def act_install(a):
         if hold:
             run(['apt-mark', 'hold', *hold], check=False)
     if res.returncode:
-        raise StepError('apt-get install %s failed: %s' % (' '.join(argv[-len(pins):]),
+        raise StepError('apt-get install {} failed: {}'.format(' '.join(argv[-len(pins):]),
                                                            (res.stderr or res.stdout).strip()[-1500:]))
     return {'changed': True, 'seconds': round(now() - t0, 2), 'before': {p: before.get(p) for p in pins},
             'after': {p: after.get(p) for p in pins},
@@ -343,10 +344,10 @@ def wait_for(pred, timeout, what, tail_unit=None):
         if pred():
             return now()
         if tail_unit and run(['systemctl', 'is-failed', '--quiet', tail_unit], check=False).returncode == 0:
-            raise StepError('%s failed to start: %s' % (tail_unit, unit_log(tail_unit)))
+            raise StepError(f'{tail_unit} failed to start: {unit_log(tail_unit)}')
         time.sleep(0.1)
-    raise StepError('timed out after %ds waiting for %s.%s' % (
-        timeout, what, (' Last log lines of %s: %s' % (tail_unit, unit_log(tail_unit))) if tail_unit else ''))
+    raise StepError('timed out after {}s waiting for {}.{}'.format(
+        timeout, what, (f' Last log lines of {tail_unit}: {unit_log(tail_unit)}') if tail_unit else ''))
 
 
 def containerd_server_version():
@@ -402,12 +403,12 @@ def start_containers(wanted, timeout):
         st = state()
         return all(n in st and st[n]['running'] and st[n]['health'] in (None, 'healthy') for n in wanted)
     try:
-        wait_for(all_up, timeout, 'containers %s to run' % ', '.join(wanted))
+        wait_for(all_up, timeout, 'containers {} to run'.format(', '.join(wanted)))
     except StepError as exc:
         st = state()
         bad = {n: (st[n]['status'] + (' ' + st[n]['health'] if st[n]['health'] else '')) if n in st else 'missing'
                for n in wanted if not (n in st and st[n]['running'] and st[n]['health'] in (None, 'healthy'))}
-        raise StepError('%s: %s%s' % (exc, bad, (' start errors: %s' % errors) if errors else ''))
+        raise StepError('{}: {}{}'.format(exc, bad, (f' start errors: {errors}') if errors else '')) from None
     return {'started': to_start, 'missing': missing}
 
 
@@ -425,9 +426,12 @@ def act_restart_engine(a):
         stop_seconds = now() - t
     t0 = now()
     if run(['systemctl', 'restart', 'docker'], check=False).returncode:
-        raise StepError('dockerd %s failed to start: %s' % (expect, unit_log('docker')))
-    up = wait_for(lambda: engine_version() is not None and (not expect or upstream(engine_version()) == upstream(expect)),
-                  timeout, 'dockerd %s to answer' % expect, 'docker')
+        raise StepError('dockerd {} failed to start: {}'.format(expect, unit_log('docker')))
+    def ready():
+        running = engine_version()
+        return running is not None and upstream(running) == upstream(expect or running)
+    up = wait_for(ready,
+                  timeout, f'dockerd {expect} to answer', 'docker')
     started = start_containers([c['name'] for c in before], timeout)
     after = {c['id']: c for c in containers(all_=True)}
     down = {}
@@ -458,7 +462,7 @@ def clear_shims():
         if not pid.isdigit():
             continue
         try:
-            with open('/proc/%s/cmdline' % pid, 'rb') as fh:
+            with open(f'/proc/{pid}/cmdline', 'rb') as fh:
                 cmd = fh.read().split(b'\0')
         except OSError:
             continue
@@ -498,12 +502,12 @@ def act_rollback(a):
         argv = ['apt-get', '-o', 'Dir::Etc::SourceList=/dev/null', '-o', 'Dir::Etc::SourceParts=/dev/null',
                 'install', '-y', '-q', '--no-install-recommends', '--allow-downgrades',
                 '--allow-change-held-packages', '-o', 'Dpkg::Options::=--force-confold',
-                *reinstall, *['%s-' % p for p in remove]]
+                *reinstall, *[f'{p}-' for p in remove]]
         with NoDaemonRestarts():
             res = run(argv, check=False, env=apt_env())
         if res.returncode:
-            raise StepError('rollback: apt-get could not reinstall the kept packages: %s' % (
-                res.stderr or res.stdout).strip()[-1500:])
+            raise StepError('rollback: apt-get could not reinstall the kept packages: {}'.format((
+                res.stderr or res.stdout).strip()[-1500:]))
         if state.get('holds'):
             run(['apt-mark', 'hold', *state['holds']], check=False)
     report['packages_restored'] = changed_pkgs
@@ -532,7 +536,7 @@ ACTIONS = {
 
 def main(argv):
     if len(argv) != 3 or argv[1] not in ACTIONS:
-        print(json.dumps({'error': 'usage: %s {%s} BASE64_JSON' % (argv[0], ','.join(ACTIONS))}))
+        print(json.dumps({'error': 'usage: {} {{{}}} BASE64_JSON'.format(argv[0], ','.join(ACTIONS))}))
         return 2
     args = json.loads(base64.b64decode(argv[2]).decode())
     if args.get('cwd'):
