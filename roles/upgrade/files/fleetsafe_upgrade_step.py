@@ -330,12 +330,21 @@ def act_install(a):
 # ---------------------------------------------------------------------------------------------
 # restarts with readiness waits
 
-def unit_log(unit):
-    """The daemon's own error lines from the journal (systemd's lines about the unit left out)."""
-    out = run(['journalctl', '-u', unit, '-n', '80', '--no-pager', '-o', 'cat'], check=False).stdout
-    lines = [ln.strip() for ln in out.splitlines() if ln.strip() and not ln.startswith(unit)]
-    errors = [ln for ln in lines if re.search(r'(?i)level=(error|fatal)|failed to start daemon|invalid|refus', ln)]
-    return ' | '.join((errors or lines)[-3:])
+def unit_log(unit, wait=2.0):
+    """The daemon's own reason for failing, from the journal (systemd's lines about the unit left out). A daemon
+    that refuses to start says why in a plain line ('invalid ...', 'failed to start daemon: ...'); the old
+    daemon's shutdown errors come first, so those plain reasons win, and journald gets a moment to catch up."""
+    strong = re.compile(r'(?i)failed to start daemon|invalid|refus|ERROR:')
+    end = now() + wait
+    while True:
+        out = run(['journalctl', '-u', unit, '-n', '80', '--no-pager', '-o', 'cat'], check=False).stdout
+        lines = [ln.strip() for ln in out.splitlines() if ln.strip() and not ln.startswith(unit)]
+        reasons = [ln for ln in lines if strong.search(ln)]
+        if reasons or now() >= end:
+            break
+        time.sleep(0.2)
+    errors = reasons or [ln for ln in lines if re.search(r'(?i)level=(error|fatal)', ln)] or lines
+    return ' | '.join(errors[-3:])
 
 
 def wait_for(pred, timeout, what, tail_unit=None):
