@@ -1,0 +1,29 @@
+#!/bin/sh
+# restart_and_wait.sh UNIT RESTART WANT TIMEOUT
+# Restart UNIT (containerd or docker) when RESTART is "true", then wait until its API answers with the
+# version WANT (numeric, e.g. 1.7.24). Prints "START END" (epoch seconds) so the caller can tell how long
+# the restart and the wait took.
+set -u
+unit=$1 restart=$2 want=$3 timeout=$4
+probe() {
+    case "$unit" in
+        containerd) ctr version 2>/dev/null | sed -n '/^Server:/,$ s/^ *Version: *//p' ;;
+        docker) docker version --format '{{.Server.Version}}' 2>/dev/null ;;
+    esac
+}
+t0=$(date +%s.%N)
+if [ "$restart" = true ]; then
+    systemctl restart "$unit" || { echo "systemctl restart $unit failed: see journalctl -u $unit" >&2; exit 1; }
+fi
+deadline=$(( $(date +%s) + timeout ))
+while :; do
+    v=$(probe)
+    v=${v%%[!0-9.]*}
+    [ "$v" = "$want" ] && break
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+        echo "$unit did not answer as $want within ${timeout} s (last answer: ${v:-none}): see journalctl -u $unit" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+echo "$t0 $(date +%s.%N)"
