@@ -88,7 +88,7 @@ def longest_gap(host: lab.LabHost, name: str = "fleetsafe-data", since: float = 
     out = host.exec(["cat", f"/var/lib/docker/volumes/{name}-beats/_data/log"]).stdout
     beats = [float(line.split()[0]) for line in out.splitlines() if line.strip()]
     beats = [b for b in beats if b >= since]
-    gaps = [b - a for a, b in zip(beats, beats[1:])]
+    gaps = [b - a for a, b in zip(beats, beats[1:], strict=False)]
     return round(max(gaps, default=0.0) - 0.2, 2) if gaps else 0.0
 
 
@@ -112,7 +112,7 @@ while True:
 
 def watch_api(host: lab.LabHost, log: str = "/root/api.log") -> None:
     """Ask the Docker API /_ping every 50 ms from inside the host, logging whether it answered."""
-    host.exec(["sh", "-c", f"cat > /root/api_watch.py"], input=API_WATCH)
+    host.exec(["sh", "-c", "cat > /root/api_watch.py"], input=API_WATCH)
     host.exec(["rm", "-f", log])
     subprocess.run([lab.DOCKER, "exec", "-d", host.name, "python3", "/root/api_watch.py", log], check=True)
 
@@ -128,3 +128,10 @@ def api_down(host: lab.LabHost, since: float, log: str = "/root/api.log") -> flo
         elif ok and down_since is not None:
             longest, down_since = max(longest, t - down_since), None
     return round(longest, 2)
+
+
+def save_figures(name: str, figures: dict) -> None:
+    """Keep measured figures (never asserted) in build/figures/NAME.json for the benchmark notes."""
+    out = ROOT / "build" / "figures"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(figures, indent=2) + "\n")
