@@ -1,10 +1,16 @@
 #!/bin/sh
-# restart_and_wait.sh UNIT RESTART WANT TIMEOUT
+# restart_and_wait.sh UNIT RESTART WANT TIMEOUT [CONTAINER...]
 # Restart UNIT (containerd or docker) when RESTART is "true", then wait until its API answers with the
-# version WANT (numeric, e.g. 1.7.24). Prints "START END" (epoch seconds) so the caller can tell how long
-# the restart and the wait took.
+# version WANT (numeric, e.g. 1.7.24). Docker containers named after the arguments are stopped cleanly
+# just before the restart (the API still answers) and started again as soon as the API answers, in this one
+# process so that no round trip of the caller adds to their downtime. Prints "START END" (epoch seconds:
+# the restart began, the API answered).
 set -u
 unit=$1 restart=$2 want=$3 timeout=$4
+shift 4
+if [ $# -gt 0 ]; then
+    docker stop "$@" >/dev/null || { echo "docker stop $* failed" >&2; exit 1; }
+fi
 probe() {
     case "$unit" in
         containerd) ctr version 2>/dev/null | sed -n '/^Server:/,$ s/^ *Version: *//p' ;;
@@ -26,4 +32,8 @@ while :; do
     fi
     sleep 0.1
 done
-echo "$t0 $(date +%s.%N)"
+t1=$(date +%s.%N)
+if [ $# -gt 0 ]; then
+    docker start "$@" >/dev/null || { echo "docker start $* failed after the restart" >&2; exit 1; }
+fi
+echo "$t0 $t1"
