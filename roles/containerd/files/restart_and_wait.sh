@@ -2,8 +2,8 @@
 # restart_and_wait.sh UNIT RESTART WANT TIMEOUT [CONTAINER...]
 # Restart UNIT (containerd or docker) when RESTART is "true", then wait until its API answers with the
 # version WANT (numeric, e.g. 1.7.24). Docker containers named after the arguments are stopped cleanly
-# just before the restart (the API still answers) and started again as soon as the API answers, in this one
-# process so that no round trip of the caller adds to their downtime. Prints "START END" (epoch seconds:
+# just before the restart (the API still answers; a stopped one stays as it is) and started again as soon as
+# the daemon answers, in this one process so that no round trip of the caller adds to their downtime. Prints "START END" (epoch seconds:
 # the restart began, the API answered).
 set -u
 unit=$1 restart=$2 want=$3 timeout=$4
@@ -33,7 +33,12 @@ while :; do
     sleep 0.1
 done
 t1=$(date +%s.%N)
-if [ $# -gt 0 ]; then
-    docker start "$@" >/dev/null || { echo "docker start $* failed after the restart" >&2; exit 1; }
-fi
+# dockerd may still be reconnecting to a restarted containerd: retry until the deadline
+while [ $# -gt 0 ] && ! err=$(docker start "$@" 2>&1 >/dev/null); do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+        echo "docker start $* failed after the restart: $err" >&2
+        exit 1
+    fi
+    sleep 0.2
+done
 echo "$t0 $t1"
