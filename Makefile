@@ -67,8 +67,14 @@ unit: venv
 integration: venv lab
 	$(BIN)/pytest -q -m lab -n 2 --dist loadfile tests/integration
 
+# A test run must not change the machine's own Ansible setup: the scenarios turn molecule's prerun off (it would
+# install the collection into ~/.ansible/collections, shadowing checkouts), and this target fails if a copy appears.
+HOME_COPY := $(HOME)/.ansible/collections/ansible_collections/fleetsafe
 molecule: venv lab
-	FLEETSAFE_LAB_IMAGE=$$($(LAB) image) FLEETSAFE_LAB_REPO=$$($(LAB) repo-path) $(BIN)/molecule test --all
+	@had=$$(test -e $(HOME_COPY) && echo yes || echo no); \
+	  FLEETSAFE_LAB_IMAGE=$$($(LAB) image) FLEETSAFE_LAB_REPO=$$($(LAB) repo-path) $(BIN)/molecule test --all; \
+	  if [ "$$had" = no ] && [ -e $(HOME_COPY) ]; then \
+	    echo "make molecule: the run left a copy of the collection in $(HOME_COPY) (remove it; prerun must stay off)"; exit 1; fi
 
 SUITES := ruff ansible-lint build sanity unit integration molecule
 test: $(SUITES)
@@ -86,10 +92,11 @@ bench: venv lab
 	$(BIN)/python benchmarks/bench_findings.py --plan
 	$(BIN)/python benchmarks/bench_facts.py --runs 10
 
-# The collection builds, and the role's argument_specs render with ansible-doc.
+# The collection builds, and each role's argument_specs render with ansible-doc.
 build: venv
 	$(BIN)/ansible-galaxy collection build --force --output-path $(CURDIR)/build
 	$(BIN)/ansible-doc -t role fleetsafe.container_engine.docker_engine > /dev/null
+	$(BIN)/ansible-doc -t role fleetsafe.container_engine.containerd > /dev/null
 
 # Generated documentation: the findings table from the registry, the facts contract from docs/facts.yml.
 docs: venv
