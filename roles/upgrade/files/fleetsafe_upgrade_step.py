@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright: fleetsafe developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """One step of the upgrade role, run on the host by ansible.builtin.script.
@@ -41,8 +40,8 @@ def run(argv, check=True, env=None, timeout=600):
     res = subprocess.run(argv, capture_output=True, text=True,
                          env=env, timeout=timeout, check=False)
     if check and res.returncode != 0:
-        raise StepError('{} failed (rc {}): {}'.format(' '.join(argv), res.returncode,
-                                                   (res.stderr or res.stdout).strip()[-2000:]))
+        raise StepError('{} failed (rc {}): {}'.format(
+            ' '.join(argv), res.returncode, (res.stderr or res.stdout).strip()[-2000:]))
     return res
 
 
@@ -320,8 +319,8 @@ def act_install(a):
         if hold:
             run(['apt-mark', 'hold', *hold], check=False)
     if res.returncode:
-        raise StepError('apt-get install {} failed: {}'.format(' '.join(argv[-len(pins):]),
-                                                           (res.stderr or res.stdout).strip()[-1500:]))
+        raise StepError('apt-get install {} failed: {}'.format(
+            ' '.join(argv[-len(pins):]), (res.stderr or res.stdout).strip()[-1500:]))
     return {'changed': True, 'seconds': round(now() - t0, 2), 'before': {p: before.get(p) for p in pins},
             'after': {p: after.get(p) for p in pins},
             'removed': sorted(p for p in before if p not in after and p in managed | {'tini'})}
@@ -436,6 +435,7 @@ def act_restart_engine(a):
     t0 = now()
     if run(['systemctl', 'restart', 'docker'], check=False).returncode:
         raise StepError('dockerd {} failed to start: {}'.format(expect, unit_log('docker')))
+
     def ready():
         running = engine_version()
         return running is not None and upstream(running) == upstream(expect or running)
