@@ -55,15 +55,17 @@ def _client_steps(ctx, before, after):
                                        'it keeps working until then' if judge(kind_now, data_now, new) == 'ok'
                                        else 'it is down between the engine restart and this step')))
             continue
-        if not engine_changes or judge(kind_now, data_now, new) not in ('too_old', 'too_new'):
+        # a client the engine rejects after the step (or already, when the engine stays) moves to a release it accepts
+        if new is None or judge(kind_now, data_now, new) not in ('too_old', 'too_new'):
             continue
         both, later = ctx.client_releases(client, upgrade=True)
         if both:
             best = both[-1]
             bound = best['_spec'].lower_bound()
             before.append(_step('upgrade_client', component, current_tag, bound.raw if bound else best['versions'],
-                                'Engine %s rejects %s as it is; %s %s works with both engines (%s)' % (
-                                    new.label, client.name, client.image_name, best['versions'], best['source'])))
+                                'Engine %s rejects %s as it is; %s %s works with %s (%s)' % (
+                                    new.label, client.name, client.image_name, best['versions'],
+                                    'both engines' if engine_changes else 'it', best['source'])))
         elif later:
             bound = later[-1]['_spec'].lower_bound()
             after.append(_step('upgrade_client', component, current_tag, bound.raw if bound else later[-1]['versions'],

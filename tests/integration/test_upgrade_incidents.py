@@ -77,6 +77,26 @@ def test_pinned_client_moves_before_the_engine_and_stays_healthy(lab_host_factor
     assert run.result["verify"]["containers_running"] == ["agent"]
 
 
+def test_client_no_release_of_which_works_on_both_engines_moves_right_after_the_engine(lab_host_factory, ansible_env):
+    """Without the 2.x release (API 1.24), no agent works on both 20.10 and 26.1: it moves right after the
+    engine, to 3.0.0 (API 1.43), and is down only in between."""
+    host = start(lab_host_factory, "old")
+    drop_host_sources(host)
+    run_agent(host, "1.0.0")
+    assert health(host, "agent") == ("healthy", "engine 20.10.24+dfsg1 answers API 1.23")
+    rows = [r for r in lab.agent_knowledge()["clients"] if r["api_version"] != "1.24"]
+
+    run = play(host, ansible_env, "mid", upgrade_knowledge={"clients": rows})
+    assert run.rc == 0, run
+    steps = [(s["action"], s["component"]) for s in run.result["steps"]]
+    assert steps.index(("restart_engine", "engine")) < steps.index(("upgrade_client", "client:agent")), steps
+    moved = run.result["steps"][steps.index(("upgrade_client", "client:agent"))]["result"]["moved"]
+    assert [(m["name"], m["to"]) for m in moved] == [("agent", f"{lab.AGENT_IMAGE}:3.0.0")]
+    assert image_of(host, "agent") == f"{lab.AGENT_IMAGE}:3.0.0"
+    assert health(host, "agent") == ("healthy", "engine 26.1.5+dfsg1 answers API 1.43")
+    assert run.result["verify"]["containers_running"] == ["agent"]
+
+
 def test_naive_order_breaks_the_pinned_client(lab_host_factory):
     """The companion: the engine first, the client left as it is -> the client's calls fail."""
     host = start(lab_host_factory, "old")

@@ -91,3 +91,15 @@ def test_rootless_daemons_restart_after_the_engine():
     plan = upgrade_plan(facts, {'engine': '28.5.2'})
     assert actions(plan) == [('upgrade_engine', 'engine'), ('restart_engine', 'engine'),
                              ('restart_rootless_engine', 'rootless:alice'), ('verify', 'host')]
+
+
+def test_client_the_running_engine_rejects_moves_when_the_engine_stays():
+    # the upgrade role's step after the engine: the engine is at the target, the ECS agent (API 1.17) is not
+    facts = L.host(L.docker('26.1.5'), declared=[{'name': 'ecs-agent', 'image': 'amazon/amazon-ecs-agent:1.80.0'}])
+    for target in ({}, {'engine': '26.1.5'}):
+        plan = upgrade_plan(facts, target)
+        assert actions(plan) == [('upgrade_client', 'client:ecs-agent'), ('verify', 'host')], plan
+        assert plan[0]['from'] == '1.80.0' and 'works with it' in plan[0]['reason'], plan[0]
+    # a client the engine accepts is left alone
+    fine = L.host(L.docker('26.1.5'), declared=[{'name': 'ecs-agent', 'image': 'amazon/amazon-ecs-agent:1.86.2'}])
+    assert upgrade_plan(fine, {}) == []

@@ -11,10 +11,11 @@ and the docker / ctr clients already on the host. Actions:
   resolve          real package versions for the plan's steps from the apt source (changes nothing)
   snapshot         running containers, their restart policies and the daemon's settings
   backup           the installed .deb files and the snapshot, kept on the host for a rollback
-  install          apt-get install exact versions (daemons not restarted by the packages; holds kept)
-  restart-containerd / restart-engine   explicit restarts with readiness waits and measured downtime
-  start-containers the containers that ran before, running again
+  start-containers the containers that ran before, running again (and healthy where they have a healthcheck)
   rollback         reinstall the backup's .deb files without any apt source, restart in order
+
+The steps themselves (installs, restarts, containers stopped and started around a restart) are done by the
+containerd and docker_engine roles; this script only does what has no role of its own.
 """
 from __future__ import annotations
 
@@ -263,7 +264,7 @@ def act_backup(a):
 
 
 # ---------------------------------------------------------------------------------------------
-# install with the packages kept from restarting daemons
+# packages installed with daemons kept from restarting (the rollback restarts them in order)
 
 class NoDaemonRestarts:
     """A policy-rc.d that refuses every action while packages unpack: the role restarts explicitly."""
@@ -290,44 +291,8 @@ def apt_env():
     return dict(os.environ, DEBIAN_FRONTEND='noninteractive')
 
 
-def act_install(a):
-    pins = a['pins']
-    managed = set(a.get('managed') or [])
-    before = installed_packages()
-    if all(before.get(p) == v for p, v in pins.items()):
-        return {'changed': False, 'seconds': 0.0, 'before': {p: before.get(p) for p in pins}, 'after': pins}
-    held_before = holds()
-    lift = [p for p in held_before if p in managed or p in pins]
-    argv = ['apt-get', *apt_opts(a.get('state')), 'install', '-y', '-q', '--no-install-recommends',
-            '--allow-downgrades', '--allow-change-held-packages',
-            '-o', 'Dpkg::Options::=--force-confold'] + ['{}={}'.format(*kv) for kv in sorted(pins.items())]
-    if a.get('check'):
-        res = run(argv[:1] + ['-s'] + argv[1:], check=False, env=apt_env())
-        if res.returncode:
-            raise StepError(f'apt-get would fail: {(res.stderr or res.stdout).strip()[-1500:]}')
-        return {'changed': True, 'seconds': 0.0, 'before': {p: before.get(p) for p in pins}, 'after': pins}
-    t0 = now()
-    if lift:
-        run(['apt-mark', 'unhold', *lift])
-    try:
-        with NoDaemonRestarts():
-            res = run(argv, check=False, env=apt_env())
-    finally:
-        after = installed_packages()
-        keep = [p for p in lift if p in after and p not in pins]
-        hold = keep + ([p for p in pins if p in after] if a.get('hold') else [p for p in lift if p in pins])
-        if hold:
-            run(['apt-mark', 'hold', *hold], check=False)
-    if res.returncode:
-        raise StepError('apt-get install {} failed: {}'.format(
-            ' '.join(argv[-len(pins):]), (res.stderr or res.stdout).strip()[-1500:]))
-    return {'changed': True, 'seconds': round(now() - t0, 2), 'before': {p: before.get(p) for p in pins},
-            'after': {p: after.get(p) for p in pins},
-            'removed': sorted(p for p in before if p not in after and p in managed | {'tini'})}
-
-
 # ---------------------------------------------------------------------------------------------
-# restarts with readiness waits
+# readiness waits
 
 def unit_log(unit, wait=2.0):
     """The daemon's own reason for failing, from the journal (systemd's lines about the unit left out). A daemon
@@ -369,30 +334,6 @@ def engine_version():
     return res.stdout.strip() if res.returncode == 0 else None
 
 
-def act_restart_containerd(a):
-    expect = a.get('expect') or ''
-    before = containers()
-    t0 = now()
-    run(['systemctl', 'restart', 'containerd'])
-    ready = wait_for(lambda: upstream(containerd_server_version() or '') == upstream(expect) if expect
-                     else containerd_server_version() is not None, a.get('timeout', 60), 'containerd to answer',
-                     'containerd')
-    api = wait_for(lambda: engine_version() is not None, a.get('timeout', 60), 'the Docker API', 'docker') \
-        if shutil.which('docker') else ready
-    after = {c['id']: c for c in containers(all_=True)} if shutil.which('docker') else {}
-    kept = [c['name'] for c in before if c['id'] in after and after[c['id']]['pid'] == c['pid']]
-    return {'changed': True, 'seconds': round(ready - t0, 2), 'version': containerd_server_version(),
-            'api_ready_seconds': round(api - t0, 2), 'containers_kept_running': kept,
-            'containers_stopped': [c['name'] for c in before if c['name'] not in kept]}
-
-
-def parse_ts(ts):
-    m = re.match(r'(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?', ts or '')
-    if not m or ts.startswith('0001'):
-        return None
-    return time.mktime(time.strptime(m.group(1), '%Y-%m-%dT%H:%M:%S')) - time.timezone + float(m.group(2) or 0)
-
-
 def start_containers(wanted, timeout):
     """Start what is not running among ``wanted`` (names); wait until each runs (and is healthy if it has a
     healthcheck)."""
@@ -418,42 +359,6 @@ def start_containers(wanted, timeout):
                for n in wanted if not (n in st and st[n]['running'] and st[n]['health'] in (None, 'healthy'))}
         raise StepError('{}: {}{}'.format(exc, bad, (f' start errors: {errors}') if errors else '')) from None
     return {'started': to_start, 'missing': missing}
-
-
-def act_restart_engine(a):
-    expect = a.get('expect') or ''
-    timeout = a.get('timeout', 90)
-    live = bool(a.get('live_restore'))
-    before = containers()
-    stop_seconds = 0.0
-    if before and not live:
-        # Stop the containers while the API still answers: dockerd then restarts without waiting out
-        # their stop timeouts, and the API is unavailable only for the daemon's own restart.
-        t = now()
-        run(['docker', 'stop', *[c['id'] for c in before]], check=False, timeout=timeout + 30)
-        stop_seconds = now() - t
-    t0 = now()
-    if run(['systemctl', 'restart', 'docker'], check=False).returncode:
-        raise StepError('dockerd {} failed to start: {}'.format(expect, unit_log('docker')))
-
-    def ready():
-        running = engine_version()
-        return running is not None and upstream(running) == upstream(expect or running)
-    up = wait_for(ready,
-                  timeout, f'dockerd {expect} to answer', 'docker')
-    started = start_containers([c['name'] for c in before], timeout)
-    after = {c['id']: c for c in containers(all_=True)}
-    down = {}
-    for c in before:
-        now_c = after.get(c['id'])
-        if now_c and now_c['pid'] == c['pid'] and now_c['running']:
-            down[c['name']] = 0.0
-        elif now_c:
-            fin, start = parse_ts(now_c['finished_at']), parse_ts(now_c['started_at'])
-            down[c['name']] = round(start - fin, 2) if fin and start and start > fin else None
-    return {'changed': True, 'api_down_seconds': round(up - t0, 2), 'stop_seconds': round(stop_seconds, 2),
-            'version': engine_version(), 'live_restore': live, 'containers_down_seconds': down,
-            'containers_started': started['started']}
 
 
 def act_start_containers(a):
@@ -537,8 +442,7 @@ def act_rollback(a):
 
 
 ACTIONS = {
-    'resolve': act_resolve, 'snapshot': act_snapshot, 'backup': act_backup, 'install': act_install,
-    'restart-containerd': act_restart_containerd, 'restart-engine': act_restart_engine,
+    'resolve': act_resolve, 'snapshot': act_snapshot, 'backup': act_backup,
     'start-containers': act_start_containers, 'rollback': act_rollback,
 }
 
