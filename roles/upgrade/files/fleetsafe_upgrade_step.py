@@ -576,9 +576,10 @@ class Rootless:
     def journal(self, since):
         """The daemon's own lines (what dockerd-rootless.sh, rootlesskit and dockerd printed) since ``since``."""
         out = run(['journalctl', f'_SYSTEMD_USER_UNIT={self.unit}', f'_UID={self.uid}', '--since',
-                   '@{:.0f}'.format(since - 1), '-n', '200', '--no-pager', '-o', 'cat'], check=False).stdout
+                   f'@{since - 1:.0f}', '-n', '200', '--no-pager', '-o', 'cat'], check=False).stdout
         lines = [ln.strip() for ln in out.splitlines() if ln.strip()]
-        strong = [ln for ln in lines if re.search(r'(?i)failed to start daemon|invalid|refus|\[rootlesskit:.*error', ln)]
+        strong = [ln for ln in lines
+                  if re.search(r'(?i)failed to start daemon|invalid|refus|\[rootlesskit:.*error', ln)]
         errors = strong or [ln for ln in lines if re.search(r'(?i)level=(error|fatal)|error', ln)] or lines
         return ' | '.join(errors[-3:]) or '(no journal lines)'
 
@@ -594,8 +595,8 @@ class Rootless:
         self.systemctl('reset-failed', self.unit, check=False)
         res = self.systemctl('restart', self.unit, check=False)
         if res.returncode:
-            raise StepError('rootless dockerd of {} failed to restart: {}: {}'.format(
-                self.user, (res.stderr or res.stdout).strip(), self.journal(t0)))
+            why = (res.stderr or res.stdout).strip()
+            raise StepError(f'rootless dockerd of {self.user} failed to restart: {why}: {self.journal(t0)}')
         first = self.show()
         restarts = int(first.get('NRestarts') or 0)
 
