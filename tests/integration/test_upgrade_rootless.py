@@ -103,7 +103,7 @@ def rootless_versions(host, env) -> list[tuple[str, str]]:
     return [(d["user"], d["engine_version"]) for d in daemons]
 
 
-def test_rootless_daemon_restarted_once_with_its_container_and_left_alone_on_a_rerun(lab_host_factory, ansible_env):
+def test_rootless_daemon_restarted_once_per_step_with_its_container_untouched_on_rerun(lab_host_factory, ansible_env):
     host = rootless_host(lab_host_factory)
     data, alice_before = seed(host), alice_data(host)
     starts, unit = daemon_starts(host), alice_unit(host)
@@ -138,6 +138,14 @@ def test_rootless_daemon_restarted_once_with_its_container_and_left_alone_on_a_r
     assert again.result["status"] == "unchanged" and again.result["steps"] == []
     assert alice_unit(host)["MainPID"] == after["MainPID"] and daemon_starts(host) == starts + 1
     assert alice_state(host)["StartedAt"] == state["StartedAt"]
+
+    # mid -> new: 28.5.2 runs rootless with the RootlessKit already installed (the role does not touch it)
+    run = play(host, ansible_env, "new")
+    assert run.rc == 0, run
+    assert run.result["steps"][-1]["action"] == "restart_rootless_engine"
+    assert rootless_versions(host, ansible_env) == [("alice", "28.5.2+dfsg4")]
+    assert daemon_starts(host) == starts + 2 and alice_unit(host)["NRestarts"] == "0"
+    assert alice_state(host)["Running"] and alice_data(host) == alice_before
 
 
 def test_rootless_daemon_that_does_not_come_back_fails_the_step_and_is_rolled_back(lab_host_factory, ansible_env):
