@@ -646,10 +646,10 @@ def act_restart_rootless(a):
                     'reason': f'the rootless daemon already runs {running}'}
         unit = daemon.show()
         if unit.get('LoadState') != 'loaded':
-            raise StepError('{}\'s rootless dockerd is not a systemd --user unit ({} is {}): the role cannot restart '
-                            'it. Run it as {} (dockerd-rootless-setuptool.sh install) or restart it yourself on the '
-                            'new dockerd'.format(daemon.user, daemon.unit, unit.get('LoadState') or 'unknown',
-                                                  daemon.unit))
+            state = unit.get('LoadState') or 'unknown'
+            raise StepError(f'{daemon.user}\'s rootless dockerd is not a systemd --user unit ({daemon.unit} is '
+                            f'{state}): the role cannot restart it. Run it as {daemon.unit} '
+                            '(dockerd-rootless-setuptool.sh install) or restart it yourself on the new dockerd')
         before = [c for c in containers() if c['running']] if running is not None else []
         live = running is not None and run(['docker', 'info', '--format', '{{.LiveRestoreEnabled}}'],
                                            check=False).stdout.strip() == 'true'
