@@ -18,7 +18,8 @@ description:
     (one upgrade and restart per minor line, never skipping a minor), then the engine and its rootless
     daemons, then clients that only work with the new engine, then C(verify).
   - A containerd daemon older than its package, or a dockerd older than its package, gets a restart step
-    even without a target.
+    even without a target; so does a rootless daemon (V(restart_rootless_engine)) that runs another release than
+    the installed engine package.
   - The plan does not decide whether the change is safe; run P(fleetsafe.container_engine.compat_findings#filter)
     with the same arguments and stop on blockers no step resolves (known-bad release, removed storage driver).
   - An empty list means nothing needs doing.

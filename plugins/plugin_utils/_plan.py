@@ -120,10 +120,19 @@ def _engine_steps(ctx):
             steps.append(_step('restart_rootless_engine', 'rootless:%s' % daemon['user'],
                                _raw(daemon['engine_version']), target.raw,
                                'the user\'s docker.service keeps running the old dockerd until restarted'))
-    elif ctx.engine_stale() is not None:
+        return steps
+    if ctx.engine_stale() is not None:
         running, installed = ctx.engine_stale()
         steps.append(_step('restart_engine', 'engine', _raw(running), _raw(installed),
                            'dockerd runs an older version than the installed package'))
+    # a rootless daemon left on another dockerd than the installed one (a restart that failed, a re-run)
+    installed = ctx.installed_engine
+    for daemon in ctx.host.rootless or []:
+        running = daemon['engine_version']
+        if installed is not None and running is not None and running.release != installed.release:
+            steps.append(_step('restart_rootless_engine', 'rootless:%s' % daemon['user'], running.raw, installed.raw,
+                               'the user\'s docker.service runs dockerd %s, the installed package is %s' % (
+                                   running.raw, installed.raw)))
     return steps
 
 

@@ -103,3 +103,17 @@ def test_client_the_running_engine_rejects_moves_when_the_engine_stays():
     # a client the engine accepts is left alone
     fine = L.host(L.docker('26.1.5'), declared=[{'name': 'ecs-agent', 'image': 'amazon/amazon-ecs-agent:1.86.2'}])
     assert upgrade_plan(fine, {}) == []
+
+
+def test_rootless_daemon_left_on_the_old_engine_is_restarted_on_a_rerun():
+    """The engine is on target but a user's daemon still runs the old dockerd (its restart failed, or the host
+    was upgraded by hand): the plan restarts that daemon only, so verify cannot pass over it."""
+    facts = L.host(L.docker('26.1.5'), L.containerd('1.7.24'),
+                   rootless_daemons=[L.rootless_daemon(engine='20.10.24'), L.rootless_daemon('bob', engine='26.1.5')])
+    plan = upgrade_plan(facts, {'engine': '26.1.5', 'containerd': '1.7.24'})
+    assert actions(plan) == [('restart_rootless_engine', 'rootless:alice'), ('verify', 'host')]
+    assert (plan[0]['from'], plan[0]['to']) == ('20.10.24+dfsg1', '26.1.5')
+    assert 'runs dockerd 20.10.24' in plan[0]['reason']
+    # nothing left once it runs the installed dockerd
+    facts = L.host(L.docker('26.1.5'), L.containerd('1.7.24'), rootless_daemons=[L.rootless_daemon(engine='26.1.5')])
+    assert upgrade_plan(facts, {'engine': '26.1.5', 'containerd': '1.7.24'}) == []

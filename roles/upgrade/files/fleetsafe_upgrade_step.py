@@ -13,9 +13,12 @@ and the docker / ctr clients already on the host. Actions:
   backup           the installed .deb files and the snapshot, kept on the host for a rollback
   start-containers the containers that ran before, running again (and healthy where they have a healthcheck)
   rollback         reinstall the backup's .deb files without any apt source, restart in order
+  restart-rootless a user's rootless dockerd (their systemd --user docker.service), its containers running again
+  rollback-rootless  the rootless daemons restart-rootless touched, back on the reinstalled dockerd
 
-The steps themselves (installs, restarts, containers stopped and started around a restart) are done by the
-containerd and docker_engine roles; this script only does what has no role of its own.
+The system daemons' steps (installs, restarts, containers stopped and started around a restart) are done by
+the containerd and docker_engine roles; this script does what has no role of its own (a rootless daemon
+answers on its user's socket, which those roles do not manage).
 """
 from __future__ import annotations
 
@@ -441,9 +444,179 @@ def act_rollback(a):
     return report
 
 
+# ---------------------------------------------------------------------------------------------
+# rootless daemons: a user's own dockerd under their systemd --user manager
+
+class Rootless:
+    """One user's rootless daemon: systemctl --user as that user (no logind, machined or PAM session needed:
+    only the user's manager, user@UID.service, kept running by linger), docker on the user's socket."""
+
+    def __init__(self, a):
+        self.user, self.uid = a['user'], int(a['uid'])
+        self.unit = a.get('unit') or 'docker.service'
+        self.socket = a.get('socket') or f'/run/user/{self.uid}/docker.sock'
+        self.runtime = f'/run/user/{self.uid}'
+
+    def systemctl(self, *args, check=True):
+        return run(['runuser', '-u', self.user, '--', 'env', f'XDG_RUNTIME_DIR={self.runtime}',
+                    f'DBUS_SESSION_BUS_ADDRESS=unix:path={self.runtime}/bus', 'systemctl', '--user', *args],
+                   check=check)
+
+    def show(self):
+        out = self.systemctl('show', self.unit, '-p', 'ActiveState,SubState,MainPID,NRestarts,LoadState',
+                             check=False).stdout
+        return dict(line.split('=', 1) for line in out.splitlines() if '=' in line)
+
+    def __enter__(self):
+        # the helpers above call docker with the process environment: point them at the user's socket
+        self.saved = os.environ.get('DOCKER_HOST')
+        os.environ['DOCKER_HOST'] = f'unix://{self.socket}'
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is None:
+            os.environ.pop('DOCKER_HOST', None)
+        else:
+            os.environ['DOCKER_HOST'] = self.saved
+
+    def journal(self, since):
+        """The daemon's own lines (what dockerd-rootless.sh, rootlesskit and dockerd printed) since ``since``."""
+        out = run(['journalctl', f'_SYSTEMD_USER_UNIT={self.unit}', f'_UID={self.uid}', '--since',
+                   f'@{since - 1:.0f}', '-n', '200', '--no-pager', '-o', 'cat'], check=False).stdout
+        lines = [ln.strip() for ln in out.splitlines() if ln.strip()]
+        strong = [ln for ln in lines
+                  if re.search(r'(?i)failed to start daemon|invalid|refus|\[rootlesskit:.*error', ln)]
+        errors = strong or [ln for ln in lines if re.search(r'(?i)level=(error|fatal)|error', ln)] or lines
+        return ' | '.join(errors[-3:]) or '(no journal lines)'
+
+    def where(self):
+        return (f'{self.user}\'s {self.unit} (see journalctl _SYSTEMD_USER_UNIT={self.unit} _UID={self.uid}, '
+                f'or as {self.user}: journalctl --user -u {self.unit})')
+
+    def restart(self, expect, timeout):
+        """systemctl --user restart, then wait until the user's socket answers at ``expect``. The unit restarts
+        the daemon by itself when it dies (Restart=always): a crash shows as a new automatic restart or the
+        unit failed, and fails the wait with the daemon's own journal lines."""
+        t0 = now()
+        self.systemctl('reset-failed', self.unit, check=False)
+        res = self.systemctl('restart', self.unit, check=False)
+        if res.returncode:
+            why = (res.stderr or res.stdout).strip()
+            raise StepError(f'rootless dockerd of {self.user} failed to restart: {why}: {self.journal(t0)}')
+        first = self.show()
+        restarts = int(first.get('NRestarts') or 0)
+
+        def ready():
+            running = engine_version()
+            if running is not None and upstream(running) == upstream(expect or running):
+                return True
+            st = self.show()
+            if st.get('ActiveState') == 'failed' or st.get('SubState') == 'auto-restart' or \
+                    int(st.get('NRestarts') or 0) > restarts:
+                time.sleep(0.5)
+                raise StepError('rootless dockerd {} of {} failed to start ({} {}): {}. Look at {}'.format(
+                    expect, self.user, st.get('ActiveState'), st.get('SubState'), self.journal(t0), self.where()))
+            return False
+        try:
+            up = wait_for(ready, timeout, f'the rootless dockerd {expect} of {self.user} to answer on {self.socket}')
+        except StepError as exc:
+            if 'timed out' in str(exc):
+                raise StepError(f'{exc}: {self.journal(t0)}. Look at {self.where()}') from None
+            raise
+        return t0, up, int(self.show().get('MainPID') or 0)
+
+
+def parse_ts(ts):
+    m = re.match(r'(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?', ts or '')
+    if not m or ts.startswith('0001'):
+        return None
+    return time.mktime(time.strptime(m.group(1), '%Y-%m-%dT%H:%M:%S')) - time.timezone + float(m.group(2) or 0)
+
+
+def down_seconds(before, after):
+    down = {}
+    for c in before:
+        now_c = after.get(c['id'])
+        if now_c and now_c['pid'] == c['pid'] and now_c['running']:
+            down[c['name']] = 0.0
+        elif now_c:
+            fin, start = parse_ts(now_c['finished_at']), parse_ts(now_c['started_at'])
+            down[c['name']] = round(start - fin, 2) if fin and start and start > fin else None
+    return down
+
+
+def act_restart_rootless(a):
+    """Restart one user's rootless daemon on the newly installed dockerd: stop its containers through its API
+    (unless live-restore keeps them), restart the unit, wait until it answers at the target, start the
+    containers that ran before and wait until they run. The containers are noted on the host first, so a
+    rollback can bring them back."""
+    expect, timeout = a.get('expect') or '', a.get('timeout', 90)
+    daemon = Rootless(a)
+    with daemon:
+        running = engine_version()
+        if running is not None and expect and upstream(running) == upstream(expect):
+            return {'changed': False, 'user': daemon.user, 'version': running,
+                    'reason': f'the rootless daemon already runs {running}'}
+        unit = daemon.show()
+        if unit.get('LoadState') != 'loaded':
+            state = unit.get('LoadState') or 'unknown'
+            raise StepError(f'{daemon.user}\'s rootless dockerd is not a systemd --user unit ({daemon.unit} is '
+                            f'{state}): the role cannot restart it. Run it as {daemon.unit} '
+                            '(dockerd-rootless-setuptool.sh install) or restart it yourself on the new dockerd')
+        before = [c for c in containers() if c['running']] if running is not None else []
+        live = running is not None and run(['docker', 'info', '--format', '{{.LiveRestoreEnabled}}'],
+                                           check=False).stdout.strip() == 'true'
+        if a.get('dir'):
+            with open(os.path.join(a['dir'], f'rootless-{daemon.user}.json'), 'w') as fh:
+                json.dump({'user': daemon.user, 'uid': daemon.uid, 'unit': daemon.unit, 'socket': daemon.socket,
+                           'version': running, 'running': before}, fh, indent=1, sort_keys=True)
+        stop_seconds = 0.0
+        if before and not live:
+            t = now()
+            run(['docker', 'stop', *[c['id'] for c in before]], check=False, timeout=timeout + 30)
+            stop_seconds = now() - t
+        pid_before = int(unit.get('MainPID') or 0)
+        t0, up, pid_after = daemon.restart(expect, timeout)
+        started = start_containers([c['name'] for c in before], timeout)
+        after = {c['id']: c for c in containers(all_=True)}
+        return {'changed': True, 'user': daemon.user, 'unit': daemon.unit, 'version_before': running,
+                'version': engine_version(), 'restart_seconds': round(up - t0, 2),
+                'stop_seconds': round(stop_seconds, 2), 'live_restore': live, 'main_pid': [pid_before, pid_after],
+                'containers_down_seconds': down_seconds(before, after), 'containers_started': started['started']}
+
+
+def act_rollback_rootless(a):
+    """After the packages are back: every rootless daemon restart-rootless touched (its note in the backup
+    folder) that does not answer, or runs another dockerd than the installed one, restarted again, and the
+    containers that ran in it running again."""
+    installed = upstream(run(['dockerd', '--version'], check=False).stdout.replace('Docker version ', ''))
+    report, errors = {'changed': False, 'daemons': {}}, []
+    for note in sorted(glob.glob(os.path.join(a['dir'], 'rootless-*.json'))):
+        with open(note) as fh:
+            state = json.load(fh)
+        daemon = Rootless(state)
+        try:
+            with daemon:
+                running = engine_version()
+                restart = running is None or upstream(running) != installed
+                if restart:
+                    t0, up, _pid = daemon.restart(installed, a.get('timeout', 90))
+                started = start_containers([c['name'] for c in state['running']], a.get('timeout', 60))
+                report['changed'] = report['changed'] or restart
+                report['daemons'][daemon.user] = dict(
+                    {'restarted': restart, 'version': engine_version(), 'containers_started': started['started']},
+                    **({'restart_seconds': round(up - t0, 2)} if restart else {}))
+        except StepError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise StepError('; '.join(errors))
+    return report
+
+
 ACTIONS = {
     'resolve': act_resolve, 'snapshot': act_snapshot, 'backup': act_backup,
     'start-containers': act_start_containers, 'rollback': act_rollback,
+    'restart-rootless': act_restart_rootless, 'rollback-rootless': act_rollback_rootless,
 }
 
 
