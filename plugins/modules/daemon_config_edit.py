@@ -21,6 +21,7 @@ description:
   - A setting the file does not hold is nothing to do. A rename whose new name is already in the file with
     another value, a file that is not a JSON object, or an edit naming an unsupported place fails the task with
     one error naming the value and the fix, and the file is left untouched.
+  - When O(path) is a symbolic link, the link stays and the file it points at is edited.
   - The running daemon is not restarted; the new file takes effect at its next start.
 author:
   - fleetsafe developers (@fleetsafe)
@@ -249,14 +250,15 @@ def main():
     if module._diff:
         out['diff'] = dict(before=original, after=text, before_header=path, after_header=path)
     if not module.check_mode:
-        st = os.stat(path)
-        fd, tmp = tempfile.mkstemp(prefix='.daemon.json.', dir=os.path.dirname(path) or '.')
+        target = os.path.realpath(path)     # a link (a configuration tool's) stays; the file it points at changes
+        st = os.stat(target)
+        fd, tmp = tempfile.mkstemp(prefix='.daemon.json.', dir=os.path.dirname(target) or '.')
         try:
             with os.fdopen(fd, 'w', encoding='utf-8') as fh:
                 fh.write(text)
             os.chmod(tmp, st.st_mode & 0o7777)
             os.chown(tmp, st.st_uid, st.st_gid)
-            module.atomic_move(tmp, path, unsafe_writes=False)
+            module.atomic_move(tmp, target, unsafe_writes=False)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)

@@ -76,6 +76,17 @@ def test_refused_daemon_json_key_is_renamed_shown_in_check_mode_and_restored_by_
     keep_text = host.exec(["cat", KEEP_DROPIN]).stdout
     before, pid = packages(host), docker_pid(host)
 
+    # a refused key without a replacement (oom-score-adjust: the daemon would lose what it does) still blocks;
+    # "graph" beside it does not
+    with_oom = ORIGINAL.replace('"log-level"', '"oom-score-adjust": 100,\n    "log-level"')
+    host.exec(["bash", "-c", f"cat > {DAEMON_JSON}"], input=with_oom)
+    blocked = play(host, ansible_env, "mid", check=True)
+    assert blocked.rc != 0 and blocked.result.get("status") == "blocked", blocked
+    assert [b["id"] for b in blocked.result["blockers"]] == ["daemon_option_refused"]
+    assert '"oom-score-adjust"' in blocked.result["blockers"][0]["message"]
+    host.exec(["bash", "-c", f"cat > {DAEMON_JSON}"], input=ORIGINAL)
+    assert stat(host, DAEMON_JSON) == json_stat
+
     # check mode: the plan with the edit, its diff, no blocker, nothing changed
     run = play(host, ansible_env, "mid", check=True)
     assert run.rc == 0 and run.result["status"] == "planned", run
@@ -117,3 +128,5 @@ def test_refused_daemon_json_key_is_renamed_shown_in_check_mode_and_restored_by_
     assert host.exec(["docker", "info", "--format", "{{.DockerRootDir}}"]).stdout.strip() == "/var/lib/docker"
     assert running(host)["keeper"] == "running" and checksum(host) == data
     assert host.exec(["cat", KEEP_DROPIN]).stdout == keep_text
+    again = play(host, ansible_env, "mid")
+    assert again.rc == 0 and again.result["status"] == "unchanged" and "changed=0" in again.out, again

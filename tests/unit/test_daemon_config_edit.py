@@ -90,6 +90,12 @@ def test_module_check_diff_run_idempotent_and_bad_input(tmp_path):
     rc, out = module(path, rename)
     assert rc != 0 and 'is not valid JSON' in out, out
 
+    managed, link = tmp_path / 'managed.json', tmp_path / 'link.json'
+    managed.write_text('{"graph": "/srv"}')
+    link.symlink_to(managed)
+    rc, out = module(link, rename)
+    assert rc == 0 and link.is_symlink() and managed.read_text() == '{"data-root": "/srv"}', out
+
 
 def test_plan_says_how_each_refused_setting_is_edited():
     import lab_facts as L
@@ -144,4 +150,22 @@ def test_rollback_puts_the_configuration_back_exactly(tmp_path, monkeypatch):
     assert not (dropins / 'new.conf').exists() and not config_toml.exists()
     assert done == {'restored': sorted([str(daemon_json), str(dropins / 'keep.conf')]),
                     'removed': sorted([str(config_toml), str(dropins / 'new.conf')])}
+    assert step.restore_config(kept) == {'restored': [], 'removed': []}
+
+
+def test_rollback_gives_a_linked_configuration_its_link_back(tmp_path, monkeypatch):
+    step = load_step_script()
+    managed, daemon_json = tmp_path / 'managed.json', tmp_path / 'daemon.json'
+    monkeypatch.setattr(step, 'CONFIG_FILES', (str(daemon_json),))
+    monkeypatch.setattr(step, 'DROPIN_DIRS', ())
+    managed.write_text('{"graph": "/var/lib/docker"}\n')
+    daemon_json.symlink_to(managed)
+    kept = step.keep_config(str(tmp_path / 'backup'))
+    managed.write_text('{"data-root": "/var/lib/docker"}\n')     # the module edits the file the link points at
+    assert step.restore_config(kept) == {'restored': [str(daemon_json)], 'removed': []}
+    assert daemon_json.is_symlink() and managed.read_text() == '{"graph": "/var/lib/docker"}\n'
+    daemon_json.unlink()
+    daemon_json.write_text('{"data-root": "/var/lib/docker"}\n')
+    assert step.restore_config(kept) == {'restored': [str(daemon_json)], 'removed': []}
+    assert daemon_json.is_symlink() and daemon_json.resolve() == managed.resolve()
     assert step.restore_config(kept) == {'restored': [], 'removed': []}

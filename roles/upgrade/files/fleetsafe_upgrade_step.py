@@ -271,33 +271,63 @@ DROPIN_DIRS = ('/etc/systemd/system/docker.service.d', '/etc/systemd/system/cont
 
 def config_paths():
     """The daemons' configuration files that exist now: daemon.json, containerd's config.toml, the drop-ins."""
-    found = [p for p in CONFIG_FILES if os.path.isfile(p)]
+    found = [p for p in CONFIG_FILES if os.path.isfile(p) or os.path.islink(p)]
     for folder in DROPIN_DIRS:
         found += sorted(glob.glob(os.path.join(folder, '*.conf')))
     return found
 
 
+def _keep_file(path, dest):
+    st = os.stat(path)
+    copy = os.path.join(dest, 'config', path.lstrip('/').replace('/', '__'))
+    os.makedirs(os.path.dirname(copy), exist_ok=True)
+    shutil.copyfile(path, copy)
+    return {'copy': copy, 'mode': oct(st.st_mode & 0o7777), 'uid': st.st_uid, 'gid': st.st_gid}
+
+
 def keep_config(dest):
     """Copy each configuration file (content, mode, owner recorded) into ``dest``; absent files are recorded
-    as absent, so a rollback removes what the upgrade created."""
+    as absent, so a rollback removes what the upgrade created. A symbolic link (a configuration tool's) is
+    recorded as the link plus the file it points at."""
     kept = {}
     present = config_paths()
     for path in list(CONFIG_FILES) + [p for p in present if p not in CONFIG_FILES]:
         if path not in present:
             kept[path] = {'exists': False}
-            continue
-        st = os.stat(path)
-        copy = os.path.join(dest, 'config', path.lstrip('/').replace('/', '__'))
-        os.makedirs(os.path.dirname(copy), exist_ok=True)
-        shutil.copyfile(path, copy)
-        kept[path] = {'exists': True, 'copy': copy, 'mode': oct(st.st_mode & 0o7777), 'uid': st.st_uid,
-                      'gid': st.st_gid}
+        elif os.path.islink(path):
+            target = os.path.realpath(path)
+            kept[path] = dict({'exists': True, 'link': os.readlink(path), 'target': target},
+                              **(_keep_file(target, dest) if os.path.isfile(target) else {}))
+        else:
+            kept[path] = dict({'exists': True}, **_keep_file(path, dest))
     return kept
 
 
+def _put_back(path, was):
+    """Write the kept copy to ``path`` with its mode and owner, unless it is there already; True when written."""
+    with open(was['copy'], 'rb') as fh:
+        content = fh.read()
+    mode = int(was['mode'], 8)
+    if os.path.isfile(path) and not os.path.islink(path):
+        st = os.stat(path)
+        with open(path, 'rb') as fh:
+            same = fh.read() == content
+        if same and (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (mode, was['uid'], was['gid']):
+            return False
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + '.fleetsafe-restore'
+    with open(tmp, 'wb') as fh:
+        fh.write(content)
+    os.chown(tmp, was['uid'], was['gid'])
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+    return True
+
+
 def restore_config(kept):
-    """Put every kept file back as it was (content, mode, owner); remove the kept-as-absent ones and the drop-ins
-    that appeared since. Returns {'restored': [...], 'removed': [...]} naming only what differed."""
+    """Put every kept file back as it was (content, mode, owner; a link and the file it points at); remove the
+    kept-as-absent ones and the drop-ins that appeared since. Returns {'restored': [...], 'removed': [...]}
+    naming only what differed."""
     restored, removed = [], []
     for path in config_paths():
         if path not in kept:
@@ -308,26 +338,19 @@ def restore_config(kept):
             if os.path.lexists(path):
                 os.unlink(path)
                 removed.append(path)
-            continue
-        with open(was['copy'], 'rb') as fh:
-            content = fh.read()
-        mode = int(was['mode'], 8)
-        same = False
-        if os.path.isfile(path) and not os.path.islink(path):
-            st = os.stat(path)
-            with open(path, 'rb') as fh:
-                same = fh.read() == content and (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (
-                    mode, was['uid'], was['gid'])
-        if same:
-            continue
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = path + '.fleetsafe-restore'
-        with open(tmp, 'wb') as fh:
-            fh.write(content)
-        os.chown(tmp, was['uid'], was['gid'])
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-        restored.append(path)
+        elif 'link' in was:
+            changed = False
+            if not (os.path.islink(path) and os.readlink(path) == was['link']):
+                if os.path.lexists(path):
+                    os.unlink(path)
+                os.symlink(was['link'], path)
+                changed = True
+            if 'copy' in was:
+                changed = _put_back(was['target'], was) or changed
+            if changed:
+                restored.append(path)
+        elif _put_back(path, was):
+            restored.append(path)
     return {'restored': restored, 'removed': sorted(removed)}
 
 
