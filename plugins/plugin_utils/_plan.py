@@ -130,8 +130,9 @@ _EDITABLE_PLACES = ('daemon_json', 'log_opt', 'storage_opt')
 
 
 def _daemon_edit(judged):
-    """rename (to the row's replacement, same value), remove (the row says the target loses nothing by it) or
-    None (an operator must decide: the step is then a blocker, never done by the role)."""
+    """rename (to the row's replacement, same value), remove (the row is removable: the setting has done nothing
+    for releases before the one that refuses it) or None (an operator must decide: the finding stays a blocker and
+    the role never edits it)."""
     if judged['where'] not in _EDITABLE_PLACES:
         return None
     if judged['replacement']:

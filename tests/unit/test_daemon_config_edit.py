@@ -41,7 +41,7 @@ def test_remove_and_nested_places():
 
 
 def test_replacement_already_there():
-    same, _ = apply_edits({'graph': '/a', 'data-root': '/a'}, [{'setting': 'graph', 'replacement': 'data-root'}])
+    same, _results = apply_edits({'graph': '/a', 'data-root': '/a'}, [{'setting': 'graph', 'replacement': 'data-root'}])
     assert same == {'data-root': '/a'}
     with pytest.raises(EditError) as info:
         apply_edits({'graph': '/a', 'data-root': '/b'}, [{'setting': 'graph', 'replacement': 'data-root'}])
