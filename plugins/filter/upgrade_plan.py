@@ -75,6 +75,21 @@ _value:
     reason:
       description: Why the step is there and why at this position.
       type: str
+    where:
+      description: For V(edit_daemon_config) only - where the setting is written (V(daemon_json), V(log_opt),
+        V(storage_opt), V(log_driver), ...).
+      type: str
+      returned: for edit_daemon_config steps
+    setting:
+      description: For V(edit_daemon_config) only - the key or option name, for example V(graph).
+      type: str
+      returned: for edit_daemon_config steps
+    edit:
+      description: For V(edit_daemon_config) only - V(rename) (to C(to), same value), V(remove) (the knowledge
+        base marks the setting C(removable)), or null when only an operator can decide (the finding stays a
+        blocker). P(fleetsafe.container_engine.daemon_config_edit#module) does the edit.
+      type: str
+      returned: for edit_daemon_config steps
 '''
 
 

@@ -60,13 +60,13 @@ def judge_setting(kb, line, setting, value=None, where='daemon_json'):
     if row is None:
         return {'starts': None, 'state': 'not_in_knowledge_base', 'validate_refuses': None, 'message': None,
                 'id': None, 'where': where, 'setting': setting.strip(), 'remedy': None, 'replacement': None,
-                'source': None, 'validate_detects': None}
+                'removable': None, 'source': None, 'validate_detects': None}
     state, message = _state(row, line, value)
     starts = state not in ('refused', 'unknown')
     validate_refuses = None if line < FIRST_LINE_WITH_VALIDATE else (not starts and row['validate_detects'])
     return {'starts': starts, 'state': state, 'validate_refuses': validate_refuses, 'message': message,
             'id': row['id'], 'where': row['where'], 'setting': row['setting'], 'remedy': row['remedy'],
-            'replacement': row.get('replacement'), 'source': row['source'],
+            'replacement': row.get('replacement'), 'removable': bool(row.get('removable')), 'source': row['source'],
             'validate_detects': row['validate_detects']}
 
 
@@ -79,8 +79,8 @@ def predict_daemon_option_starts(engine_version, setting, value=None, where='dae
       validate_refuses  what ``dockerd --validate`` says (None before 23.0, which has no --validate,
                         and when the starts answer is None)
       message           the text dockerd prints when it refuses (None when it starts)
-      id, where, setting, remedy, replacement, source, validate_detects   from the row (id, remedy,
-                        replacement, source and validate_detects are None without one)
+      id, where, setting, remedy, replacement, removable, source, validate_detects   from the row (id,
+                        remedy, replacement, removable, source and validate_detects are None without one)
     """
     if where not in _kb.OPTION_PLACES:
         raise InputError('where must be one of %s, got %s' % (', '.join(_kb.OPTION_PLACES), _describe(where)))

@@ -98,6 +98,7 @@ SCHEMA = {
         'validate_detects': (_BOOL, True, None),
         'message': (_STR, False, None),
         'replacement': (_OPT_STR, True, None),
+        'removable': (_BOOL, False, None),
         'remedy': (_STR, True, None),
         'lab': (_STR, False, None),
         'note': (_STR, False, None),

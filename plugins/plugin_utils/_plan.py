@@ -136,6 +136,21 @@ def _engine_steps(ctx):
     return steps
 
 
+# where a daemon.json setting can be written for the role to edit it (fleetsafe.container_engine.daemon_config_edit)
+_EDITABLE_PLACES = ('daemon_json', 'log_opt', 'storage_opt')
+
+
+def _daemon_edit(judged):
+    """rename (to the row's replacement, same value), remove (the row is removable: the setting has done nothing
+    for releases before the one that refuses it) or None (an operator must decide: the finding stays a blocker and
+    the role never edits it)."""
+    if judged['where'] not in _EDITABLE_PLACES:
+        return None
+    if judged['replacement']:
+        return 'rename'
+    return 'remove' if judged['removable'] else None
+
+
 def upgrade_plan(facts, target=None, knowledge=None):
     ctx = Context(facts, target, knowledge)
     check_knowledge(ctx.kb)
@@ -150,9 +165,11 @@ def upgrade_plan(facts, target=None, knowledge=None):
         # daemon.json settings the target dockerd would refuse: edit the file before the engine moves
         for engine, written, judged in judged_settings(ctx):
             if judged['starts'] is False:
-                before.append(_step('edit_daemon_config', 'engine', written, judged['replacement'],
-                                    'dockerd %s would refuse to start: "%s"; %s' % (
-                                        engine.raw, judged['message'], judged['remedy'])))
+                step = _step('edit_daemon_config', 'engine', written, judged['replacement'],
+                             'dockerd %s would refuse to start: "%s"; %s' % (
+                                 engine.raw, judged['message'], judged['remedy']))
+                step.update(where=judged['where'], setting=judged['setting'], edit=_daemon_edit(judged))
+                before.append(step)
     steps = before + _containerd_steps(ctx) + _engine_steps(ctx) + after
     if steps:
         steps.append(_step('verify', 'host', None, None,

@@ -10,9 +10,12 @@ and the docker / ctr clients already on the host. Actions:
 
   resolve          real package versions for the plan's steps from the apt source (changes nothing)
   snapshot         running containers, their restart policies and the daemon's settings
-  backup           the installed .deb files and the snapshot, kept on the host for a rollback
+  backup           the installed .deb files, the snapshot and the daemons' configuration files (content, mode,
+                   owner; absent ones noted), kept on the host for a rollback
   start-containers the containers that ran before, running again (and healthy where they have a healthcheck)
-  rollback         reinstall the backup's .deb files without any apt source, restart in order
+  rollback         reinstall the backup's .deb files without any apt source, put the daemons' configuration
+                   back as it was (daemon.json, containerd's config.toml, docker/containerd drop-ins), restart
+                   in order
   restart-rootless a user's rootless dockerd (their systemd --user docker.service), its containers running again
   rollback-rootless  the rootless daemons restart-rootless touched, back on the reinstalled dockerd
 
@@ -251,10 +254,7 @@ def act_backup(a):
             if os.path.abspath(f) != target:
                 shutil.copyfile(f, target)
             debs.append(target)
-    for src in ['/etc/docker/daemon.json'] + glob.glob('/etc/systemd/system/docker.service.d/*.conf') + \
-            glob.glob('/etc/systemd/system/containerd.service.d/*.conf'):
-        rel = src.lstrip('/').replace('/', '__')
-        shutil.copyfile(src, os.path.join(dest, rel)) if os.path.exists(src) else None
+    snap['config_files'] = keep_config(dest)
     snap['debs'] = sorted(debs)
     snap['how'] = how
     with open(os.path.join(dest, 'state.json'), 'w') as fh:
@@ -264,6 +264,98 @@ def act_backup(a):
                         'dpkg-repack has it; install dpkg-repack or add a source that serves it'.format(
                             ', '.join(missing)))
     return dict(snap, dir=dest)
+
+
+# ---------------------------------------------------------------------------------------------
+# the daemons' configuration: kept before the first change, put back exactly by a rollback
+
+CONFIG_FILES = ('/etc/docker/daemon.json', '/etc/containerd/config.toml')
+DROPIN_DIRS = ('/etc/systemd/system/docker.service.d', '/etc/systemd/system/containerd.service.d')
+
+
+def config_paths():
+    """The daemons' configuration files that exist now: daemon.json, containerd's config.toml, the drop-ins."""
+    found = [p for p in CONFIG_FILES if os.path.isfile(p) or os.path.islink(p)]
+    for folder in DROPIN_DIRS:
+        found += sorted(glob.glob(os.path.join(folder, '*.conf')))
+    return found
+
+
+def _keep_file(path, dest):
+    st = os.stat(path)
+    copy = os.path.join(dest, 'config', path.lstrip('/').replace('/', '__'))
+    os.makedirs(os.path.dirname(copy), exist_ok=True)
+    shutil.copyfile(path, copy)
+    return {'copy': copy, 'mode': oct(st.st_mode & 0o7777), 'uid': st.st_uid, 'gid': st.st_gid}
+
+
+def keep_config(dest):
+    """Copy each configuration file (content, mode, owner recorded) into ``dest``; absent files are recorded
+    as absent, so a rollback removes what the upgrade created. A symbolic link (a configuration tool's) is
+    recorded as the link plus the file it points at."""
+    kept = {}
+    present = config_paths()
+    for path in list(CONFIG_FILES) + [p for p in present if p not in CONFIG_FILES]:
+        if path not in present:
+            kept[path] = {'exists': False}
+        elif os.path.islink(path):
+            target = os.path.realpath(path)
+            kept[path] = dict({'exists': True, 'link': os.readlink(path), 'target': target},
+                              **(_keep_file(target, dest) if os.path.isfile(target) else {}))
+        else:
+            kept[path] = dict({'exists': True}, **_keep_file(path, dest))
+    return kept
+
+
+def _put_back(path, was):
+    """Write the kept copy to ``path`` with its mode and owner, unless it is there already; True when written."""
+    with open(was['copy'], 'rb') as fh:
+        content = fh.read()
+    mode = int(was['mode'], 8)
+    if os.path.isfile(path) and not os.path.islink(path):
+        st = os.stat(path)
+        with open(path, 'rb') as fh:
+            same = fh.read() == content
+        if same and (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (mode, was['uid'], was['gid']):
+            return False
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + '.fleetsafe-restore'
+    with open(tmp, 'wb') as fh:
+        fh.write(content)
+    os.chown(tmp, was['uid'], was['gid'])
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+    return True
+
+
+def restore_config(kept):
+    """Put every kept file back as it was (content, mode, owner; a link and the file it points at); remove the
+    kept-as-absent ones and the drop-ins that appeared since. Returns {'restored': [...], 'removed': [...]}
+    naming only what differed."""
+    restored, removed = [], []
+    for path in config_paths():
+        if path not in kept:
+            os.unlink(path)
+            removed.append(path)
+    for path, was in sorted(kept.items()):
+        if not was['exists']:
+            if os.path.lexists(path):
+                os.unlink(path)
+                removed.append(path)
+        elif 'link' in was:
+            changed = False
+            if not (os.path.islink(path) and os.readlink(path) == was['link']):
+                if os.path.lexists(path):
+                    os.unlink(path)
+                os.symlink(was['link'], path)
+                changed = True
+            if 'copy' in was:
+                changed = _put_back(was['target'], was) or changed
+            if changed:
+                restored.append(path)
+        elif _put_back(path, was):
+            restored.append(path)
+    return {'restored': restored, 'removed': sorted(removed)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -430,7 +522,11 @@ def act_rollback(a):
     report['packages_restored'] = changed_pkgs
     report['packages_removed'] = remove
     report['packages'] = installed_packages(managed)
-    # 3. restart in order, each with its readiness wait
+    # 3. the configuration as it was: daemon.json, containerd's config.toml, the drop-ins (a backup from before
+    #    this was kept has no record: nothing to put back)
+    report['config'] = restore_config(state['config_files']) if 'config_files' in state else None
+    run(['systemctl', 'daemon-reload'])
+    # 4. restart in order, each with its readiness wait
     run(['systemctl', 'reset-failed', 'docker', 'containerd'], check=False)
     run(['systemctl', 'start', 'containerd'])
     wait_for(lambda: containerd_server_version() is not None, a.get('timeout', 60), 'containerd', 'containerd')
@@ -438,7 +534,7 @@ def act_rollback(a):
     wait_for(lambda: engine_version() is not None, a.get('timeout', 90), 'dockerd', 'docker')
     report['engine'] = engine_version()
     report['containerd'] = containerd_server_version()
-    # 4. what ran before runs again
+    # 5. what ran before runs again
     report['containers'] = start_containers([c['name'] for c in state['running']], a.get('timeout', 60))
     report['seconds'] = round(now() - t0, 2)
     return report
