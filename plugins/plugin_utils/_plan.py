@@ -14,6 +14,7 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findin
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._judge import (
     Context,
     client_api,
+    client_match,
     client_product,
     judge,
 )
@@ -35,7 +36,7 @@ def _client_steps(ctx, before, after):
     for client in host.clients:
         new_version = ctx.target['clients'].get(client.name)
         kind_now, data_now, _how, _row = client_api(kb, client)
-        current_tag = client.image_tag
+        current_tag = _raw(client.version) or client.image_tag
         component = 'client:%s' % client.name
         product = client_product(kb, client)
         if new_version is not None:
