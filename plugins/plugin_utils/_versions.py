@@ -277,7 +277,8 @@ def merge_ranges(texts):
     specs = []
     for text in texts:
         spec = parse_spec(text)
-        specs.append([(op, bound, part.strip()) for (op, bound), part in zip(spec.clauses, text.split(','))])
+        parts = [part.strip() for part in text.split(',')] if spec.clauses else []   # '*' has no clause
+        specs.append([(op, bound, part) for (op, bound), part in zip(spec.clauses, parts, strict=True)])
     specs.sort(key=lambda clauses: min((b for op, b, _ in clauses if op in ('>=', '==')), default=_LOWEST))
     merged = []
     for clauses in specs:
