@@ -86,11 +86,13 @@ def test_fixed_in_null_needs_a_note():
         compat_findings(L.host(L.docker('28.5.2')), {'engine': '29.0.0'}, knowledge={'clients': [row]})
 
 
-def test_plan_moves_a_library_before_the_engine():
+def test_plan_has_no_step_for_a_library_and_its_blocker_stays():
+    # no role can move a library: the plan must not claim a step that would count the blocker as fixed
     facts = L.host(L.docker('28.5.2'), declared=[{'name': 'job', 'program': 'docker-py', 'version': '4.2.2'}])
     plan = PlanModule().filters()['upgrade_plan'](facts, {'engine': '29.0.0'})
-    step = next(s for s in plan if s['action'] == 'upgrade_client')
-    assert step['from'] == '4.2.2' and step['to'] == '7.1.0' and 'docker-py' in step['reason'], step
+    assert [s for s in plan if s['component'] == 'client:job'] == [], plan
+    [finding] = [f for f in compat_findings(facts, {'engine': '29.0.0'}) if f['component'] == 'client:job']
+    assert finding['severity'] == 'blocker' and 'upgrade docker-py first (>=4.3.1)' in finding['remedy']
 
 
 def test_rows_of_programs_have_no_image_and_a_source():
