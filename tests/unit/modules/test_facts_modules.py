@@ -319,8 +319,8 @@ def test_declared_program_and_version_are_returned_with_the_entry(monkeypatch, c
                 {"name": "docker-py", "version": "7.1.0"}, {"name": "ecs-agent", "api_version": "1.21"}]
     _code, out = run_module("clients_facts", {"declared": declared}, "old", monkeypatch, capsys)
     got = out["ansible_facts"]["container_engine"]["clients"]["declared"]
-    assert [(d.get("program"), d.get("version")) for d in got] == [("docker-py", "4.2.2"), ("docker-py", "7.1.0"),
-                                                                    (None, None)]
+    expected = [("docker-py", "4.2.2"), ("docker-py", "7.1.0"), (None, None)]
+    assert [(d.get("program"), d.get("version")) for d in got] == expected
     assert "program" not in got[2]   # entries without a version keep their shape
 
 
