@@ -279,7 +279,7 @@ def merge_ranges(texts):
         spec = parse_spec(text)
         parts = [part.strip() for part in text.split(',')] if spec.clauses else []   # '*' has no clause
         specs.append([(op, bound, part) for (op, bound), part in zip(spec.clauses, parts, strict=True)])
-    specs.sort(key=lambda clauses: min((b for op, b, _ in clauses if op in ('>=', '==')), default=_LOWEST))
+    specs.sort(key=lambda clauses: min((c[1] for c in clauses if c[0] in ('>=', '==')), default=_LOWEST))
     merged = []
     for clauses in specs:
         if merged:
