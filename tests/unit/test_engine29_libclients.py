@@ -71,6 +71,7 @@ def test_unknown_release_says_which():
     [finding] = findings({'program': 'docker-py', 'version': '1.10.6'}, '28.5.2', '29.0.0')
     assert finding['id'] == 'client_api_unknown'
     assert 'no knowledge-base row for docker-py 1.10.6' in finding['message']
+    assert 'add a clients row named docker-py' in finding['remedy']
 
 
 def test_program_without_version_is_refused():

@@ -79,13 +79,15 @@ def client_api_unknown(ctx, me):
     for client, who, _kind, _data, _how, _row in _verdicts(ctx, 'unknown'):
         if client.version is not None and client.image_name is None:
             what = 'no knowledge-base row for %s %s' % (client.program, client.version.raw)
+            remedy = ('Declare the API version it speaks (api_version in the clients_facts `declared` option), or add '
+                      'a clients row named %s for this release with the knowledge argument.' % client.program)
         else:
             what = 'tag %s' % describe(client.image_tag)
+            remedy = ('Pin the image to a release tag, declare the client with its api_version in the clients_facts '
+                      '`declared` option, or add a clients row with the knowledge argument.')
         yield hit('client:%s' % client.name,
                   '%s talks to the Docker socket; which API version it speaks is not known (%s)' % (who, what),
-                  'Pin the image to a release tag, declare the client with its api_version in the clients_facts '
-                  '`declared` option, or add a clients row with the knowledge argument.',
-                  'docs/facts.md (clients); knowledge base clients.yml')
+                  remedy, 'docs/facts.md (clients); knowledge base clients.yml')
 
 
 @finding('client_api_too_new', 'blocker', 'client:NAME',
