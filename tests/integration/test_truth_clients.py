@@ -228,35 +228,59 @@ def test_python_sdk_releases_against_every_lab_engine(hosts):
         "\n".join(map(repr, wrong))
 
 
-def compose(host: lab.LabHost, *env: str) -> subprocess.CompletedProcess:
+COMPOSE_FILE = "/opt/fs-compose/docker-compose.yml"
+# docker-py 7 dropped an argument (kwargs_from_env's ssl_version) that compose 1.27-1.29 pass: those take docker-py 6
+COMPOSE_PINS = {"1.29.2": ("docker==6.1.3",)}
+
+
+# One release per docker-compose row, installable on Python 3.11 (1.25.x wants PyYAML < 5, which does not build on it),
+# and 1.29.2, the last v1.
+COMPOSE_RELEASES = ("1.26.2", "1.27.0", "1.29.2")
+
+
+def compose_releases():
+    rows = _kb.builtin().program_rows("docker-compose")
+    uncovered = [row["id"] for row in rows
+                 if not any(row["_spec"].contains(parse_version(r)) for r in COMPOSE_RELEASES)]
+    assert uncovered == [], f"no real compose release checks the rows {uncovered}: add one to COMPOSE_RELEASES"
+    return COMPOSE_RELEASES
+
+
+def compose(host: lab.LabHost, release: str, *env: str) -> subprocess.CompletedProcess:
     """`docker-compose ps` of compose v1 in the lab host (its console script's entry point)."""
-    return host.exec(["env", f"PYTHONPATH={COMPOSE_PATH}", *env, "python3", "-W", "ignore", "-c",
-                      "import sys; from compose.cli.main import main; sys.exit(main())",
-                      "-f", "/opt/fs-compose/docker-compose.yml", "ps"], check=False)
+    return host.exec(["env", f"PYTHONPATH=/opt/fs-pyclients/docker-compose-{release}", *env, "python3", "-W",
+                      "ignore", "-c", "import sys; from compose.cli.main import main; sys.exit(main())",
+                      "-f", COMPOSE_FILE, "ps"], check=False)
 
 
-COMPOSE_PATH = "/opt/fs-pyclients/docker-compose-1.29.2"
-
-
-def test_docker_compose_v1_against_a_29_0_minimum(hosts):
-    """docker-compose 1.29.2 (the last v1, with docker-py 6.1.3: docker-py 7 dropped an argument compose 1.29.2
-    passes) sends no API version of its own: it negotiates, and works on an engine whose minimum is 29.0's 1.44,
-    as its knowledge-base row says; pinned with COMPOSE_API_VERSION=1.38 (what 1.26 sends for a 3.8 file) the
-    same engine refuses it."""
+def test_docker_compose_v1_against_28_5_and_a_29_0_minimum(hosts):
+    """docker-compose v1 at a release of each of its rows, and 1.29.2, on a file of format 3.8: before 1.27
+    it sends the format's API version (1.38), from 1.27 none (docker-py then speaks the engine's own). Against
+    28.5.2 and 28.5.2 at 29.0's minimum 1.44, each call does what its knowledge-base row predicts; 1.29.2 pinned
+    with COMPOSE_API_VERSION=1.38 is refused like a declared client pinned to 1.38."""
     host = hosts["new"]
-    copy_tree(host, pyclient_tree("docker-compose", "1.29.2", "docker==6.1.3"), COMPOSE_PATH)
-    host.sh("mkdir -p /opt/fs-compose && printf 'services:\\n  idle:\\n    image: fs-none:none\\n' "
-            "> /opt/fs-compose/docker-compose.yml")
+    releases = compose_releases()
+    for release in releases:
+        tree = pyclient_tree("docker-compose", release, *COMPOSE_PINS.get(release, ()))
+        copy_tree(host, tree, f"/opt/fs-pyclients/docker-compose-{release}")
+    host.sh(f"mkdir -p /opt/fs-compose && printf 'version: \"3.8\"\\nservices:\\n  idle:\\n    image: fs-none:none\\n' "
+            f"> {COMPOSE_FILE}")
+    results = []
     try:
-        restart_with_min_api(host, "1.44")
-        version = unversioned_version(host)
-        assert version["MinAPIVersion"] == "1.44", version
-        ok, found = predicted(version, {"name": "compose", "program": "docker-compose", "version": "1.29.2"})
-        res = compose(host)
-        assert ok and res.returncode == 0 and "Name" in res.stdout, (found, res.stdout[-300:], res.stderr[-800:])
-        ok_pinned, found = predicted(version, {"name": "compose", "program": "docker-compose", "version": "1.26.2"})
-        res = compose(host, "COMPOSE_API_VERSION=1.38")
-        assert not ok_pinned and res.returncode != 0, (found, res.stdout[-300:], res.stderr[-800:])
-        assert "client version 1.38 is too old. Minimum supported API version is 1.44" in res.stderr, res.stderr[-800:]
+        for min_api in (None, "1.44"):
+            restart_with_min_api(host, min_api)
+            version = unversioned_version(host)
+            for release in releases:
+                ok, found = predicted(version, {"name": "compose", "program": "docker-compose", "version": release})
+                res = compose(host, release)
+                results.append((release, version["MinAPIVersion"], ok, res.returncode == 0, res.stderr[-300:]))
+        ok_pinned, _ = predicted(version, {"name": "compose", "api_version": "1.38"})
+        pinned = compose(host, "1.29.2", "COMPOSE_API_VERSION=1.38")
     finally:
         restart_with_min_api(host, None)
+    wrong = [r for r in results if r[2] != r[3]]
+    assert len(results) == 2 * len(releases) and any(not r[3] for r in results), results
+    assert wrong == [], "(compose, engine min API, predicted ok, real ok, stderr):\n" + "\n".join(map(repr, wrong))
+    assert not ok_pinned and pinned.returncode != 0, pinned.stdout[-300:]
+    assert "client version 1.38 is too old. Minimum supported API version is 1.44" in pinned.stderr, \
+        pinned.stderr[-800:]
