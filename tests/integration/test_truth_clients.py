@@ -274,7 +274,7 @@ def test_docker_compose_v1_against_28_5_and_a_29_0_minimum(hosts):
                 ok, found = predicted(version, {"name": "compose", "program": "docker-compose", "version": release})
                 res = compose(host, release)
                 results.append((release, version["MinAPIVersion"], ok, res.returncode == 0, res.stderr[-300:]))
-        ok_pinned, _ = predicted(version, {"name": "compose", "api_version": "1.38"})
+        ok_pinned, _found = predicted(version, {"name": "compose", "api_version": "1.38"})
         pinned = compose(host, "1.29.2", "COMPOSE_API_VERSION=1.38")
     finally:
         restart_with_min_api(host, None)
