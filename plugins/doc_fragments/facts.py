@@ -120,4 +120,15 @@ options:
       image:
         description: The image the client runs, if it is a container (for example V(caprover/caprover:1.12.0)).
         type: str
+      program:
+        description:
+          - For a client that is a program or a library rather than an image, its name in the knowledge base's clients
+            table (for example V(docker-py), V(docker-compose), V(testcontainers-java)); defaults to O(declared[].name).
+          - Needs O(declared[].version).
+        type: str
+      version:
+        description:
+          - The release of the program or library the client runs (for example V("6.1.3") for docker-py 6.1.3). With
+            it, the collection's filters look up which API version that release speaks.
+        type: str
 """

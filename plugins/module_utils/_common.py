@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _gather as G
@@ -30,9 +32,15 @@ DECLARED_ARGUMENT_SPEC = dict(
         name=dict(type='str', required=True),
         api_version=dict(type='str'),
         image=dict(type='str'),
+        program=dict(type='str'),
+        version=dict(type='str'),
     )),
 )
 
+
+# A release as the filters read it (plugin_utils/_versions.py): 6.1.3, v2.0.2, 29.0.0-rc.1, 1274 (a Jenkins plugin's
+# leading number).
+RELEASE_RE = re.compile(r'^[vV]?\d+(\.\d+)*([-~.]?(dev|alpha|beta|pre|rc|a|b)[.-]?\d*)?([-+~][-+~._:A-Za-z0-9]*)?$')
 
 # A unix socket path fits in sockaddr_un.sun_path (108 bytes on Linux) with its closing NUL byte.
 UNIX_PATH_MAX = 107
@@ -86,12 +94,20 @@ def containerd_socket_problem(value):
 
 
 def declared_problem(declared):
-    """One sentence for the first declared client whose api_version is not an API version, else None."""
+    """One sentence for the first declared client whose api_version is not an API version, whose version is not a
+    release, or that names a program without its version; else None."""
     for index, item in enumerate(declared or []):
         api = item.get('api_version')
         if api is not None and P.api_tuple(api) is None:
             return ('declared[%d].api_version of client %s must be an Engine API version like "1.41", not %s.'
                     % (index, P.shown(item.get('name')), P.shown(api)))
+        version = item.get('version')
+        if version is not None and not RELEASE_RE.match(version):
+            return ('declared[%d].version of client %s must be the release it runs, like "6.1.3", not %s.'
+                    % (index, P.shown(item.get('name')), P.shown(version)))
+        if item.get('program') is not None and version is None:
+            return ('declared[%d] (client %s) names program %s: give the version it runs too (version: "6.1.3").'
+                    % (index, P.shown(item.get('name')), P.shown(item.get('program'))))
     return None
 
 

@@ -584,8 +584,11 @@ def gather_clients(ctx, socket_path=DEFAULT_DOCKER_SOCKET, declared=None):
     for item in declared or []:
         image = item.get('image')
         name, tag = P.split_image(image)
-        facts['declared'].append({'name': item.get('name'), 'api_version': item.get('api_version'),
-                                  'image': image, 'image_name': name, 'image_tag': tag})
+        entry = {'name': item.get('name'), 'api_version': item.get('api_version'),
+                 'image': image, 'image_name': name, 'image_tag': tag}
+        if item.get('version') is not None:   # a program or library: the knowledge base names it
+            entry.update(program=item.get('program') or item.get('name'), version=item.get('version'))
+        facts['declared'].append(entry)
     try:
         socket_activation_guard(ctx, socket_path)
         containers = api_get(ctx, socket_path, '/containers/json', params={'all': 1})

@@ -115,7 +115,7 @@ ansible_facts:
             declared:
               description:
                 - The O(declared) clients, each with C(name), C(api_version), C(image), C(image_name), C(image_tag)
-                  (V(null) when not given).
+                  (V(null) when not given), and C(program) and C(version) for a declared program or library.
               returned: always
               type: list
               elements: dict

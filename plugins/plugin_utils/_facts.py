@@ -152,7 +152,10 @@ def _unwrap(facts):
 
 
 class Client:
-    __slots__ = ('name', 'image', 'image_name', 'image_tag', 'api_env', 'declared_api')
+    """A program that calls the Docker API: a container (image), or a program or library declared with its
+    ``program`` name (a knowledge-base client name such as docker-py) and the ``version`` it runs."""
+
+    __slots__ = ('name', 'image', 'image_name', 'image_tag', 'api_env', 'declared_api', 'program', 'version')
 
     def __init__(self, name):
         self.name = name
@@ -161,6 +164,8 @@ class Client:
         self.image_tag = None
         self.api_env = None
         self.declared_api = None
+        self.program = None
+        self.version = None
 
     @property
     def product(self):
@@ -295,8 +300,15 @@ class Host:
             if image and client.image_name is None:
                 client.image = image
                 client.image_name, client.image_tag = split_image(image)
-            if client.image_name is None and client.declared_api is None:
-                raise InputError('%s needs api_version or image' % ip)
+            version = as_version(item.get('version'), ip + '.version')
+            if version is not None:
+                client.version = version
+                client.program = as_str(item.get('program'), ip + '.program') or name
+            elif item.get('program') is not None:
+                raise InputError('%s.program %s needs the version it runs (%s.version, like "6.1.3")' % (
+                    ip, describe(item.get('program')), ip))
+            if client.image_name is None and client.declared_api is None and client.version is None:
+                raise InputError('%s needs api_version, image, or program and version' % ip)
         self.clients = list(by_name.values())
 
 

@@ -117,25 +117,57 @@ def same_release(current, target):
 
 # --- clients ---------------------------------------------------------------------------------
 
+def client_rows(kb, client):
+    """The knowledge-base rows that describe this client: its image's rows, else its program's (name or alias)."""
+    return client_match(kb, client)[1]
+
+
+def client_match(kb, client):
+    """(label, rows): the image name and its rows when the knowledge base knows the image, else the program's
+    knowledge-base name and its rows, else (None, [])."""
+    if client.image_name:
+        rows = kb.client_rows(client.image_name)
+        if rows:
+            return client.image_name, rows
+    if client.program:
+        rows = kb.program_rows(client.program)
+        if rows:
+            return rows[0]['name'], rows
+    return None, []
+
+
+def client_version(client):
+    """The release the client runs: a declared program's version, else its image tag's, else None (latest, a
+    digest, no tag)."""
+    if client.version is not None:
+        return client.version
+    if not client.image_tag:
+        return None
+    try:
+        return parse_version(client.image_tag)
+    except InputError:
+        return None
+
+
 def client_api(kb, client, version=None):
     """(kind, data, how, row): kind is fixed | negotiates | unknown."""
     if client.api_env is not None:
         return 'fixed', client.api_env, 'DOCKER_API_VERSION=%s in its environment' % format_api(client.api_env), None
     if client.declared_api is not None:
         return 'fixed', client.declared_api, 'declared API %s in inventory' % format_api(client.declared_api), None
-    if client.image_name:
-        if version is None and client.image_tag:
-            try:
-                version = parse_version(client.image_tag)
-            except InputError:
-                version = None
-        if version is not None and len(version.release) >= 3:
-            row = kb.client_row(client.image_name, version)
-            if row is not None:
-                ref = '%s %s (knowledge base row %s)' % (client.image_name, version.raw, row['id'])
-                if row['negotiates']:
-                    return 'negotiates', (row['_api_min'], row['_api_max']), ref, row
-                return 'fixed', row['_api'], ref, row
+    if version is None:
+        version = client_version(client)
+    label, rows = client_match(kb, client)
+    # an image tag names a release only with three parts (traefik:3.6 floats); a declared program's version is the
+    # release itself, in whatever scheme the program uses (Jenkins plugins: 1274.vc0203fdf2e74)
+    via_program = bool(rows) and label != client.image_name
+    if version is not None and (len(version.release) >= 3 or via_program):
+        row = next((r for r in rows if r['_spec'].contains(version)), None)
+        if row is not None:
+            ref = '%s %s (knowledge base row %s)' % (label, version.raw, row['id'])
+            if row['negotiates']:
+                return 'negotiates', (row['_api_min'], row['_api_max']), ref, row
+            return 'fixed', row['_api'], ref, row
     return 'unknown', None, None, None
 
 
@@ -158,9 +190,9 @@ def judge(kind, data, rng):
 
 
 def client_versions_ok(kb, client, ranges):
-    """Knowledge-base rows for this client's image whose API every range in ``ranges`` accepts."""
+    """Knowledge-base rows for this client whose API every range in ``ranges`` accepts."""
     rows = []
-    for row in kb.client_rows(client.image_name or ''):
+    for row in client_rows(kb, client):
         kind = 'negotiates' if row['negotiates'] else 'fixed'
         data = (row['_api_min'], row['_api_max']) if row['negotiates'] else row['_api']
         if all(judge(kind, data, rng) == 'ok' for rng in ranges):
@@ -168,22 +200,12 @@ def client_versions_ok(kb, client, ranges):
     return rows
 
 
-def client_version(client):
-    """The release the client's image tag names, or None (latest, a digest, no tag)."""
-    if not client.image_tag:
-        return None
-    try:
-        return parse_version(client.image_tag)
-    except InputError:
-        return None
-
-
 def client_product(kb, client):
     """How a person names the program: the knowledge base's name (caprover), its image, else the container."""
-    rows = kb.client_rows(client.image_name or '')
+    rows = client_rows(kb, client)
     if rows:
         return rows[0]['name']
-    return client.image_name or client.name
+    return client.image_name or client.program or client.name
 
 
 class Context:

@@ -107,13 +107,15 @@ SCHEMA = {
     'clients': ('id', {
         'id': (_STR, True, None),
         'name': (_STR, True, None),
-        'images': ((list,), True, 'images'),
+        'aliases': ((list,), False, 'names'),
+        'images': ((list,), False, 'images'),
         'versions': (_STR, True, 'spec'),
         'api_version': (_OPT_STR, False, 'api'),
         'negotiates': (_BOOL, True, None),
         'api_min': (_OPT_STR, False, 'api'),
         'api_max': (_OPT_STR, False, 'api'),
         'override': (_STR, False, None),
+        'fixed_in': (_OPT_STR, False, 'version'),
         'note': (_STR, False, None),
         'source': (_STR, True, None),
     }),
@@ -163,6 +165,9 @@ def _check_field(where, field, value, types, kind):
     elif kind == 'images':
         if not value or not all(isinstance(i, str) and i.strip() for i in value):
             raise _err(where, 'field %r must list image names, got %s' % (field, describe(value)))
+    elif kind == 'names':
+        if not value or not all(isinstance(i, str) and i.strip() for i in value):
+            raise _err(where, 'field %r must list names, got %s' % (field, describe(value)))
     elif kind == 'severity':
         if value not in SEVERITIES:
             raise _err(where, 'field %r must be one of %s, got %s' % (field, ', '.join(SEVERITIES), describe(value)))
@@ -206,6 +211,8 @@ def validate_row(section, row, where):
             raise _err(where, 'a negotiating client has api_min/api_max, not api_version')
         if not row['negotiates'] and row.get('api_version') is None:
             raise _err(where, 'a client that does not negotiate needs api_version')
+        if 'fixed_in' in row and row['fixed_in'] is None and not row.get('note'):
+            raise _err(where, 'fixed_in: null needs a note saying what is known about the fix')
 
 
 def _row_where(section, row, index, origin):
@@ -324,14 +331,19 @@ class Knowledge:
             self.containerd_rows[parsed['_line']] = parsed
 
         self.clients_by_image = {}
+        self.clients_by_name = {}  # the row's name: programs and libraries, not images
+        self.client_aliases = {}   # alias -> name
         for row in enabled(sections.get('clients', [])):
             parsed = dict(row)
             parsed['_spec'] = parse_spec(row['versions'])
             parsed['_api'] = parse_api(row['api_version']) if row.get('api_version') else None
             parsed['_api_min'] = parse_api(row['api_min']) if row.get('api_min') else None
             parsed['_api_max'] = parse_api(row['api_max']) if row.get('api_max') else None
-            for image in row['images']:
+            for image in row.get('images') or ():
                 self.clients_by_image.setdefault(normalise_image(image), []).append(parsed)
+            self.clients_by_name.setdefault(normalise_name(row['name']), []).append(parsed)
+            for alias in row.get('aliases') or ():   # an alias names every row of the program, wherever it is listed
+                self.client_aliases.setdefault(normalise_name(alias), normalise_name(row['name']))
 
         self.known_bad = {component: [] for component in COMPONENTS}
         for row in enabled(sections.get('known_bad', [])):
@@ -438,15 +450,32 @@ class Knowledge:
         return self.clients_by_image.get(normalise_image(image_name), [])
 
     def client_row(self, image_name, version):
-        for row in self.client_rows(image_name):
-            if row['_spec'].contains(version):
-                return row
-        return None
+        return _first_containing(self.client_rows(image_name), version)
+
+    def program_rows(self, name):
+        """Rows for a program or library by its name or an alias (``docker-py``, ``testcontainers-java``)."""
+        key = normalise_name(name)
+        return self.clients_by_name.get(key) or self.clients_by_name.get(self.client_aliases.get(key), [])
+
+    def program_row(self, name, version):
+        return _first_containing(self.program_rows(name), version)
 
     def rule(self, rule_id):
         """The upgrade rule, or None when it is absent or switched off."""
         row = self.rules.get(rule_id)
         return row if row is not None and row.get('enabled', True) else None
+
+
+def _first_containing(rows, version):
+    for row in rows:
+        if row['_spec'].contains(version):
+            return row
+    return None
+
+
+def normalise_name(name):
+    """``Docker-Py`` -> ``docker-py``; ``docker CLI`` -> ``docker cli``."""
+    return ' '.join(name.strip().lower().split())
 
 
 def normalise_image(name):

@@ -33,6 +33,10 @@ def _client_steps(ctx, before, after):
     engine_changes = ctx.engine_changes
     old, new = ctx.current, (ctx.target_range if engine_changes else ctx.current)
     for client in host.clients:
+        if client.image_name is None:
+            # a program or library (docker-py in a cron job): no step can move it, so its blocker stays a blocker
+            # and its remedy names the release to move to
+            continue
         new_version = ctx.target['clients'].get(client.name)
         kind_now, data_now, _how, _row = client_api(kb, client)
         current_tag = client.image_tag

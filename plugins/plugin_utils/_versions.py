@@ -267,6 +267,32 @@ def parse_spec(value, what='version range'):
     return spec
 
 
+_LOWEST = Version("0", (0,))
+
+
+def merge_ranges(texts):
+    """Version ranges with adjacent ones joined, in order of their lower bound: ``>=20.10.0,<23.0.0`` and
+    ``>=23.0.0,<24.0.0`` become ``>=20.10.0,<24.0.0``.  Two ranges are adjacent when one ends with ``<X`` and the
+    next starts with ``>=X``; anything else is kept as it is."""
+    specs = []
+    for text in texts:
+        spec = parse_spec(text)
+        parts = [part.strip() for part in text.split(',')] if spec.clauses else []   # '*' has no clause
+        specs.append([(op, bound, part) for (op, bound), part in zip(spec.clauses, parts, strict=True)])
+    specs.sort(key=lambda clauses: min((c[1] for c in clauses if c[0] in ('>=', '==')), default=_LOWEST))
+    merged = []
+    for clauses in specs:
+        if merged:
+            last = merged[-1]
+            upper = [c for c in last if c[0] == '<']
+            lower = [c for c in clauses if c[0] == '>=']
+            if len(upper) == 1 and len(lower) == 1 and upper[0][1] == lower[0][1]:
+                merged[-1] = [c for c in last if c is not upper[0]] + [c for c in clauses if c is not lower[0]]
+                continue
+        merged.append(clauses)
+    return [','.join(part for _op, _bound, part in clauses) if clauses else '*' for clauses in merged]
+
+
 # ---------------------------------------------------------------------------------------------
 # Debian package versions (deb-version(7), dpkg lib/dpkg/version.c verrevcmp)
 

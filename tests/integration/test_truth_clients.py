@@ -4,10 +4,22 @@ The docker CLI of each lab set (20.10.24 from docker.io, 26.1.5 and 28.5.2 from 
 pinned client that negotiates. Each of the three binaries talks to each of the three engines; for every
 pair the findings computed from the knowledge base (clients.yml rows for the `docker` image, engines.yml)
 say whether it works, and which API version it settles on is predicted as min(row api_max, engine api_max).
+
+The Python SDK (PyPI `docker`, docker-py) at the first release of every clients.yml row of its own, and
+docker-compose v1, installed from PyPI into a cache outside the checkout (FLEETSAFE_PYCLIENTS_CACHE, default
+/var/cache/fleetsafe-pyclients, rebuilt when absent), copied into each lab host and run there with the lab
+host's python3 against its own /var/run/docker.sock: the SDK's default API version against 20.10.24, 26.1.5,
+28.5.2, and 28.5.2 started with DOCKER_MIN_API_VERSION=1.44 and =1.40 (the minimums of Engine 29.0 and 29.3,
+which the lab has no package for). The prediction is compat_findings for a declared client of that release
+on a host whose engine reports what the real one reports.
 """
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -78,3 +90,197 @@ def test_pinned_docker_clis_against_every_lab_engine(hosts):
     assert len(results) == 9
     assert wrong == [], "(cli, engine, predicted ok, real ok, predicted API, negotiated API, stderr):\n" + \
         "\n".join(map(repr, wrong))
+
+
+# --- the Python SDK and docker-compose v1 ----------------------------------------------------------------------
+
+PYCLIENTS_CACHE = Path(os.environ.get("FLEETSAFE_PYCLIENTS_CACHE", "/var/cache/fleetsafe-pyclients"))
+# docker-py before 7.1.0 cannot talk over a unix socket with requests 2.32 or urllib3 2: every release is installed
+# with the last versions it works with, so what is measured is its API version, not a dependency break.
+PINNED_DEPS = ["requests==2.31.0", "urllib3==1.26.20"]
+# PyYAML 5.4.1 (docker-compose 1.29.2 wants PyYAML < 6) builds only with Cython < 3.
+BUILD_CONSTRAINTS = "cython<3\n"
+DROPIN = "/etc/systemd/system/docker.service.d/fs-truth-min-api.conf"
+SDK_SCRIPT = """
+import json, sys
+import docker
+try:
+    client = docker.from_env()
+    client.containers.list(all=True)
+    print(json.dumps({"ok": True, "api": client.api.api_version, "error": None}))
+except Exception as exc:
+    print(json.dumps({"ok": False, "api": None, "error": str(exc)[-300:]}))
+"""
+
+
+def sdk_releases():
+    """The first release of every docker-py row: one real client per row."""
+    rows = _kb.builtin().program_rows("docker-py")
+    return [row["_spec"].lower_bound().raw for row in rows]
+
+
+def pyclient_tree(package: str, version: str, *pins: str) -> Path:
+    """An installed tree (pip --target) of package==version, its dependencies and ``pins``, built once into the
+    cache."""
+    tree = PYCLIENTS_CACHE / "-".join([package, version, *(p.replace("==", "-") for p in pins)])
+    if (tree / ".complete").exists():
+        return tree
+    PYCLIENTS_CACHE.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{tree.name}-", dir=PYCLIENTS_CACHE))
+    try:
+        constraints = work / "constraints.txt"
+        constraints.write_text(BUILD_CONSTRAINTS)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                        "--target", str(work / "tree"), f"{package}=={version}", *pins, *PINNED_DEPS],
+                       check=True, env=dict(os.environ, PIP_CONSTRAINT=str(constraints)))
+        (work / "tree" / ".complete").write_text(f"{package}=={version}\n")
+        if tree.exists():
+            shutil.rmtree(tree)
+        (work / "tree").rename(tree)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return tree
+
+
+def copy_tree(host: lab.LabHost, tree: Path, dest: str) -> None:
+    """Into the lab host through `docker exec -i ... tar` (docker cp into a tmpfs lands under it)."""
+    host.exec(["mkdir", "-p", dest])
+    tar = subprocess.run(["tar", "-C", str(tree), "-c", "."], capture_output=True, check=True)
+    res = subprocess.run([lab.DOCKER, "exec", "-i", host.name, "tar", "-x", "-C", dest], input=tar.stdout,
+                         capture_output=True, check=False)
+    assert res.returncode == 0, res.stderr
+
+
+def engine_facts(version: dict, declared: list) -> dict:
+    """Facts of a host whose engine reports ``version`` (the unversioned /version) and that declares clients."""
+    docker = {
+        "can_talk_to_docker": True, "error": None, "socket": "/var/run/docker.sock",
+        "version": version["Version"], "api_version": version["ApiVersion"],
+        "min_api_version": version["MinAPIVersion"], "components": {}, "storage_driver": "overlay2",
+        "cgroup_driver": "systemd", "cgroup_version": "2", "live_restore": False, "security_options": [],
+        "containers": {"total": 0, "running": 0, "paused": 0, "stopped": 0},
+        "daemon_json_path": "/etc/docker/daemon.json", "daemon_json": {}, "min_api_overrides": [],
+        "packages": {}, "package_family": "debian", "installed_version": version["Version"], "stale": False,
+    }
+    return {"container_engine": {"docker": docker,
+                                 "clients": {"socket_mounts": [], "declared": declared, "error": None}}}
+
+
+def unversioned_version(host: lab.LabHost) -> dict:
+    out = host.exec(["python3", "-c", "import http.client, json, socket\n"
+                     "class C(http.client.HTTPConnection):\n"
+                     "    def connect(self):\n"
+                     "        self.sock = socket.socket(socket.AF_UNIX); self.sock.connect('/var/run/docker.sock')\n"
+                     "c = C('localhost'); c.request('GET', '/version'); print(c.getresponse().read().decode())"])
+    return json.loads(out.stdout)
+
+
+def restart_with_min_api(host: lab.LabHost, value: str | None) -> None:
+    script = f"rm -f {DROPIN}" if value is None else (
+        f"mkdir -p {DROPIN.rsplit('/', 1)[0]}; "
+        f"printf '[Service]\\nEnvironment=DOCKER_MIN_API_VERSION={value}\\n' > {DROPIN}")
+    host.sh(script + "; systemctl daemon-reload; systemctl reset-failed docker.service docker.socket || true; "
+            "systemctl restart docker")
+
+
+def run_sdk(host: lab.LabHost, path: str) -> dict:
+    res = host.exec(["env", f"PYTHONPATH={path}", "python3", "-c", SDK_SCRIPT], check=False)
+    assert res.returncode == 0, res.stderr[-500:]
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def predicted(version: dict, declared: dict) -> tuple[bool, list]:
+    found = [f for f in compat_findings(engine_facts(version, [declared]), None)
+             if f["component"].startswith("client")]
+    return not [f for f in found if f["severity"] == "blocker"], found
+
+
+def test_python_sdk_releases_against_every_lab_engine(hosts):
+    releases = sdk_releases()
+    trees = {v: pyclient_tree("docker", v) for v in releases}
+    for host in hosts.values():
+        for v, tree in trees.items():
+            copy_tree(host, tree, f"/opt/fs-pyclients/docker-{v}")
+    states = [(host, None) for host in hosts.values()]
+    states += [(hosts["new"], "1.44"), (hosts["new"], "1.40")]
+    results = []
+    try:
+        for host, min_api in states:
+            if min_api is not None:
+                restart_with_min_api(host, min_api)
+            version = unversioned_version(host)
+            if min_api is not None:
+                assert version["MinAPIVersion"] == min_api, version
+            for v in releases:
+                ok, found = predicted(version, {"name": "sdk", "program": "docker-py", "version": v})
+                real = run_sdk(host, f"/opt/fs-pyclients/docker-{v}")
+                row = _kb.builtin().program_row("docker-py", parse_version(v))
+                # a release that negotiates speaks the engine's own maximum; one that pins speaks its row's version
+                api = version["ApiVersion"] if row["negotiates"] else row["api_version"]
+                results.append((v, version["Version"], version["MinAPIVersion"], ok, real["ok"],
+                                api if real["ok"] else None, real["api"], real["error"]))
+    finally:
+        restart_with_min_api(hosts["new"], None)
+    wrong = [r for r in results if r[3] != r[4] or r[5] != r[6]]
+    assert len(results) == 5 * len(releases) and len(releases) >= 7
+    assert any(not r[4] for r in results), "no real refusal was seen: the test would not notice a wrong prediction"
+    assert wrong == [], "(sdk, engine, engine min API, predicted ok, real ok, predicted API, real API, error):\n" + \
+        "\n".join(map(repr, wrong))
+
+
+COMPOSE_FILE = "/opt/fs-compose/docker-compose.yml"
+# docker-py 7 dropped an argument (kwargs_from_env's ssl_version) that compose 1.27-1.29 pass: those take docker-py 6
+COMPOSE_PINS = {"1.29.2": ("docker==6.1.3",)}
+
+
+# One release per docker-compose row, installable on Python 3.11 (1.25.x wants PyYAML < 5, which does not build on it),
+# and 1.29.2, the last v1.
+COMPOSE_RELEASES = ("1.26.2", "1.27.0", "1.29.2")
+
+
+def compose_releases():
+    rows = _kb.builtin().program_rows("docker-compose")
+    uncovered = [row["id"] for row in rows
+                 if not any(row["_spec"].contains(parse_version(r)) for r in COMPOSE_RELEASES)]
+    assert uncovered == [], f"no real compose release checks the rows {uncovered}: add one to COMPOSE_RELEASES"
+    return COMPOSE_RELEASES
+
+
+def compose(host: lab.LabHost, release: str, *env: str) -> subprocess.CompletedProcess:
+    """`docker-compose ps` of compose v1 in the lab host (its console script's entry point)."""
+    return host.exec(["env", f"PYTHONPATH=/opt/fs-pyclients/docker-compose-{release}", *env, "python3", "-W",
+                      "ignore", "-c", "import sys; from compose.cli.main import main; sys.exit(main())",
+                      "-f", COMPOSE_FILE, "ps"], check=False)
+
+
+def test_docker_compose_v1_against_28_5_and_a_29_0_minimum(hosts):
+    """docker-compose v1 at a release of each of its rows, and 1.29.2, on a file of format 3.8: before 1.27
+    it sends the format's API version (1.38), from 1.27 none (docker-py then speaks the engine's own). Against
+    28.5.2 and 28.5.2 at 29.0's minimum 1.44, each call does what its knowledge-base row predicts; 1.29.2 pinned
+    with COMPOSE_API_VERSION=1.38 is refused like a declared client pinned to 1.38."""
+    host = hosts["new"]
+    releases = compose_releases()
+    for release in releases:
+        tree = pyclient_tree("docker-compose", release, *COMPOSE_PINS.get(release, ()))
+        copy_tree(host, tree, f"/opt/fs-pyclients/docker-compose-{release}")
+    host.sh(f"mkdir -p /opt/fs-compose && printf 'version: \"3.8\"\\nservices:\\n  idle:\\n    image: fs-none:none\\n' "
+            f"> {COMPOSE_FILE}")
+    results = []
+    try:
+        for min_api in (None, "1.44"):
+            restart_with_min_api(host, min_api)
+            version = unversioned_version(host)
+            for release in releases:
+                ok, found = predicted(version, {"name": "compose", "program": "docker-compose", "version": release})
+                res = compose(host, release)
+                results.append((release, version["MinAPIVersion"], ok, res.returncode == 0, res.stderr[-300:]))
+        ok_pinned, _found = predicted(version, {"name": "compose", "api_version": "1.38"})
+        pinned = compose(host, "1.29.2", "COMPOSE_API_VERSION=1.38")
+    finally:
+        restart_with_min_api(host, None)
+    wrong = [r for r in results if r[2] != r[3]]
+    assert len(results) == 2 * len(releases) and any(not r[3] for r in results), results
+    assert wrong == [], "(compose, engine min API, predicted ok, real ok, stderr):\n" + "\n".join(map(repr, wrong))
+    assert not ok_pinned and pinned.returncode != 0, pinned.stdout[-300:]
+    assert "client version 1.38 is too old. Minimum supported API version is 1.44" in pinned.stderr, \
+        pinned.stderr[-800:]

@@ -10,21 +10,39 @@ from __future__ import annotations
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings._registry import finding, hit
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._judge import (
     client_api,
+    client_match,
     client_product,
+    client_rows,
     judge,
 )
-from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import describe, format_api
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import (
+    describe,
+    format_api,
+    merge_ranges,
+    parse_version,
+)
 
 TOO_NEW = 'client version %s is too new. Maximum supported API version is %s'
 TOO_OLD = ('client version %s is too old. Minimum supported API version is %s, please upgrade your client to a '
            'newer version')
 
 
-def _releases(client, rows, product):
+def _releases(ctx, client, rows, product):
     """``portainer/portainer-ce >=2.33.5,<2.34.0 or >=2.36.0``: the image once (not when it is the product's
-    own name, as for traefik), then each range."""
-    ranges = ' or '.join(row['versions'] for row in rows)
-    return ranges if client.image_name == product else '%s %s' % (client.image_name, ranges)
+    own name, as for traefik, nor for a program named by the product), then each range, adjacent ranges merged
+    (docker ``>=20.10.0,<29.0.0 or >=29.3.0``, not one range per CLI line)."""
+    ranges = ' or '.join(merge_ranges([row['versions'] for row in rows]))
+    label = client_match(ctx.kb, client)[0]
+    return ranges if label in (None, product) else '%s %s' % (label, ranges)
+
+
+def _fix_without_row(ctx, client, row):
+    """The row's fixed_in release when no knowledge-base row describes it (testcontainers-java 1.21.4), else None."""
+    fixed = (row or {}).get('fixed_in')
+    if not fixed:
+        return None
+    version = parse_version(fixed)
+    return None if any(r['_spec'].contains(version) for r in client_rows(ctx.kb, client)) else fixed
 
 
 def _all_verdicts(ctx):
@@ -59,12 +77,17 @@ def _source(ctx, me, row):
          summary='a program talks to the Docker socket and nothing tells which API version it speaks')
 def client_api_unknown(ctx, me):
     for client, who, _kind, _data, _how, _row in _verdicts(ctx, 'unknown'):
+        if client.version is not None and client.image_name is None:
+            what = 'no knowledge-base row for %s %s' % (client.program, client.version.raw)
+            remedy = ('Declare the API version it speaks (api_version in the clients_facts `declared` option), or add '
+                      'a clients row named %s for this release with the knowledge argument.' % client.program)
+        else:
+            what = 'tag %s' % describe(client.image_tag)
+            remedy = ('Pin the image to a release tag, declare the client with its api_version in the clients_facts '
+                      '`declared` option, or add a clients row with the knowledge argument.')
         yield hit('client:%s' % client.name,
-                  '%s talks to the Docker socket; which API version it speaks is not known (tag %s)' % (
-                      who, describe(client.image_tag)),
-                  'Pin the image to a release tag, declare the client with its api_version in the clients_facts '
-                  '`declared` option, or add a clients row with the knowledge argument.',
-                  'docs/facts.md (clients); knowledge base clients.yml')
+                  '%s talks to the Docker socket; which API version it speaks is not known (%s)' % (who, what),
+                  remedy, 'docs/facts.md (clients); knowledge base clients.yml')
 
 
 @finding('client_api_too_new', 'blocker', 'client:NAME',
@@ -87,7 +110,7 @@ def client_api_too_new(ctx, me):
         both, later = ctx.client_releases(client)
         if both or later:
             remedy.append('%srun a %s release the engine accepts (%s)' % (
-                'or ' if remedy else '', product, _releases(client, both or later, product)))
+                'or ' if remedy else '', product, _releases(ctx, client, both or later, product)))
         if row and row.get('override'):
             remedy.append('or pin its API version to %s (%s)' % (format_api(rng.api_max), row['override']))
         yield hit('client:%s' % client.name,
@@ -117,8 +140,15 @@ def client_api_too_old(ctx, me):
         else:
             help_text = 'no override can help: Engine %s has no minimum-API override' % rng.label
         both, later = ctx.client_releases(client, upgrade=True)
+        fix = _fix_without_row(ctx, client, row)
         if both or later:
-            remedy = ['upgrade %s first (%s)' % (product, _releases(client, both or later, product))]
+            remedy = ['upgrade %s first (%s%s)' % (product, fix + ', or ' if fix else '',
+                                                   _releases(ctx, client, both or later, product))]
+        elif fix:
+            remedy = ['upgrade %s first (%s or later)' % (product, fix)]
+        elif row and 'fixed_in' in row:
+            remedy = ['upgrade %s to a release that speaks API %s or newer: no fixed release is established (%s)' % (
+                product, format_api(rng.api_min), row['note'])]
         else:
             remedy = ['upgrade %s to a release that speaks API %s or newer' % (product, format_api(rng.api_min))]
         if ctx.target_range is not None:

@@ -314,6 +314,26 @@ def test_declared_api_versions_as_the_filters_read_them_are_accepted(monkeypatch
         "1.21", "v1.44"]
 
 
+def test_declared_program_and_version_are_returned_with_the_entry(monkeypatch, capsys):
+    declared = [{"name": "backup-job", "program": "docker-py", "version": "4.2.2"},
+                {"name": "docker-py", "version": "7.1.0"}, {"name": "ecs-agent", "api_version": "1.21"}]
+    _code, out = run_module("clients_facts", {"declared": declared}, "old", monkeypatch, capsys)
+    got = out["ansible_facts"]["container_engine"]["clients"]["declared"]
+    expected = [("docker-py", "4.2.2"), ("docker-py", "7.1.0"), (None, None)]
+    assert [(d.get("program"), d.get("version")) for d in got] == expected
+    assert "program" not in got[2]   # entries without a version keep their shape
+
+
+@pytest.mark.parametrize("entry,msg", [
+    ({"name": "job", "program": "docker-py", "version": "four"},
+     "declared[0].version of client 'job' must be the release it runs, like \"6.1.3\", not 'four'."),
+    ({"name": "job", "program": "docker-py"},
+     "declared[0] (client 'job') names program 'docker-py': give the version it runs too (version: \"6.1.3\")."),
+])
+def test_declared_program_needs_a_release(entry, msg, monkeypatch, capsys):
+    assert run_refused("clients_facts", {"declared": [entry]}, monkeypatch, capsys) == msg
+
+
 @pytest.mark.parametrize("args", [
     {"docker_host": "tcp://" + "a" * 5000},
     {"docker_host": "unix:///" + "a" * 5000},

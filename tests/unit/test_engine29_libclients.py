@@ -1,0 +1,124 @@
+"""Clients that are programs or libraries, not images (clients.yml rows without `images`): a client declared with
+`program` and `version` is judged by its knowledge-base row, with remedies naming the release to move to.
+
+Real calls with the Python SDK at pinned releases against real engines are in tests/integration/test_truth_clients.py.
+"""
+from __future__ import annotations
+
+import lab_facts as L
+import pytest
+from ansible_collections.fleetsafe.container_engine.plugins.filter.compat_findings import FilterModule
+from ansible_collections.fleetsafe.container_engine.plugins.filter.upgrade_plan import FilterModule as PlanModule
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils import _kb
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import merge_ranges
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import parse_version as V
+
+compat_findings = FilterModule().filters()['compat_findings']
+
+
+def findings(declared, current, target=None, **kwargs):
+    facts = L.host(L.docker(current), declared=[dict(declared, name=declared.get('name', 'job'))])
+    return [f for f in compat_findings(facts, {'engine': target} if target else None, **kwargs)
+            if f['component'].startswith('client')]
+
+
+@pytest.mark.parametrize('program,version,current,target,verdict,remedy', [
+    # docker-py before 4.3.1 speaks its DEFAULT_DOCKER_API_VERSION: below 29.0's 1.44 and 29.3's 1.40
+    ('docker-py', '4.2.2', '28.5.2', '29.0.0', 'client_api_too_old', 'upgrade docker-py first (>=4.3.1)'),
+    ('docker-py', '4.3.0', '28.5.2', '29.3.0', 'client_api_too_old', 'upgrade docker-py first (>=4.3.1)'),
+    ('docker-py', '2.0.1', '20.10.24', '26.1.5', None, None),
+    # from 4.3.1 it speaks the daemon's own version: fine everywhere
+    ('docker-py', '4.3.1', '28.5.2', '29.0.0', None, None),
+    ('docker-py', '7.1.0', '20.10.24', '29.0.0', None, None),
+    # the PyPI name is an alias
+    ('docker (PyPI)', '3.7.3', '28.5.2', '29.0.0', 'client_api_too_old', 'upgrade docker-py first (>=4.3.1)'),
+    # compose v1 pinned by file format before 1.27, negotiates through docker-py from 1.27
+    ('docker-compose', '1.26.2', '28.5.2', '29.3.0', 'client_api_too_old', '(>=1.27.0,<2.0.0)'),
+    ('docker-compose', '1.29.2', '28.5.2', '29.0.0', None, None),
+    # testcontainers-java 1.x: the fixed 1.21.4 has no row of its own, the remedy still names it
+    ('testcontainers-java', '1.21.3', '28.5.2', '29.0.0', 'client_api_too_old', '(1.21.4, or >=2.0.2,<2.0.3)'),
+    ('testcontainers-java', '2.0.1', '28.5.2', '29.3.0', 'client_api_too_old', '>=2.0.2,<2.0.3'),
+    # 2.0.2 defaults to 1.44: too new for engines before 25.0
+    ('testcontainers-java', '2.0.2', '20.10.24', '20.10.24', 'client_api_too_new', 'upgrade the engine to 25.0'),
+    ('testcontainers-java', '2.0.2', '28.5.2', '29.0.0', None, None),
+    # the Jenkins docker plugin's attach connector: no fixed release established, and the remedy says so
+    ('jenkins-docker-plugin', '1274', '28.5.2', '29.0.0', 'client_api_too_old', 'no fixed release is established'),
+])
+def test_programs_judged_by_their_rows(program, version, current, target, verdict, remedy):
+    found = findings({'program': program, 'version': version}, current, target)
+    blockers = [f for f in found if f['severity'] == 'blocker']
+    if verdict is None:
+        assert found == [], found
+        return
+    assert [f['id'] for f in blockers] == [verdict], found
+    assert remedy in blockers[0]['remedy'], blockers[0]
+    row = _kb.builtin().program_row(program, V(version))
+    assert row['source'] in blockers[0]['source']
+
+
+def test_declared_api_version_beats_the_row():
+    # docker-py 7.1.0 negotiates, but a caller that passes version="1.41" speaks 1.41
+    [finding] = findings({'program': 'docker-py', 'version': '7.1.0', 'api_version': '1.41'}, '28.5.2', '29.0.0')
+    assert finding['id'] == 'client_api_too_old' and 'declared API 1.41' in finding['message']
+
+
+def test_name_is_the_program_when_program_is_left_out():
+    [finding] = findings({'name': 'docker-py', 'version': '4.2.2'}, '28.5.2', '29.0.0')
+    assert finding['id'] == 'client_api_too_old' and 'docker-py 4.2.2 (knowledge base row' in finding['message']
+
+
+def test_unknown_release_says_which():
+    [finding] = findings({'program': 'docker-py', 'version': '1.10.6'}, '28.5.2', '29.0.0')
+    assert finding['id'] == 'client_api_unknown'
+    assert 'no knowledge-base row for docker-py 1.10.6' in finding['message']
+    assert 'add a clients row named docker-py' in finding['remedy']
+
+
+def test_program_without_version_is_refused():
+    facts = L.host(L.docker('28.5.2'), declared=[{'name': 'job', 'program': 'docker-py'}])
+    with pytest.raises(Exception, match=r'declared\[0\]\.program .docker-py. needs the version it runs'):
+        compat_findings(facts, {'engine': '29.0.0'})
+
+
+def test_fixed_in_null_needs_a_note():
+    row = {'id': 'acme', 'name': 'acme', 'versions': '*', 'api_version': '1.30', 'negotiates': False,
+           'fixed_in': None, 'source': 'acme#1'}
+    with pytest.raises(Exception, match='fixed_in: null needs a note'):
+        compat_findings(L.host(L.docker('28.5.2')), {'engine': '29.0.0'}, knowledge={'clients': [row]})
+
+
+def test_plan_has_no_step_for_a_library_and_its_blocker_stays():
+    # no role can move a library: the plan must not claim a step that would count the blocker as fixed
+    facts = L.host(L.docker('28.5.2'), declared=[{'name': 'job', 'program': 'docker-py', 'version': '4.2.2'}])
+    plan = PlanModule().filters()['upgrade_plan'](facts, {'engine': '29.0.0'})
+    assert [s for s in plan if s['component'] == 'client:job'] == [], plan
+    [finding] = [f for f in compat_findings(facts, {'engine': '29.0.0'}) if f['component'] == 'client:job']
+    assert finding['severity'] == 'blocker' and 'upgrade docker-py first (>=4.3.1)' in finding['remedy']
+
+
+def test_rows_of_programs_have_no_image_and_a_source():
+    rows = [r for r in _kb.sections_copy()['clients'] if not r.get('images')]
+    names = {r['name'] for r in rows}
+    assert {'docker-py', 'docker-compose', 'testcontainers-java', 'jenkins-docker-plugin'} <= names
+    for row in rows:
+        assert row['source'].strip()
+        if 'fixed_in' in row and row['fixed_in'] is None:
+            assert row['note'].strip()
+
+
+def test_docker_cli_remedy_merges_adjacent_lines():
+    # one range per CLI line made the remedy as long as the table; adjacent ranges are joined
+    found = findings({'image': 'docker:24.0.9-cli'}, '28.5.2', '29.0.0')
+    assert 'upgrade docker CLI first (docker >=25.0.0)' in found[0]['remedy'], found[0]
+    found = findings({'image': 'docker:29.0.0-cli'}, '20.10.24', '20.10.24')
+    assert '(docker >=20.10.0,<29.0.0 or >=29.3.0)' in found[0]['remedy'], found[0]
+
+
+@pytest.mark.parametrize('texts,merged', [
+    (['>=23.0.0,<24.0.0', '>=20.10.0,<23.0.0'], ['>=20.10.0,<24.0.0']),
+    (['>=2.33.5,<2.34.0', '>=2.36.0'], ['>=2.33.5,<2.34.0', '>=2.36.0']),
+    (['<1.12.0', '>=1.12.0,<=1.14.0', '>=1.14.1'], ['<=1.14.0', '>=1.14.1']),
+    (['>=2.0.0,<=2.11.30', '>=2.11.31,<3.0.0'], ['>=2.0.0,<=2.11.30', '>=2.11.31,<3.0.0']),
+])
+def test_merge_ranges(texts, merged):
+    assert merge_ranges(texts) == merged
