@@ -127,9 +127,9 @@ SCHEMA = {
 for _key_field, _fields in SCHEMA.values():
     _fields['enabled'] = (_BOOL, False, None)   # every row: enabled: false switches it off
 
-WHEN_KEYS = ('rootless_port_driver', 'rootless_net_driver', 'storage_driver')
+WHEN_KEYS = ('rootless_port_driver', 'rootless_net_driver', 'storage_driver', 'container', 'kernel_module_missing')
 SEVERITIES = ('blocker', 'warning', 'info')
-COMPONENTS = ('engine', 'containerd', 'rootlesskit')
+COMPONENTS = ('engine', 'containerd', 'rootlesskit', 'runc')
 OPTION_PLACES = ('daemon_json', 'flag', 'storage_opt', 'log_driver', 'log_opt', 'storage_driver_plugin', 'listen')
 
 
