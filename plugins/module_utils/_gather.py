@@ -381,6 +381,22 @@ def unit_texts(ctx, unit):
     return texts
 
 
+def unit_environment(ctx, texts, names):
+    """{name: (value, file)} for names set by Environment= or EnvironmentFile= of a unit and its drop-ins
+    (systemd: a variable from an environment file overrides one from Environment=)."""
+    env, files = {}, []
+    for path, text in texts:
+        for name, value, directive in P.parse_unit_environment(text, names):
+            if directive == 'EnvironmentFile':
+                files.append(value)
+            else:
+                env[name] = (value, path)
+    for path in files:
+        for name, value in P.parse_env_file(ctx.read(path), names):
+            env[name] = (value, path)
+    return env
+
+
 def daemon_flags(ctx, proc, argv):
     """Every flag on the running dockerd's command line and on the ExecStart= of docker.service in effect."""
     found = []
@@ -388,11 +404,21 @@ def daemon_flags(ctx, proc, argv):
         where = '/proc/%s/cmdline' % proc['pid']
         found += [{'flag': flag, 'value': value, 'source': 'cmdline', 'where': where}
                   for flag, value in P.dockerd_flags(argv)]
-    path, unit_argv = P.effective_exec_start(unit_texts(ctx, 'docker.service'))
+    texts = unit_texts(ctx, 'docker.service')
+    path, unit_argv = P.effective_exec_start(texts)
     if unit_argv and os.path.basename(unit_argv[0]) == 'dockerd':
         source = 'systemd_unit' if path.endswith('.service') else 'systemd_dropin'
+        plain = [arg for arg in unit_argv if not P.ENV_WORD.match(arg)]
         found += [{'flag': flag, 'value': value, 'source': source, 'where': path}
-                  for flag, value in P.dockerd_flags(unit_argv)]
+                  for flag, value in P.dockerd_flags(plain)]
+        words = [P.ENV_WORD.match(arg).group(1) or P.ENV_WORD.match(arg).group(2)
+                 for arg in unit_argv[1:] if P.ENV_WORD.match(arg)]
+        env = unit_environment(ctx, texts, words) if words else {}
+        for name in words:
+            if name in env:
+                value, where = env[name]
+                found += [{'flag': flag, 'value': flag_value, 'source': source, 'where': where}
+                          for flag, flag_value in P.dockerd_flags(['dockerd'] + value.split())]
     elif unit_argv:
         ctx.note('ExecStart= of docker.service (%s) runs %s, not dockerd: its flags were not read.'
                  % (path, unit_argv[0]))

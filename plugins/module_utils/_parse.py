@@ -350,7 +350,7 @@ def dockerd_flags(argv):
 
     '-H', 'fd://' -> ('--host', 'fd://'); '--iptables=false' -> ('--iptables', 'false'); '--debug' ->
     ('--debug', None); '-Dg' style bundles are split; a word that is not a flag and follows a flag that
-    takes a value is its value; unexpanded `$VAR` words are kept as values (the caller cannot know them).
+    takes a value is its value.
     """
     flags = []
     args = list(argv[1:]) if argv else []
@@ -384,6 +384,9 @@ def dockerd_flags(argv):
 
 
 _EXEC_PREFIXES = '-@:+!'
+# a whole ExecStart= word that is one environment variable ($DOCKER_OPTS, ${DOCKER_OPTS}): systemd splits its
+# value into words
+ENV_WORD = re.compile(r'^\$(?:(\w+)|\{(\w+)\})$')
 
 
 def exec_start_argv(value):

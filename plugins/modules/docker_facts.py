@@ -238,7 +238,10 @@ ansible_facts:
                   type: str
                   sample: systemd_dropin
                 where:
-                  description: C(/proc/PID/cmdline), or the unit file or drop-in the C(ExecStart=) is in.
+                  description:
+                    - C(/proc/PID/cmdline), or the unit file or drop-in the C(ExecStart=) is in, or the file that sets
+                      the variable a flag came from (C($DOCKER_OPTS) in C(ExecStart=), set by
+                      C(EnvironmentFile=/etc/default/docker)).
                   returned: always
                   type: str
                   sample: /etc/systemd/system/docker.service.d/override.conf

@@ -85,6 +85,6 @@ def daemon_option_ignored(ctx, me):
 def daemon_option_deprecated(ctx, me):
     for engine, written, judged, file in judged_settings(ctx):
         if judged['state'] == 'deprecated':
-            yield hit('engine', '%s is deprecated in %s%s' % (
-                _place(written, file), engine.raw, ' (use %s)' % judged['replacement'] if judged['replacement'] else ''),
-                _remedy(judged, file), judged['source'])
+            use = ' (use %s)' % judged['replacement'] if judged['replacement'] else ''
+            yield hit('engine', '%s is deprecated in %s%s' % (_place(written, file), engine.raw, use),
+                      _remedy(judged, file), judged['source'])
