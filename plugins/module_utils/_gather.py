@@ -22,10 +22,11 @@ MIN_API_ENV = 'DOCKER_MIN_API_VERSION'
 SYSTEMD_DIRS = ('/etc/systemd/system', '/run/systemd/system', '/usr/local/lib/systemd/system',
                 '/usr/lib/systemd/system', '/lib/systemd/system')
 # Kernel modules Docker's networking and storage use (moby/moby contrib/check-config.sh; ip_set,
-# ip_set_hash_net and xt_set: Engine 28.0.0 only, moby/moby#49524)
+# ip_set_hash_net and xt_set: Engine 28.0.0 only, moby/moby#49524; iptable_raw / ip6table_raw: the raw-table
+# rules of 28.0 and later, moby/moby#49557)
 KERNEL_MODULES = ('bridge', 'br_netfilter', 'veth', 'overlay', 'ip_tables', 'ip6_tables', 'iptable_filter',
-                  'iptable_nat', 'nf_nat', 'nf_conntrack', 'nf_tables', 'nft_compat', 'xt_conntrack',
-                  'xt_MASQUERADE', 'xt_addrtype', 'ip_set', 'ip_set_hash_net', 'xt_set')
+                  'iptable_nat', 'iptable_raw', 'ip6table_raw', 'nf_nat', 'nf_conntrack', 'nf_tables', 'nft_compat',
+                  'xt_conntrack', 'xt_MASQUERADE', 'xt_addrtype', 'ip_set', 'ip_set_hash_net', 'xt_set')
 SHIM_DIRS = ('/usr/local/bin', '/usr/bin', '/usr/local/sbin', '/usr/sbin', '/bin', '/sbin')
 # Shims that follow containerd's shim CLI and answer -v; others are listed without a version.
 SHIMS_WITH_VERSION_FLAG = ('containerd-shim-runc-v2', 'containerd-shim-runc-v1')

@@ -278,9 +278,9 @@ ansible_facts:
                       V(builtin) (C(modules.builtin) of the running kernel), V(available) (in its C(modules.dep),
                       loaded on demand), V(missing) (in neither list) or V(null) (not loaded and the kernel's module
                       lists cannot be read, as in most containers). Modules - C(bridge), C(br_netfilter), C(veth),
-                      C(overlay), C(ip_tables), C(ip6_tables), C(iptable_filter), C(iptable_nat), C(nf_nat),
-                      C(nf_conntrack), C(nf_tables), C(nft_compat), C(xt_conntrack), C(xt_MASQUERADE), C(xt_addrtype),
-                      C(ip_set), C(ip_set_hash_net), C(xt_set).
+                      C(overlay), C(ip_tables), C(ip6_tables), C(iptable_filter), C(iptable_nat), C(iptable_raw),
+                      C(ip6table_raw), C(nf_nat), C(nf_conntrack), C(nf_tables), C(nft_compat), C(xt_conntrack),
+                      C(xt_MASQUERADE), C(xt_addrtype), C(ip_set), C(ip_set_hash_net), C(xt_set).
                   returned: always
                   type: dict
                   sample:

@@ -111,6 +111,7 @@ def test_bad_daemon_flags_is_one_clear_error():
 
 def host_env(container=None, **modules):
     states = {name: None for name in ("ip_set", "ip_set_hash_net", "xt_set")}
+    states["iptable_raw"] = "available"
     states.update(modules)
     return {"container": container, "virtualization": None, "kernel_release": None, "kernel_modules": states,
             "iptables_version": None, "iptables_backend": None, "firewalld_active": None}
@@ -172,3 +173,19 @@ def test_facts_without_host_or_flags_still_judged():
     docker = L.docker("26.1.5")
     assert "daemon_flags" not in docker and "host" not in docker
     assert by_id(compat_findings(L.host(docker), {"engine": "28.5.2"}), "daemon_option_refused") == []
+
+
+def test_engine_28_without_the_raw_table_warns():
+    found = known_bad("26.1.5", {"engine": "28.5.2"}, host_env(iptable_raw="missing"))
+    assert [(f["id"], f["severity"]) for f in found] == [("known_bad_release", "warning")]
+    assert "DIRECT ACCESS FILTERING" in found[0]["message"] and "DOCKER_INSECURE_NO_IPTABLES_RAW" in found[0]["remedy"]
+    assert known_bad("26.1.5", {"engine": "28.5.2"}, host_env(iptable_raw="available")) == []
+    assert known_bad("26.1.5", {"engine": "27.5.1"}, host_env(iptable_raw="missing")) == []
+
+
+def test_unknown_modules_are_news_only_when_the_target_enters_the_range():
+    """A host already on 28.x with unreadable module lists gets no info every time it is judged."""
+    unknown = host_env(iptable_raw=None)
+    assert [f["id"] for f in known_bad("26.1.5", {"engine": "28.5.2"}, unknown)] == ["known_bad_unverified"]
+    assert known_bad("28.5.2", {"engine": "28.5.2"}, unknown) == []
+    assert known_bad("28.5.2", {}, unknown) == []

@@ -59,6 +59,14 @@ def _matches(ctx):
         docker = host.docker
         found = []
         target = ctx.target['engine']
+        running_engine = docker['version'] if docker else None
+
+        def news(row, label):
+            """An engine row the host facts cannot settle is worth an info only when the target moves into it
+            (an engine already running that release shows its trouble by itself)."""
+            if label != 'engine':
+                return True
+            return target is not None and not (running_engine is not None and row['_spec'].contains(running_engine))
 
         def check(component_rows, version, versions_of_daemons, label):
             line_only = len(version.release) == 2
@@ -69,7 +77,7 @@ def _matches(ctx):
                         matched = _condition_matches(row['_when'], None, docker) if row['_when'] else True
                         if matched:
                             found.append(('bad', row, version, '', label, line_only))
-                        elif matched is None and set(row['_when']) & set(HOST_CONDITIONS):
+                        elif matched is None and set(row['_when']) & set(HOST_CONDITIONS) and news(row, label):
                             found.append(('unverified', row, version, label))
                     continue
                 if host.rootless is None:
