@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import uuid
 
 import lab
 import pytest
@@ -23,6 +22,7 @@ from _dockerd_trial import subst
 from _facts import adhoc, facts
 from ansible_collections.fleetsafe.container_engine.plugins.filter.compat_findings import FilterModule as CF
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils import _kb
+from test_truth import engines  # noqa: F401 - the module's lab hosts, one per version set, started on first use
 from test_truth_daemon_options import CASES, _norm, combined_prediction, expected_fragments
 
 SETS = ["mid", "new"]
@@ -54,22 +54,6 @@ def test_every_row_a_flag_can_carry_is_tried_or_excused():
     assert rows == set(FLAG_CASES) | set(NOT_IN_THE_LAB), rows ^ (set(FLAG_CASES) | set(NOT_IN_THE_LAB))
 
 
-@pytest.fixture(scope="module")
-def engines(lab_ready):
-    made = {}
-    tag = uuid.uuid4().hex[:6]
-    try:
-        for set_name in SETS:
-            host = lab.LabHost(f"fleetsafe-truth-flags-{set_name}-{tag}")
-            made[set_name] = host
-            host.start()
-            host.install_set(set_name)
-        yield made
-    finally:
-        for host in made.values():
-            host.remove()
-
-
 def restart(host: lab.LabHost) -> tuple[bool, str]:
     """`systemctl restart docker` as an operator runs it: (did it come up, what dockerd logged meanwhile)."""
     host.sh("systemctl daemon-reload; systemctl reset-failed docker.service docker.socket || true")
@@ -84,8 +68,8 @@ def restart(host: lab.LabHost) -> tuple[bool, str]:
 
 @pytest.mark.parametrize("row_id", sorted(FLAG_CASES))
 @pytest.mark.parametrize("set_name", SETS)
-def test_flag_in_a_dropin_prediction_equals_a_real_restart(engines, ansible_env, set_name, row_id):
-    host = engines[set_name]
+def test_flag_in_a_dropin_prediction_equals_a_real_restart(engines, ansible_env, set_name, row_id):  # noqa: F811
+    host = engines(set_name)
     case = FLAG_CASES[row_id]
     engine = re.search(r"version (\S+?),", host.exec(["dockerd", "--version"]).stdout).group(1)
     want = combined_prediction(engine, case["uses"])
