@@ -22,7 +22,7 @@ from _dockerd_trial import subst
 from _facts import adhoc, facts
 from ansible_collections.fleetsafe.container_engine.plugins.filter.compat_findings import FilterModule as CF
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils import _kb
-from test_truth import engines  # noqa: F401 - the module's lab hosts, one per version set, started on first use
+from test_truth import engines  # noqa: F401  # pylint: disable=unused-import  (its per-set lab hosts)
 from test_truth_daemon_options import CASES, _norm, combined_prediction, expected_fragments
 
 SETS = ["mid", "new"]
