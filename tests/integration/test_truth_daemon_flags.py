@@ -6,7 +6,8 @@ storage_opt / log_driver / log_opt rows through --storage-opt, --log-driver, --l
 `systemctl restart docker` decides. The facts module then reads the host as it is, and compat_findings
 (target: the installed engine) must say daemon_option_refused exactly when the restart failed, quoting what
 the engine printed and naming the drop-in. The flag configurations are the ones test_truth_daemon_options.py
-gives throwaway daemons (its CASES), so both tests speak about the same rows.
+gives throwaway daemons (its CASES), so both tests speak about the same rows; the lab hosts are test_truth.py's
+(`engines`: one per version set, shared by the module, started on first use).
 
 The host facts (container environment, VM, iptables backend, kernel modules, firewalld, the running
 dockerd's flags) must be what the lab host itself shows through its own tools.
@@ -22,7 +23,7 @@ from _dockerd_trial import subst
 from _facts import adhoc, facts
 from ansible_collections.fleetsafe.container_engine.plugins.filter.compat_findings import FilterModule as CF
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils import _kb
-from test_truth import engines  # noqa: F401  # pylint: disable=unused-import  (its per-set lab hosts)
+from test_truth import engines  # noqa: F401  # pylint: disable=unused-import
 from test_truth_daemon_options import CASES, _norm, combined_prediction, expected_fragments
 
 SETS = ["mid", "new"]
