@@ -89,8 +89,10 @@ def as_daemon_flags(value, path):
 
 
 def as_host(value, path):
-    """docker.host: the host environment; every value may be null (unknown)."""
-    value = as_dict(value, path, optional=True) or {}
+    """docker.host: the host environment, every value may be null (unknown); None when not gathered."""
+    value = as_dict(value, path, optional=True)
+    if value is None:
+        return None
     host = {key: as_str(value.get(key), '%s.%s' % (path, key)) for key in HOST_KEYS}
     host['firewalld_active'] = as_bool(value.get('firewalld_active'), path + '.firewalld_active')
     modules = as_dict(value.get('kernel_modules'), path + '.kernel_modules', optional=True) or {}

@@ -189,3 +189,10 @@ def test_unknown_modules_are_news_only_when_the_target_enters_the_range():
     assert [f["id"] for f in known_bad("26.1.5", {"engine": "28.5.2"}, unknown)] == ["known_bad_unverified"]
     assert known_bad("28.5.2", {"engine": "28.5.2"}, unknown) == []
     assert known_bad("28.5.2", {}, unknown) == []
+
+
+def test_facts_without_host_say_it_was_not_gathered():
+    facts = L.host(L.docker("26.1.5"), rootless_daemons=[])
+    found = [f for f in compat_findings(facts, {"engine": "28.5.2"}) if f["id"] == "known_bad_unverified"]
+    assert len(found) == 1 and "engine-28-iptables-raw-table" in found[0]["message"]
+    assert "docker.host was not gathered" in found[0]["message"]

@@ -22,20 +22,22 @@ def judged_settings(ctx):
 
     file is None for daemon.json (the plan can edit it) and the unit, drop-in or /proc/PID/cmdline for a flag.
     """
-    docker = ctx.host.docker
-    if docker is None:
-        return []
-    engine = ctx.target['engine'] or docker['version']
-    if engine is None:
-        return []
-    found = []
-    settings = [item + (None,) for item in daemon_json_settings(docker['daemon_json'] or {})]
-    settings += daemon_flag_settings(docker.get('daemon_flags') or [])
-    for where, setting, value, written, file in settings:
-        judged = judge_setting(ctx.kb, engine.line, setting, value, where)
-        if judged['id'] is not None:
-            found.append((engine, written, judged, file))
-    return found
+    def compute():
+        docker = ctx.host.docker
+        if docker is None:
+            return []
+        engine = ctx.target['engine'] or docker['version']
+        if engine is None:
+            return []
+        found = []
+        settings = [item + (None,) for item in daemon_json_settings(docker['daemon_json'] or {})]
+        settings += daemon_flag_settings(docker.get('daemon_flags') or [])
+        for where, setting, value, written, file in settings:
+            judged = judge_setting(ctx.kb, engine.line, setting, value, where)
+            if judged['id'] is not None:
+                found.append((engine, written, judged, file))
+        return found
+    return ctx.once('daemon_settings', compute)
 
 
 def _place(written, file):

@@ -11,12 +11,9 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findin
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import parse_version
 
 
-HOST_CONDITIONS = ('container', 'kernel_module_missing')
-
-
 def _module_missing(expected, host):
     """True when one of the modules is missing from the kernel, None when one of them could not be told."""
-    states = [host['kernel_modules'].get(name) for name in sorted(expected)]
+    states = [host['kernel_modules'].get(name) for name in expected]
     if 'missing' in states:
         return True
     return None if None in states else False
@@ -49,7 +46,7 @@ def _condition_matches(when, daemon, docker):
 
 
 def _rootless_needed(row):
-    return any(cond.startswith('rootless') for cond in row['_when'])
+    return row['_rootless']
 
 
 def _matches(ctx):
@@ -77,7 +74,7 @@ def _matches(ctx):
                         matched = _condition_matches(row['_when'], None, docker) if row['_when'] else True
                         if matched:
                             found.append(('bad', row, version, '', label, line_only))
-                        elif matched is None and set(row['_when']) & set(HOST_CONDITIONS) and news(row, label):
+                        elif matched is None and row['_host_conditions'] and news(row, label):
                             found.append(('unverified', row, version, label))
                     continue
                 if host.rootless is None:
@@ -153,11 +150,14 @@ def known_bad_unverified(ctx, me):
             continue
         _kind, row, version, label = match
         needs = ', '.join('%s=%s' % (k, '|'.join(sorted(v))) for k, v in row['_when'].items())
-        if set(row['_when']) & set(HOST_CONDITIONS):
+        if row['_host_conditions']:
+            docker = ctx.host.docker
+            why = ('docker.host was not gathered: facts from an older release of this collection'
+                   if docker is None or docker['host'] is None else
+                   'docker.host: kernel module lists or container environment not readable')
             yield hit(label,
-                      '[%s] %s %s breaks hosts with %s; this host\'s facts cannot tell (docker.host: kernel module '
-                      'lists or container environment not readable), so it was not checked' % (
-                          row['id'], row['component'], version.raw, needs),
+                      '[%s] %s %s breaks hosts with %s; this host\'s facts cannot tell (%s), so it was not '
+                      'checked' % (row['id'], row['component'], version.raw, needs, why),
                       'Check the host by hand (lsmod, modinfo MODULE, systemd-detect-virt) before the upgrade. If '
                       'it has that configuration: %s' % row['remedy'],
                       row['source'])
