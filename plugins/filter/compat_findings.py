@@ -116,7 +116,7 @@ _value:
       description: V(blocker) (the change breaks something), V(warning) or V(info).
       type: str
     component:
-      description: V(engine), V(containerd), V(client:NAME), V(rootless:USER) or V(image).
+      description: V(engine), V(containerd), V(runc), V(client:NAME), V(rootless:USER) or V(image).
       type: str
     message:
       description: What would break and why, quoting the daemon's own error where there is one.

@@ -21,6 +21,12 @@ DEFAULT_CONTAINERD_CONFIG = '/etc/containerd/config.toml'
 MIN_API_ENV = 'DOCKER_MIN_API_VERSION'
 SYSTEMD_DIRS = ('/etc/systemd/system', '/run/systemd/system', '/usr/local/lib/systemd/system',
                 '/usr/lib/systemd/system', '/lib/systemd/system')
+# Kernel modules Docker's networking and storage use (moby/moby contrib/check-config.sh; ip_set,
+# ip_set_hash_net and xt_set: Engine 28.0.0 only, moby/moby#49524; iptable_raw / ip6table_raw: the raw-table
+# rules of 28.0 and later, moby/moby#49557)
+KERNEL_MODULES = ('bridge', 'br_netfilter', 'veth', 'overlay', 'ip_tables', 'ip6_tables', 'iptable_filter',
+                  'iptable_nat', 'iptable_raw', 'ip6table_raw', 'nf_nat', 'nf_conntrack', 'nf_tables', 'nft_compat',
+                  'xt_conntrack', 'xt_MASQUERADE', 'xt_addrtype', 'ip_set', 'ip_set_hash_net', 'xt_set')
 SHIM_DIRS = ('/usr/local/bin', '/usr/bin', '/usr/local/sbin', '/usr/sbin', '/bin', '/sbin')
 # Shims that follow containerd's shim CLI and answer -v; others are listed without a version.
 SHIMS_WITH_VERSION_FLAG = ('containerd-shim-runc-v2', 'containerd-shim-runc-v1')
@@ -231,8 +237,15 @@ def empty_docker(socket_path):
         'storage_driver': None, 'cgroup_driver': None, 'cgroup_version': None, 'live_restore': None,
         'security_options': [], 'containers': {'total': None, 'running': None, 'paused': None, 'stopped': None},
         'daemon_json_path': DEFAULT_DAEMON_JSON, 'daemon_json': {}, 'min_api_overrides': [],
+        'daemon_flags': [], 'host': empty_host(),
         'packages': {}, 'package_family': None, 'installed_version': None, 'stale': None,
     }
+
+
+def empty_host():
+    return {'container': None, 'virtualization': None, 'kernel_release': None,
+            'kernel_modules': {name: None for name in KERNEL_MODULES}, 'iptables_version': None,
+            'iptables_backend': None, 'firewalld_active': None}
 
 
 def rootful_dockerd(ctx):
@@ -278,6 +291,8 @@ def gather_docker(ctx, socket_path=DEFAULT_DOCKER_SOCKET):
             errors.append('%s is not valid JSON (%s): fix it before restarting docker, dockerd will not start '
                           'with it.' % (json_path, exc))
     facts['min_api_overrides'] = min_api_overrides(ctx, proc, facts['daemon_json'], json_path)
+    facts['daemon_flags'] = daemon_flags(ctx, proc, argv)
+    facts['host'] = gather_host(ctx)
 
     installed = bool(proc or ctx.host.which('dockerd') or packages.get('docker.io') or packages.get('docker-ce'))
     try:
@@ -343,6 +358,153 @@ def min_api_overrides(ctx, proc, daemon_json, json_path):
         for _name, value in P.parse_env_file(text, (MIN_API_ENV,)):
             found.append({'source': 'environment_file', 'value': value, 'where': path})
     return found
+
+
+def unit_texts(ctx, unit):
+    """[(path, text)] of a system unit as systemd reads them: the first unit file found in SYSTEMD_DIRS, then
+    its drop-ins (<unit>.d/*.conf) sorted by file name, a name in an earlier folder hiding the same name later."""
+    texts = []
+    for folder in SYSTEMD_DIRS:
+        path = os.path.join(folder, unit)
+        text = ctx.read(path)
+        if text is not None:
+            texts.append((path, text))
+            break
+    dropins = {}
+    for folder in SYSTEMD_DIRS:
+        for name in ctx.host.listdir(os.path.join(folder, unit + '.d')) or []:
+            if name.endswith('.conf') and name not in dropins:
+                dropins[name] = os.path.join(folder, unit + '.d', name)
+    for name in sorted(dropins):
+        text = ctx.read(dropins[name])
+        if text is not None:
+            texts.append((dropins[name], text))
+    return texts
+
+
+def unit_environment(ctx, texts, names):
+    """{name: (value, file)} for names set by Environment= or EnvironmentFile= of a unit and its drop-ins
+    (systemd: a variable from an environment file overrides one from Environment=)."""
+    env, files = {}, []
+    for path, text in texts:
+        for name, value, directive in P.parse_unit_environment(text, names):
+            if directive == 'EnvironmentFile':
+                files.append(value)
+            else:
+                env[name] = (value, path)
+    for path in files:
+        for name, value in P.parse_env_file(ctx.read(path), names):
+            env[name] = (value, path)
+    return env
+
+
+def daemon_flags(ctx, proc, argv):
+    """Every flag on the running dockerd's command line and on the ExecStart= of docker.service in effect."""
+    found = []
+    if argv:
+        where = '/proc/%s/cmdline' % proc['pid']
+        found += [{'flag': flag, 'value': value, 'source': 'cmdline', 'where': where}
+                  for flag, value in P.dockerd_flags(argv)]
+    texts = unit_texts(ctx, 'docker.service')
+    path, unit_argv = P.effective_exec_start(texts)
+    if unit_argv and os.path.basename(unit_argv[0]) == 'dockerd':
+        source = 'systemd_unit' if path.endswith('.service') else 'systemd_dropin'
+        plain = [arg for arg in unit_argv if not P.ENV_WORD.match(arg)]
+        found += [{'flag': flag, 'value': value, 'source': source, 'where': path}
+                  for flag, value in P.dockerd_flags(plain)]
+        words = [P.ENV_WORD.match(arg).group(1) or P.ENV_WORD.match(arg).group(2)
+                 for arg in unit_argv[1:] if P.ENV_WORD.match(arg)]
+        env = unit_environment(ctx, texts, words) if words else {}
+        for name in words:
+            if name in env:
+                value, where = env[name]
+                found += [{'flag': flag, 'value': flag_value, 'source': source, 'where': where}
+                          for flag, flag_value in P.dockerd_flags(['dockerd'] + value.split())]
+    elif unit_argv:
+        ctx.note('ExecStart= of docker.service (%s) runs %s, not dockerd: its flags were not read.'
+                 % (path, unit_argv[0]))
+    return found
+
+
+# ------------------------------------------------------------------------------------------------
+# the host the engine runs on
+# ------------------------------------------------------------------------------------------------
+def _detect_virt(ctx, option):
+    tool = ctx.host.which('systemd-detect-virt')
+    if not tool:
+        return None
+    rc, out, _err = ctx.host.run([tool, option])
+    answer = out.strip()
+    # rc 0 and a name, or rc 1 and "none"; anything else (no answer) is unknown
+    return answer if answer and (rc == 0 or answer == 'none') else None
+
+
+def container_environment(ctx):
+    """The container manager this host runs in (lxc, docker, podman, systemd-nspawn, wsl ...), 'none' when
+    systemd-detect-virt says so, None when it cannot be told."""
+    found = _detect_virt(ctx, '--container')
+    if found is not None:
+        return found
+    text = ctx.read('/run/systemd/container')
+    if text and text.strip():
+        return text.strip()
+    env = ctx.read('/proc/1/environ', binary=True, why='the container environment this host runs in')
+    value = P.parse_environ(env).get('container') if env is not None else None
+    return value or None
+
+
+def kernel_modules(ctx, release):
+    """{module: loaded | builtin | available | missing | None} for KERNEL_MODULES; None when not loaded and the
+    kernel's module lists (/lib/modules/RELEASE) cannot be read (a container without them)."""
+    def names(text, parse):
+        return {name.lower() for name in parse(text)} if text is not None else None
+
+    loaded = names(ctx.read('/proc/modules'), P.parse_proc_modules)
+    builtin = dep = None
+    if release:
+        builtin = names(ctx.read('/lib/modules/%s/modules.builtin' % release), P.parse_module_list)
+        dep = names(ctx.read('/lib/modules/%s/modules.dep' % release), P.parse_module_list)
+    states = {}
+    for name in KERNEL_MODULES:
+        key = name.lower()
+        if loaded is not None and key in loaded:
+            states[name] = 'loaded'
+        elif builtin is not None and key in builtin:
+            states[name] = 'builtin'
+        elif dep is not None and key in dep:
+            states[name] = 'available'
+        elif builtin is not None and dep is not None:
+            states[name] = 'missing'
+        else:
+            states[name] = None
+    return states
+
+
+def firewalld_active(ctx):
+    if find_processes(ctx, 'firewalld'):
+        return True
+    systemctl = ctx.host.which('systemctl')
+    if systemctl:
+        _rc, out, _err = ctx.host.run([systemctl, 'is-active', 'firewalld'])
+        answer = out.strip()
+        if answer:
+            return answer == 'active'
+    return False if ctx.processes() else None
+
+
+def gather_host(ctx):
+    facts = empty_host()
+    facts['container'] = container_environment(ctx)
+    facts['virtualization'] = _detect_virt(ctx, '--vm')
+    release = (ctx.read('/proc/sys/kernel/osrelease') or '').strip() or None
+    facts['kernel_release'] = release
+    facts['kernel_modules'] = kernel_modules(ctx, release)
+    iptables = ctx.host.which('iptables')
+    if iptables:
+        _rc, out, err = ctx.host.run([iptables, '-V'])
+        facts['iptables_version'], facts['iptables_backend'] = P.parse_iptables_version(out or err)
+    facts['firewalld_active'] = firewalld_active(ctx)
+    return facts
 
 
 # ------------------------------------------------------------------------------------------------

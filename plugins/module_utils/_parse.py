@@ -332,3 +332,121 @@ def components_by_name(version):
         if name:
             result[name] = {'version': comp.get('Version'), 'details': comp.get('Details') or {}}
     return result
+
+
+# dockerd's one-letter flags, as its command line accepts them (moby/moby cmd/dockerd/config.go and
+# cmd/dockerd/options.go at v20.10 - v28; -g is --graph up to 23.0)
+DOCKERD_SHORT_FLAGS = {'-b': '--bridge', '-D': '--debug', '-G': '--group', '-g': '--graph', '-H': '--host',
+                       '-l': '--log-level', '-p': '--pidfile', '-s': '--storage-driver'}
+# dockerd flags that never take a separate value (`--debug value` is not a thing; `--debug=false` is)
+DOCKERD_BOOL_FLAGS = ('--debug', '--experimental', '--icc', '--ip-forward', '--ip-masq', '--iptables', '--ip6tables',
+                      '--ipv6', '--live-restore', '--no-new-privileges', '--raw-logs', '--selinux-enabled',
+                      '--tls', '--tlsverify', '--userland-proxy', '--validate', '--init', '--rootless',
+                      '--userns-remap-disabled', '--disable-legacy-registry')
+
+
+def dockerd_flags(argv):
+    """dockerd's argument list (argv[0] is the program) -> [(flag, value or None)] in order.
+
+    '-H', 'fd://' -> ('--host', 'fd://'); '--iptables=false' -> ('--iptables', 'false'); '--debug' ->
+    ('--debug', None); '-Dg' style bundles are split; a word that is not a flag and follows a flag that
+    takes a value is its value.
+    """
+    flags = []
+    args = list(argv[1:]) if argv else []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        if arg == '--':
+            break
+        if not arg.startswith('-') or arg == '-':
+            continue
+        if arg.startswith('--'):
+            name, sep, value = arg.partition('=')
+            if sep:
+                flags.append((name, value))
+                continue
+        else:
+            name, value = arg[:2], arg[2:]
+            name = DOCKERD_SHORT_FLAGS.get(name, name)
+            if value:
+                if value.startswith('='):
+                    value = value[1:]
+                flags.append((name, value))
+                continue
+        if name not in DOCKERD_BOOL_FLAGS and index < len(args) and not args[index].startswith('-'):
+            flags.append((name, args[index]))
+            index += 1
+        else:
+            flags.append((name, None))
+    return flags
+
+
+_EXEC_PREFIXES = '-@:+!'
+# a whole ExecStart= word that is one environment variable ($DOCKER_OPTS, ${DOCKER_OPTS}): systemd splits its
+# value into words
+ENV_WORD = re.compile(r'^\$(?:(\w+)|\{(\w+)\})$')
+
+
+def exec_start_argv(value):
+    """The value of one ExecStart= line -> argument list (its prefixes -@:+! dropped), [] for an empty reset."""
+    text = (value or '').strip()
+    while text and text[0] in _EXEC_PREFIXES:
+        text = text[1:]
+    if not text:
+        return []
+    try:
+        return shlex.split(text.replace('\\\n', ' '))
+    except ValueError:
+        return text.split()
+
+
+def effective_exec_start(texts):
+    """[(path, unit or drop-in text)] in the order systemd reads them -> (path, argv) of the ExecStart= in
+    effect, or (None, []) when there is none. An empty ExecStart= clears the ones before it; a service
+    with several ExecStart= lines left runs them in order, and dockerd is the last one."""
+    current = (None, [])
+    for path, text in texts:
+        for section, key, value in unit_assignments(text):
+            if section != '[Service]' or key != 'ExecStart':
+                continue
+            argv = exec_start_argv(value)
+            current = (path, argv) if argv else (None, [])
+    return current
+
+
+def parse_iptables_version(text):
+    """`iptables -V` -> (version, backend). 'iptables v1.8.9 (nf_tables)' -> ('1.8.9', 'nf_tables');
+    'iptables v1.8.9 (legacy)' -> ('1.8.9', 'legacy'); 'iptables v1.6.1' (before 1.8 there was no choice
+    and the output names none) -> ('1.6.1', None)."""
+    match = re.search(r'iptables v(\d+(?:\.\d+)*)\s*(?:\(([a-z_]+)\))?', text or '')
+    if not match:
+        return None, None
+    return match.group(1), match.group(2)
+
+
+def module_name(text):
+    """'kernel/net/netfilter/xt_set.ko.zst' or 'xt-set' -> 'xt_set' (the kernel treats - and _ alike)."""
+    base = text.strip().rsplit('/', 1)[-1]
+    for suffix in ('.zst', '.xz', '.gz'):
+        if base.endswith(suffix):
+            base = base[:-len(suffix)]
+    if base.endswith('.ko'):
+        base = base[:-3]
+    return base.replace('-', '_')
+
+
+def parse_proc_modules(text):
+    """/proc/modules -> set of loaded module names."""
+    return {module_name(line.split()[0]) for line in (text or '').splitlines() if line.strip()}
+
+
+def parse_module_list(text):
+    """modules.builtin or modules.dep of /lib/modules/RELEASE -> set of module names they list."""
+    names = set()
+    for line in (text or '').splitlines():
+        path = line.split(':', 1)[0].strip()
+        if path:
+            names.add(module_name(path))
+    return names

@@ -210,6 +210,102 @@ ansible_facts:
                   returned: always
                   type: str
                   sample: /etc/systemd/system/docker.service.d/min-api.conf
+            daemon_flags:
+              description:
+                - Every flag C(dockerd) runs with or will start with, in this order - the command line of the running
+                  C(dockerd) (C(/proc/PID/cmdline)), then the C(ExecStart=) of C(docker.service) in effect (the unit
+                  file, or the last drop-in that sets it; an empty C(ExecStart=) clears the ones before it).
+                  One-letter flags are given their long names (C(-H) is C(--host), C(-g) C(--graph)). V([]) when no
+                  C(dockerd) runs and no unit starts one.
+              returned: always
+              type: list
+              elements: dict
+              contains:
+                flag:
+                  description: The flag's long name.
+                  returned: always
+                  type: str
+                  sample: --host
+                value:
+                  description: Its value as written (C(--iptables=false) gives V(false)), V(null) for a flag without
+                    one.
+                  returned: always
+                  type: str
+                  sample: fd://
+                source:
+                  description: V(cmdline) (the running C(dockerd)), V(systemd_unit) or V(systemd_dropin).
+                  returned: always
+                  type: str
+                  sample: systemd_dropin
+                where:
+                  description:
+                    - C(/proc/PID/cmdline), or the unit file or drop-in the C(ExecStart=) is in, or the file that sets
+                      the variable a flag came from (C($DOCKER_OPTS) in C(ExecStart=), set by
+                      C(EnvironmentFile=/etc/default/docker)).
+                  returned: always
+                  type: str
+                  sample: /etc/systemd/system/docker.service.d/override.conf
+            host:
+              description:
+                - The host the engine runs on, read without changing anything. Every value is V(null) when it cannot
+                  be told (never guessed).
+              returned: always
+              type: dict
+              contains:
+                container:
+                  description:
+                    - The container environment the host itself runs in (C(systemd-detect-virt --container), else
+                      C(/run/systemd/container), else C(container=) in the environment of PID 1) - V(lxc),
+                      V(lxc-libvirt), V(docker), V(podman), V(systemd-nspawn), V(wsl) ...; V(none) when
+                      C(systemd-detect-virt) says the host is not in a container.
+                  returned: always
+                  type: str
+                  sample: lxc
+                virtualization:
+                  description: The hypervisor (C(systemd-detect-virt --vm)) - V(kvm), V(vmware), V(microsoft) ... or
+                    V(none).
+                  returned: always
+                  type: str
+                  sample: kvm
+                kernel_release:
+                  description: The running kernel's release (C(/proc/sys/kernel/osrelease)).
+                  returned: always
+                  type: str
+                  sample: 6.1.0-28-amd64
+                kernel_modules:
+                  description:
+                    - The kernel modules Docker's networking and storage use, each V(loaded) (C(/proc/modules)),
+                      V(builtin) (C(modules.builtin) of the running kernel), V(available) (in its C(modules.dep),
+                      loaded on demand), V(missing) (in neither list) or V(null) (not loaded and the kernel's module
+                      lists cannot be read, as in most containers). Modules - C(bridge), C(br_netfilter), C(veth),
+                      C(overlay), C(ip_tables), C(ip6_tables), C(iptable_filter), C(iptable_nat), C(iptable_raw),
+                      C(ip6table_raw), C(nf_nat), C(nf_conntrack), C(nf_tables), C(nft_compat), C(xt_conntrack),
+                      C(xt_MASQUERADE), C(xt_addrtype), C(ip_set), C(ip_set_hash_net), C(xt_set).
+                  returned: always
+                  type: dict
+                  sample:
+                    overlay: loaded
+                    ip_set: available
+                    xt_set: missing
+                iptables_version:
+                  description: The version C(iptables -V) reports, V(null) without C(iptables).
+                  returned: always
+                  type: str
+                  sample: 1.8.9
+                iptables_backend:
+                  description:
+                    - V(nf_tables) or V(legacy), as C(iptables -V) names it (iptables 1.8+); V(null) when it names
+                      none.
+                  returned: always
+                  type: str
+                  sample: nf_tables
+                firewalld_active:
+                  description:
+                    - Whether firewalld runs (a C(firewalld) process, else C(systemctl is-active firewalld)); V(null)
+                      when neither can be asked.
+                  returned: always
+                  type: bool
+                  sample: false
             packages:
               description:
                 - Installed dpkg packages of both families (Debian C(docker.io), C(docker-cli), C(containerd),

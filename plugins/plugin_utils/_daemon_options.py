@@ -19,7 +19,7 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versio
 )
 
 __all__ = ['predict_daemon_option_starts', 'predict_storage_driver_starts', 'judge_setting', 'daemon_json_settings',
-           'FIRST_LINE_WITH_VALIDATE']
+           'daemon_flag_settings', 'FIRST_LINE_WITH_VALIDATE']
 
 # `dockerd --validate` exists from 23.0 (moby/moby@v23.0.0 cmd/dockerd/daemon.go, opts.Validate)
 FIRST_LINE_WITH_VALIDATE = (23, 0)
@@ -110,6 +110,33 @@ def daemon_json_settings(daemon_json):
                 if isinstance(item, str) and item.startswith('tcp://'):
                     found.append(('listen', 'tcp-without-tlsverify', item, '"hosts" entry "%s" without tlsverify'
                                   % item))
+    return found
+
+
+def daemon_flag_settings(flags):
+    """(where, setting, value, as written, file) for every dockerd flag a row can be about.
+
+    ``flags`` is ``docker.daemon_flags`` of the facts. When systemd's docker.service starts dockerd, only its
+    ExecStart= counts (the upgrade's restart runs what the unit says, whatever the running daemon was given);
+    otherwise the running dockerd's command line does.
+    """
+    from_units = [f for f in flags if f['source'] != 'cmdline']
+    chosen = from_units or flags
+    tls = any(f['flag'] == '--tlsverify' and (f['value'] or 'true') == 'true' for f in chosen)
+    found = []
+    for item in chosen:
+        flag, value, where = item['flag'], item['value'], item['where'] or item['source']
+        shown = flag if value is None else '%s %s' % (flag, value)
+        found.append(('flag', flag, value, shown, where))
+        if value is None:
+            continue
+        if flag == '--log-driver':
+            found.append(('log_driver', value, None, shown, where))
+        elif flag in ('--log-opt', '--storage-opt'):
+            opt, _sep, opt_value = value.partition('=')
+            found.append((flag[2:].replace('-', '_'), opt.strip(), opt_value.strip(), shown, where))
+        elif flag == '--host' and value.startswith('tcp://') and not tls:
+            found.append(('listen', 'tcp-without-tlsverify', value, '%s without --tlsverify' % shown, where))
     return found
 
 

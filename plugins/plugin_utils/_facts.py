@@ -39,6 +39,9 @@ TARGET_KEYS = ('engine', 'containerd', 'clients', 'images')
 IMAGE_KEYS = ('image', 'tag', 'available', 'allow_fallback')
 ENV_SOURCES = ('environment', 'systemd_dropin')
 OVERRIDE_SOURCES = ENV_SOURCES + ('daemon_json',)
+FLAG_SOURCES = ('cmdline', 'systemd_unit', 'systemd_dropin')
+HOST_KEYS = ('container', 'virtualization', 'kernel_release', 'iptables_version', 'iptables_backend')
+MODULE_STATES = ('loaded', 'builtin', 'available', 'missing')
 # OCI distribution spec: a tag is [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127} (128 characters at most).
 TAG_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$')
 TAG_MAX = 128
@@ -66,6 +69,41 @@ def as_daemon_json(value, path):
             raise InputError('%s must be daemon.json as parsed (keys are strings), got the key %s %s' % (
                 path, kind(key), describe(key)))
     return dict(value)
+
+
+def as_daemon_flags(value, path):
+    """docker.daemon_flags: [{'flag', 'value', 'source', 'where'}]."""
+    flags = []
+    for i, item in enumerate(as_list(value, path)):
+        ip = '%s[%d]' % (path, i)
+        item = as_dict(item, ip)
+        flag = as_str(req(item, 'flag', ip), ip + '.flag')
+        if not flag or not flag.startswith('-'):
+            raise InputError('%s.flag must be a dockerd flag such as --graph, got %s' % (ip, describe(flag)))
+        source = as_str(req(item, 'source', ip), ip + '.source')
+        if source not in FLAG_SOURCES:
+            raise InputError('%s.source must be one of %s, got %s' % (ip, ', '.join(FLAG_SOURCES), describe(source)))
+        flags.append({'flag': flag, 'value': as_str(item.get('value'), ip + '.value'), 'source': source,
+                      'where': as_str(item.get('where'), ip + '.where')})
+    return flags
+
+
+def as_host(value, path):
+    """docker.host: the host environment, every value may be null (unknown); None when not gathered."""
+    value = as_dict(value, path, optional=True)
+    if value is None:
+        return None
+    host = {key: as_str(value.get(key), '%s.%s' % (path, key)) for key in HOST_KEYS}
+    host['firewalld_active'] = as_bool(value.get('firewalld_active'), path + '.firewalld_active')
+    modules = as_dict(value.get('kernel_modules'), path + '.kernel_modules', optional=True) or {}
+    host['kernel_modules'] = {}
+    for name, state in modules.items():
+        state = as_str(state, '%s.kernel_modules.%s' % (path, name))
+        if state is not None and state not in MODULE_STATES:
+            raise InputError('%s.kernel_modules.%s must be one of %s or null, got %s' % (
+                path, name, ', '.join(MODULE_STATES), describe(state)))
+        host['kernel_modules'][str(name)] = state
+    return host
 
 
 def as_list(value, path):
@@ -103,6 +141,13 @@ def as_int(value, path):
 def as_version(value, path):
     text = as_str(value, path)
     return parse_version(text, path) if text is not None else None
+
+
+def _version_or_none(value, path):
+    try:
+        return as_version(value, path)
+    except InputError:
+        return None
 
 
 def as_api(value, path):
@@ -210,6 +255,7 @@ class Host:
         containers = as_dict(req(d, 'containers', p), p + '.containers', optional=True) or {}
         components = as_dict(req(d, 'components', p), p + '.components', optional=True) or {}
         rootlesskit = as_dict(components.get('rootlesskit'), p + '.components.rootlesskit', optional=True) or {}
+        runc = as_dict(components.get('runc'), p + '.components.runc', optional=True) or {}
         self.docker = {
             'version': as_version(req(d, 'version', p), p + '.version'),
             'api_max': as_api(req(d, 'api_version', p), p + '.api_version'),
@@ -221,8 +267,13 @@ class Host:
             'running': as_int(containers.get('running'), p + '.containers.running'),
             'overrides': overrides,
             'rootlesskit_version': as_version(rootlesskit.get('version'), p + '.components.rootlesskit.version'),
+            # what dockerd reports for runc is whatever runc --version printed: unparsable means unknown
+            'runc_version': _version_or_none(runc.get('version'), p + '.components.runc.version'),
             # optional: facts gathered before daemon.json was read have no such key
             'daemon_json': as_daemon_json(d.get('daemon_json'), p + '.daemon_json'),
+            # optional: facts gathered before 0.3 carry neither
+            'daemon_flags': as_daemon_flags(d.get('daemon_flags'), p + '.daemon_flags'),
+            'host': as_host(d.get('host'), p + '.host'),
         }
         if not can_talk:
             self.docker_error = as_str(d.get('error'), p + '.error') or 'the Docker daemon did not answer'

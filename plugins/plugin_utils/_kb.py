@@ -129,9 +129,10 @@ SCHEMA = {
 for _key_field, _fields in SCHEMA.values():
     _fields['enabled'] = (_BOOL, False, None)   # every row: enabled: false switches it off
 
-WHEN_KEYS = ('rootless_port_driver', 'rootless_net_driver', 'storage_driver')
+WHEN_KEYS = ('rootless_port_driver', 'rootless_net_driver', 'storage_driver', 'container', 'kernel_module_missing')
+HOST_WHEN_KEYS = frozenset(('container', 'kernel_module_missing'))   # conditions read from docker.host
 SEVERITIES = ('blocker', 'warning', 'info')
-COMPONENTS = ('engine', 'containerd', 'rootlesskit')
+COMPONENTS = ('engine', 'containerd', 'rootlesskit', 'runc')
 OPTION_PLACES = ('daemon_json', 'flag', 'storage_opt', 'log_driver', 'log_opt', 'storage_driver_plugin', 'listen')
 
 
@@ -353,6 +354,9 @@ class Knowledge:
             for cond, expected in (row.get('when') or {}).items():
                 when[cond] = frozenset(expected if isinstance(expected, list) else [expected])
             parsed['_when'] = when
+            # what the judge asks of every row for every host, worked out once
+            parsed['_rootless'] = any(cond.startswith('rootless') for cond in when)
+            parsed['_host_conditions'] = bool(HOST_WHEN_KEYS.intersection(when))
             self.known_bad[row['component']].append(parsed)
 
         self.storage_drivers = {}

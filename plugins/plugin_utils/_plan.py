@@ -166,9 +166,10 @@ def upgrade_plan(facts, target=None, knowledge=None):
             before.append(_step('remove_min_api_override', 'engine', item['value'], None,
                                 'dockerd %s would refuse to start: %s (%s)' % (
                                     ctx.target['engine'].raw, problem, ', '.join(item['where']) or item['source'])))
-        # daemon.json settings the target dockerd would refuse: edit the file before the engine moves
-        for engine, written, judged in judged_settings(ctx):
-            if judged['starts'] is False:
+        # daemon.json settings the target dockerd would refuse: edit the file before the engine moves. A flag
+        # in a unit or drop-in is no step: the plan cannot edit it, the blocker daemon_option_refused names its file.
+        for engine, written, judged, file in judged_settings(ctx):
+            if judged['starts'] is False and file is None:
                 step = _step('edit_daemon_config', 'engine', written, judged['replacement'],
                              'dockerd %s would refuse to start: "%s"; %s' % (
                                  engine.raw, judged['message'], judged['remedy']))

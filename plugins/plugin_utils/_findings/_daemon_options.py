@@ -3,12 +3,14 @@
 #
 # Copyright: fleetsafe developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Findings about dockerd's settings in daemon.json: keys, logging and storage options a release refuses,
+"""Findings about dockerd's settings, in daemon.json and on its command line (the running dockerd's, or the
+ExecStart= of docker.service and its drop-ins): keys, flags, logging and storage options a release refuses,
 ignores or deprecates (knowledge base section daemon_options)."""
 
 from __future__ import annotations
 
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._daemon_options import (
+    daemon_flag_settings,
     daemon_json_settings,
     judge_setting,
 )
@@ -16,19 +18,40 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findin
 
 
 def judged_settings(ctx):
-    """(engine Version judged against, daemon.json path, setting as written, prediction) per known setting."""
-    docker = ctx.host.docker
-    if docker is None or not docker.get('daemon_json'):
-        return []
-    engine = ctx.target['engine'] or docker['version']
-    if engine is None:
-        return []
-    found = []
-    for where, setting, value, written in daemon_json_settings(docker['daemon_json']):
-        judged = judge_setting(ctx.kb, engine.line, setting, value, where)
-        if judged['id'] is not None:
-            found.append((engine, written, judged))
-    return found
+    """(engine Version judged against, setting as written, prediction, file) per known setting.
+
+    file is None for daemon.json (the plan can edit it) and the unit, drop-in or /proc/PID/cmdline for a flag.
+    """
+    def compute():
+        docker = ctx.host.docker
+        if docker is None:
+            return []
+        engine = ctx.target['engine'] or docker['version']
+        if engine is None:
+            return []
+        found = []
+        settings = [item + (None,) for item in daemon_json_settings(docker['daemon_json'] or {})]
+        settings += daemon_flag_settings(docker.get('daemon_flags') or [])
+        for where, setting, value, written, file in settings:
+            judged = judge_setting(ctx.kb, engine.line, setting, value, where)
+            if judged['id'] is not None:
+                found.append((engine, written, judged, file))
+        return found
+    return ctx.once('daemon_settings', compute)
+
+
+def _place(written, file):
+    """'"graph" in daemon.json' or '--graph /srv in /etc/systemd/system/docker.service.d/x.conf'."""
+    return '%s in daemon.json' % written if file is None else '%s in %s' % (written, file)
+
+
+def _remedy(judged, file):
+    if file is None:
+        return judged['remedy']
+    if file.startswith('/proc/'):
+        return '%s (dockerd was started by hand or by another supervisor, with this flag: %s)' % (
+            judged['remedy'], file)
+    return '%s The flag is in %s: edit it there, then `systemctl daemon-reload`.' % (judged['remedy'], file)
 
 
 def _target_words(ctx, engine):
@@ -36,33 +59,34 @@ def _target_words(ctx, engine):
 
 
 @finding('daemon_option_refused', 'blocker', 'engine', kb=['daemon_options:*'],
-         summary='a daemon.json setting (key, logging driver or option, storage option) dockerd refuses to start with')
+         summary='a daemon.json setting or dockerd flag (key, flag, logging driver or option, storage option) dockerd '
+                 'refuses to start with')
 def daemon_option_refused(ctx, me):
-    for engine, written, judged in judged_settings(ctx):
+    for engine, written, judged, file in judged_settings(ctx):
         if judged['starts'] is not False:
             continue
         caught = ('`dockerd --validate` reports it too' if judged['validate_detects']
                   else '`dockerd --validate` does not notice it: only a real start fails')
         yield hit('engine',
-                  '%s would refuse to start with %s in daemon.json: "%s" (%s)' % (
-                      _target_words(ctx, engine), written, judged['message'], caught),
-                  judged['remedy'], judged['source'])
+                  '%s would refuse to start with %s: "%s" (%s)' % (
+                      _target_words(ctx, engine), _place(written, file), judged['message'], caught),
+                  _remedy(judged, file), judged['source'])
 
 
 @finding('daemon_option_ignored', 'warning', 'engine', kb=['daemon_options:*'],
-         summary='a daemon.json setting dockerd still starts with but no longer acts on')
+         summary='a daemon.json setting or dockerd flag dockerd still starts with but no longer acts on')
 def daemon_option_ignored(ctx, me):
-    for engine, written, judged in judged_settings(ctx):
+    for engine, written, judged, file in judged_settings(ctx):
         if judged['state'] == 'ignored':
-            yield hit('engine', '%s accepts %s in daemon.json but no longer acts on it' % (
-                _target_words(ctx, engine), written), judged['remedy'], judged['source'])
+            yield hit('engine', '%s accepts %s but no longer acts on it' % (
+                _target_words(ctx, engine), _place(written, file)), _remedy(judged, file), judged['source'])
 
 
 @finding('daemon_option_deprecated', 'info', 'engine', kb=['daemon_options:*'],
-         summary='a deprecated daemon.json setting that a later release refuses or ignores')
+         summary='a deprecated daemon.json setting or dockerd flag that a later release refuses or ignores')
 def daemon_option_deprecated(ctx, me):
-    for engine, written, judged in judged_settings(ctx):
+    for engine, written, judged, file in judged_settings(ctx):
         if judged['state'] == 'deprecated':
-            yield hit('engine', '%s in daemon.json is deprecated in %s%s' % (
-                written, engine.raw, ' (use %s)' % judged['replacement'] if judged['replacement'] else ''),
-                judged['remedy'], judged['source'])
+            use = ' (use %s)' % judged['replacement'] if judged['replacement'] else ''
+            yield hit('engine', '%s is deprecated in %s%s' % (_place(written, file), engine.raw, use),
+                      _remedy(judged, file), judged['source'])

@@ -11,11 +11,29 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findin
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import parse_version
 
 
+def _module_missing(expected, host):
+    """True when one of the modules is missing from the kernel, None when one of them could not be told."""
+    states = [host['kernel_modules'].get(name) for name in expected]
+    if 'missing' in states:
+        return True
+    return None if None in states else False
+
+
 def _condition_matches(when, daemon, docker):
     """True / False, or None when the facts needed are missing."""
     for cond, expected in when.items():
+        host = docker['host'] if docker else None
+        if cond == 'kernel_module_missing':
+            if host is None:
+                return None
+            matched = _module_missing(expected, host)
+            if matched is not True:
+                return matched
+            continue
         if cond == 'storage_driver':
             value = docker['storage_driver'] if docker else None
+        elif cond == 'container':
+            value = host['container'] if host else None
         elif daemon is None:
             return None
         else:
@@ -28,7 +46,7 @@ def _condition_matches(when, daemon, docker):
 
 
 def _rootless_needed(row):
-    return any(cond.startswith('rootless') for cond in row['_when'])
+    return row['_rootless']
 
 
 def _matches(ctx):
@@ -38,6 +56,14 @@ def _matches(ctx):
         docker = host.docker
         found = []
         target = ctx.target['engine']
+        running_engine = docker['version'] if docker else None
+
+        def news(row, label):
+            """An engine row the host facts cannot settle is worth an info only when the target moves into it
+            (an engine already running that release shows its trouble by itself)."""
+            if label != 'engine':
+                return True
+            return target is not None and not (running_engine is not None and row['_spec'].contains(running_engine))
 
         def check(component_rows, version, versions_of_daemons, label):
             line_only = len(version.release) == 2
@@ -48,6 +74,8 @@ def _matches(ctx):
                         matched = _condition_matches(row['_when'], None, docker) if row['_when'] else True
                         if matched:
                             found.append(('bad', row, version, '', label, line_only))
+                        elif matched is None and row['_host_conditions'] and news(row, label):
+                            found.append(('unverified', row, version, label))
                     continue
                 if host.rootless is None:
                     if row['_spec'].contains(probe):
@@ -84,6 +112,9 @@ def _matches(ctx):
                     if row['_spec'].contains(kit) and _condition_matches(row['_when'], daemon, docker):
                         found.append(('bad', row, kit, 'for rootless user %s' % daemon['user'],
                                       'rootless:%s' % daemon['user'], False))
+        runc = docker['runc_version'] if docker else None
+        if kb.known_bad['runc'] and runc is not None:
+            check(kb.known_bad['runc'], runc, lambda daemon: runc, 'runc')
         if kb.known_bad['containerd']:
             version = ctx.target['containerd'] or (host.containerd['installed_version'] if host.containerd else None)
             if version is not None:
@@ -92,7 +123,7 @@ def _matches(ctx):
     return ctx.once('known_bad', compute)
 
 
-@finding('known_bad_release', 'per row', 'engine|containerd|rootless:USER', kb=['known_bad:*'],
+@finding('known_bad_release', 'per row', 'engine|containerd|runc|rootless:USER', kb=['known_bad:*'],
          summary='a release known to break this host\'s configuration (severity from the known_bad row)',
          incident='rootless-slirp4netns-28-0-0')
 def known_bad_release(ctx, me):
@@ -110,17 +141,30 @@ def known_bad_release(ctx, me):
                   row['remedy'], row['source'], severity=row['severity'])
 
 
-@finding('known_bad_unverified', 'info', 'engine|containerd', kb=['known_bad:*'],
-         summary='a known-bad release for rootless daemons, on a host whose rootless facts were not gathered')
+@finding('known_bad_unverified', 'info', 'engine|containerd|runc', kb=['known_bad:*'],
+         summary='a known-bad release for a configuration this host\'s facts cannot show (rootless daemons not '
+                 'gathered, kernel modules or container environment unknown)')
 def known_bad_unverified(ctx, me):
     for match in _matches(ctx):
         if match[0] != 'unverified':
             continue
         _kind, row, version, label = match
+        needs = ', '.join('%s=%s' % (k, '|'.join(sorted(v))) for k, v in row['_when'].items())
+        if row['_host_conditions']:
+            docker = ctx.host.docker
+            why = ('docker.host was not gathered: facts from an older release of this collection'
+                   if docker is None or docker['host'] is None else
+                   'docker.host: kernel module lists or container environment not readable')
+            yield hit(label,
+                      '[%s] %s %s breaks hosts with %s; this host\'s facts cannot tell (%s), so it was not '
+                      'checked' % (row['id'], row['component'], version.raw, needs, why),
+                      'Check the host by hand (lsmod, modinfo MODULE, systemd-detect-virt) before the upgrade. If '
+                      'it has that configuration: %s' % row['remedy'],
+                      row['source'])
+            continue
         yield hit(label,
                   '[%s] %s %s breaks hosts with %s; rootless facts were not gathered, so this host was not '
-                  'checked' % (row['id'], row['component'], version.raw,
-                               ', '.join('%s=%s' % (k, '|'.join(sorted(v))) for k, v in row['_when'].items())),
+                  'checked' % (row['id'], row['component'], version.raw, needs),
                   'Run fleetsafe.container_engine.rootless_facts, or make sure no rootless daemon uses that '
                   'configuration. If one does: %s' % row['remedy'],
                   row['source'])

@@ -107,7 +107,24 @@ def scenario_socket(host: lab.LabHost) -> None:
            "/run/docker.sock), asked on a socket that does not exist", docker_socket="/run/nope/docker.sock")
 
 
-SCENARIOS = {"old": scenario_old, "mid": scenario_mid, "rootless": scenario_rootless, "socket": scenario_socket}
+FLAGS_DROPIN = ("[Service]\nExecStart=\n"
+                "ExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock "
+                "--api-cors-header=* --log-opt max-size=10m\n")
+
+
+def scenario_flags(host: lab.LabHost) -> None:
+    host.install_set("mid")
+    host.exec(["bash", "-c", "mkdir -p /etc/systemd/system/docker.service.d && "
+               "cat > /etc/systemd/system/docker.service.d/flags.conf"], input=FLAGS_DROPIN)
+    host.sh("update-alternatives --set iptables /usr/sbin/iptables-legacy\n"
+            "update-alternatives --set ip6tables /usr/sbin/ip6tables-legacy\n"
+            "systemctl daemon-reload; systemctl restart docker")
+    record(host, "mid_flags_dropin", "mid set (docker.io 26.1.5); a drop-in replaces ExecStart= with one that adds "
+           "--api-cors-header=* and --log-opt max-size=10m; iptables switched to the legacy backend")
+
+
+SCENARIOS = {"old": scenario_old, "mid": scenario_mid, "rootless": scenario_rootless, "socket": scenario_socket,
+             "flags": scenario_flags}
 
 
 def main(argv: list[str]) -> int:
