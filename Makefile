@@ -64,11 +64,12 @@ sanity: venv
 unit: venv
 	$(BIN)/pytest -q tests/unit
 
-# Lab tests mostly wait on apt, daemons and healthchecks, so more workers than cores pay off; each worker's lab
+# Lab tests mostly wait on apt, daemons and healthchecks, so more workers than cores pay off; tests spread one by
+# one (loadgroup), except files whose lab hosts are module-scoped (marked xdist_group). Each worker's lab
 # hosts are its own (unique names).
 LAB_WORKERS ?= 4
 integration: venv lab
-	$(BIN)/pytest -q -m lab -n $(LAB_WORKERS) --dist loadfile --durations 15 tests/integration
+	$(BIN)/pytest -q -m lab -n $(LAB_WORKERS) --dist loadgroup --durations 15 tests/integration
 
 # A test run must not change the machine's own Ansible setup: the scenarios turn molecule's prerun off (it would
 # install the collection into ~/.ansible/collections, shadowing checkouts), and this target fails if a copy appears.

@@ -36,6 +36,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
+# module-scoped lab hosts: every test of this file runs on one worker (make integration: --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("test_registry")
+
 ROOT = Path(__file__).resolve().parents[2]
 REPO = "clastix/kubectl"
 PUBLISHED = ["v1.29", "v1.30", "v1.31"]

@@ -23,6 +23,9 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._predic
     predict_min_api_override_valid,
 )
 
+# module-scoped lab hosts: every test of this file runs on one worker (make integration: --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("test_truth")
+
 SETS = ["old", "mid", "new"]
 API_VERSIONS = [f"1.{minor}" for minor in range(12, 56)]
 OVERRIDES = ["1.12", "1.17", "1.23", "1.24", "1.30"]

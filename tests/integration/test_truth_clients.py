@@ -35,6 +35,9 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versio
     parse_version,
 )
 
+# module-scoped lab hosts: every test of this file runs on one worker (make integration: --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("test_truth_clients")
+
 SETS = ["old", "mid", "new"]
 compat_findings = FilterModule().filters()["compat_findings"]
 

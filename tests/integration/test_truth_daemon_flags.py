@@ -26,6 +26,9 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils import 
 from test_truth import engines  # noqa: F401  # pylint: disable=unused-import
 from test_truth_daemon_options import CASES, _norm, combined_prediction, expected_fragments
 
+# module-scoped lab hosts: every test of this file runs on one worker (make integration: --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("test_truth_daemon_flags")
+
 SETS = ["mid", "new"]
 DROPIN = "/etc/systemd/system/docker.service.d/fleetsafe-flag.conf"
 GRAPH = "/var/lib/docker-flag-graph"
