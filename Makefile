@@ -11,6 +11,8 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export FLEETSAFE_LAB_CACHE ?= /var/cache/fleetsafe-lab
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_FORCE_COLOR := 0
+# pipelining on for every tool make runs (molecule writes its own ansible.cfg); see ansible.cfg
+export ANSIBLE_PIPELINING := True
 export PY_COLORS := 0
 
 .PHONY: help venv collection lab lab-down lint ruff ansible-lint sanity unit integration molecule test demo \
