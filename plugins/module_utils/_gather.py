@@ -325,8 +325,10 @@ def gather_docker(ctx, socket_path=DEFAULT_DOCKER_SOCKET):
     return facts
 
 
-def min_api_overrides(ctx, proc, daemon_json, json_path):
-    """Every DOCKER_MIN_API_VERSION / min-api-version setting found, in effect or not."""
+def min_api_overrides(ctx, proc, daemon_json, json_path, unit='docker.service', unit_dirs=SYSTEMD_DIRS, home=None):
+    """Every DOCKER_MIN_API_VERSION / min-api-version setting found, in effect or not: the running daemon's
+    environment, daemon.json, Environment= of the unit and its drop-ins in ``unit_dirs`` and the environment files
+    they name (Debian's docker.service names /etc/default/docker; docker-ce's names none). ``home`` replaces %h."""
     found = []
     if proc:
         where = '/proc/%s/environ' % proc['pid']
@@ -337,11 +339,11 @@ def min_api_overrides(ctx, proc, daemon_json, json_path):
                 found.append({'source': 'environment', 'value': value, 'where': where})
     if isinstance(daemon_json, dict) and daemon_json.get('min-api-version') is not None:
         found.append({'source': 'daemon_json', 'value': str(daemon_json['min-api-version']), 'where': json_path})
-    env_files = []
-    for folder in SYSTEMD_DIRS:
-        candidates = [os.path.join(folder, 'docker.service')]
-        dropins = ctx.host.listdir(os.path.join(folder, 'docker.service.d')) or []
-        candidates += [os.path.join(folder, 'docker.service.d', name) for name in dropins if name.endswith('.conf')]
+    named_files = []
+    for folder in unit_dirs:
+        candidates = [os.path.join(folder, unit)]
+        dropins = ctx.host.listdir(os.path.join(folder, unit + '.d')) or []
+        candidates += [os.path.join(folder, unit + '.d', name) for name in sorted(dropins) if name.endswith('.conf')]
         for path in candidates:
             text = ctx.read(path)
             if text is None:
@@ -349,11 +351,12 @@ def min_api_overrides(ctx, proc, daemon_json, json_path):
             source = 'systemd_unit' if path.endswith('.service') else 'systemd_dropin'
             for _name, value, directive in P.parse_unit_environment(text, (MIN_API_ENV,)):
                 if directive == 'EnvironmentFile':
-                    if value not in env_files:
-                        env_files.append(value)
+                    value = value.replace('%h', home) if home else value
+                    if value not in named_files:
+                        named_files.append(value)
                 else:
                     found.append({'source': source, 'value': value, 'where': path})
-    for path in env_files + [p for p in ('/etc/default/docker',) if p not in env_files]:
+    for path in named_files:
         text = ctx.read(path)
         for _name, value in P.parse_env_file(text, (MIN_API_ENV,)):
             found.append({'source': 'environment_file', 'value': value, 'where': path})
@@ -688,6 +691,7 @@ def gather_rootless(ctx):
         }
         cgroup = ctx.read('/proc/%s/cgroup' % pid)
         daemon['systemd_unit'] = P.user_unit_from_cgroup(cgroup)
+        daemon['min_api_overrides'] = rootless_min_api_overrides(ctx, proc, argv, env, daemon['systemd_unit'])
 
         components = {}
         if socket_path:
@@ -729,6 +733,32 @@ def gather_rootless(ctx):
         facts['daemons'].append(daemon)
     facts['error'] = ' '.join(errors) or None
     return facts
+
+
+def rootless_min_api_overrides(ctx, proc, argv, env, unit):
+    """The minimum-API overrides of one user's rootless dockerd: its environment, its daemon.json
+    ($XDG_CONFIG_HOME/docker/daemon.json unless --config-file), its user unit and drop-ins (systemd's user unit
+    path, systemd.unit(5)) and the environment files they name. No /etc/default/docker: the rootless script does
+    not read it."""
+    home = env.get('HOME')
+    config = env.get('XDG_CONFIG_HOME') or (os.path.join(home, '.config') if home else None)
+    json_path = P.cmdline_option(argv, '--config-file') or (os.path.join(config, 'docker', 'daemon.json')
+                                                            if config else None)
+    daemon_json = {}
+    text = ctx.read(json_path) if json_path else None
+    if text and text.strip():
+        try:
+            daemon_json = json.loads(text)
+        except ValueError:
+            daemon_json = {}   # dockerd itself says so when it starts; the override is unreadable either way
+    runtime = env.get('XDG_RUNTIME_DIR')
+    unit_dirs = [d for d in (os.path.join(config, 'systemd', 'user') if config else None,
+                             os.path.join(runtime, 'systemd', 'transient') if runtime else None, '/etc/systemd/user',
+                             os.path.join(runtime, 'systemd', 'user') if runtime else None,
+                             '/run/systemd/user', os.path.join(home, '.local/share/systemd/user') if home else None,
+                             '/usr/local/lib/systemd/user', '/usr/lib/systemd/user') if d]
+    return min_api_overrides(ctx, proc, daemon_json, json_path, unit=unit or 'docker.service', unit_dirs=unit_dirs,
+                             home=home)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -189,15 +189,17 @@ ansible_facts:
               description:
                 - Every minimum-API override found, in effect or not, in this order - E(DOCKER_MIN_API_VERSION) in the
                   environment of the running C(dockerd), C(min-api-version) in C(daemon.json), C(Environment=) in the
-                  C(docker.service) unit and its drop-ins, and the environment files the unit names (and
-                  C(/etc/default/docker)).
+                  C(docker.service) unit and its drop-ins, and the environment files the unit names (Debian's unit
+                  names C(/etc/default/docker)).
               returned: always
               type: list
               elements: dict
               contains:
                 source:
                   description:
-                    - V(environment), V(daemon_json), V(systemd_unit), V(systemd_dropin) or V(environment_file).
+                    - V(environment), V(daemon_json), V(systemd_unit), V(systemd_dropin) or V(environment_file). The
+                      last three are judged as the E(DOCKER_MIN_API_VERSION) of the next start; the live
+                      V(environment) only when no file sets one.
                   returned: always
                   type: str
                 value:

@@ -137,6 +137,36 @@ ansible_facts:
                   description: Whether lingering is enabled for the user (C(/var/lib/systemd/linger/USER) exists).
                   returned: always
                   type: bool
+                min_api_overrides:
+                  description:
+                    - Every minimum-API override of this daemon, in effect or not, in this order -
+                      E(DOCKER_MIN_API_VERSION) in the environment of the running C(dockerd), C(min-api-version) in
+                      the user's C(daemon.json) (C($XDG_CONFIG_HOME/docker/daemon.json), else the C(--config-file) it
+                      runs with), C(Environment=) in the user unit and its drop-ins (systemd's user unit path -
+                      C(~/.config/systemd/user), C($XDG_RUNTIME_DIR/systemd/transient), C(/etc/systemd/user), ...) and
+                      the environment files they name (C(%h) is the user's home). Same entries as
+                      O(docker.min_api_overrides).
+                  returned: always
+                  type: list
+                  elements: dict
+                  contains:
+                    source:
+                      description:
+                        - V(environment), V(daemon_json), V(systemd_unit), V(systemd_dropin) or V(environment_file).
+                          The last three are judged as the E(DOCKER_MIN_API_VERSION) of the next start; the live
+                          V(environment) only when no file sets one.
+                      returned: always
+                      type: str
+                    value:
+                      description: The version set, as written.
+                      returned: always
+                      type: str
+                      sample: '1.17'
+                    where:
+                      description: The file it was found in.
+                      returned: always
+                      type: str
+                      sample: /home/alice/.config/systemd/user/docker.service.d/min-api.conf
                 error:
                   description: One sentence naming the problem with this daemon and its fix, or V(null).
                   returned: always

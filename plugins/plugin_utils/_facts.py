@@ -37,7 +37,7 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versio
 SECTIONS = ('docker', 'containerd', 'rootless', 'clients')
 TARGET_KEYS = ('engine', 'containerd', 'clients', 'images')
 IMAGE_KEYS = ('image', 'tag', 'available', 'allow_fallback')
-ENV_SOURCES = ('environment', 'systemd_dropin')
+ENV_SOURCES = ('environment', 'systemd_unit', 'systemd_dropin', 'environment_file')
 OVERRIDE_SOURCES = ENV_SOURCES + ('daemon_json',)
 FLAG_SOURCES = ('cmdline', 'systemd_unit', 'systemd_dropin')
 HOST_KEYS = ('container', 'virtualization', 'kernel_release', 'iptables_version', 'iptables_backend')
@@ -218,6 +218,23 @@ class Client:
         return self.image_name or self.name
 
 
+def as_overrides(value, p):
+    """min_api_overrides: [{source, value, where}] as the facts modules write them."""
+    overrides = []
+    for i, item in enumerate(as_list(value, p)):
+        ip = '%s[%d]' % (p, i)
+        item = as_dict(item, ip)
+        source = as_str(req(item, 'source', ip), ip + '.source')
+        if source not in OVERRIDE_SOURCES:
+            raise InputError('%s.source must be one of %s, got %s' % (
+                ip, ', '.join(OVERRIDE_SOURCES), describe(source)))
+        value = as_str(req(item, 'value', ip), ip + '.value')
+        if value is None:
+            raise InputError('%s.value must be the override as written, got null' % ip)
+        overrides.append({'source': source, 'value': value, 'where': as_str(item.get('where'), ip + '.where')})
+    return overrides
+
+
 class Host:
     """The facts, checked and parsed once."""
 
@@ -240,18 +257,7 @@ class Host:
     def _read_docker(self, d):
         p = 'docker'
         can_talk = as_bool(req(d, 'can_talk_to_docker', p), p + '.can_talk_to_docker')
-        overrides = []
-        for i, item in enumerate(as_list(req(d, 'min_api_overrides', p), p + '.min_api_overrides')):
-            ip = '%s.min_api_overrides[%d]' % (p, i)
-            item = as_dict(item, ip)
-            source = as_str(req(item, 'source', ip), ip + '.source')
-            if source not in OVERRIDE_SOURCES:
-                raise InputError('%s.source must be one of %s, got %s' % (
-                    ip, ', '.join(OVERRIDE_SOURCES), describe(source)))
-            value = as_str(req(item, 'value', ip), ip + '.value')
-            if value is None:
-                raise InputError('%s.value must be the override as written, got null' % ip)
-            overrides.append({'source': source, 'value': value, 'where': as_str(item.get('where'), ip + '.where')})
+        overrides = as_overrides(req(d, 'min_api_overrides', p), p + '.min_api_overrides')
         containers = as_dict(req(d, 'containers', p), p + '.containers', optional=True) or {}
         components = as_dict(req(d, 'components', p), p + '.components', optional=True) or {}
         rootlesskit = as_dict(components.get('rootlesskit'), p + '.components.rootlesskit', optional=True) or {}
@@ -323,6 +329,8 @@ class Host:
                 'port_driver': as_str(req(item, 'port_driver', ip), ip + '.port_driver'),
                 'net_driver': as_str(req(item, 'net_driver', ip), ip + '.net_driver'),
                 'rootlesskit_version': as_version(req(item, 'rootlesskit_version', ip), ip + '.rootlesskit_version'),
+                # optional: facts gathered before 0.3 did not read a user's overrides
+                'overrides': as_overrides(item.get('min_api_overrides') or [], ip + '.min_api_overrides'),
             })
         self.rootless = daemons
 

@@ -95,9 +95,11 @@ def validate_override(row, source, value):
 
 
 def persisting_overrides(overrides):
-    """Overrides that survive a restart, one per (kind, value): the drop-in beats the live environment."""
+    """Overrides that survive a restart, one per (kind, value): what the unit, its drop-ins and the environment
+    files they name set beats the live environment (which may come from a file changed since)."""
     by_source = {source: [o for o in overrides if o['source'] == source] for source in OVERRIDE_SOURCES}
-    env = by_source['systemd_dropin'] or by_source['environment']
+    env = (by_source['systemd_unit'] + by_source['systemd_dropin'] + by_source['environment_file']
+           or by_source['environment'])
     result = {}
     for item in env + by_source['daemon_json']:
         kind = 'env' if item['source'] in ENV_SOURCES else 'daemon_json'
@@ -259,6 +261,18 @@ class Context:
                 if problem:
                     self.override_problems.append((item, problem))
         self.overrides = overrides
+        # each rootless daemon's own overrides, judged against the target (the rootless daemon runs the same
+        # dockerd binary) or else against its own release: (daemon, override entry, complaint, engine label)
+        self.rootless_override_problems = []
+        for daemon in self.host.rootless or []:
+            version = engine if engine is not None else daemon['engine_version']
+            row = self.target_row if engine is not None else (kb.engine_row(version) if version else None)
+            if row is None:
+                continue
+            for item in persisting_overrides(daemon['overrides']):
+                problem = validate_override(row, item['source'], item['value'])
+                if problem:
+                    self.rootless_override_problems.append((daemon, item, problem, version.raw))
         self._cache = {}
 
     @property

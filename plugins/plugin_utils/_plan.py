@@ -166,6 +166,10 @@ def upgrade_plan(facts, target=None, knowledge=None):
             before.append(_step('remove_min_api_override', 'engine', item['value'], None,
                                 'dockerd %s would refuse to start: %s (%s)' % (
                                     ctx.target['engine'].raw, problem, ', '.join(item['where']) or item['source'])))
+        for daemon, item, problem, label in ctx.rootless_override_problems:
+            before.append(_step('remove_min_api_override', 'rootless:%s' % daemon['user'], item['value'], None,
+                                'the rootless dockerd %s of %s would refuse to start: %s (%s)' % (
+                                    label, daemon['user'], problem, ', '.join(item['where']) or item['source'])))
         # daemon.json settings the target dockerd would refuse: edit the file before the engine moves. A flag
         # in a unit or drop-in is no step: the plan cannot edit it, the blocker daemon_option_refused names its file.
         for engine, written, judged, file in judged_settings(ctx):

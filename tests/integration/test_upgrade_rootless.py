@@ -2,7 +2,8 @@
 docker.service (the unit dockerd-rootless-setuptool.sh writes), with a container keeping data in a volume.
 The package upgrade does not touch her daemon: the role restarts it on the new dockerd once, starts her
 container again and measures its downtime; a daemon that does not come back fails the step with its own
-journal line and the host is rolled back, her daemon included."""
+journal line and the host is rolled back, her daemon included; preflight blocks such a daemon before any change
+when it can see why (a minimum-API override in her user unit)."""
 from __future__ import annotations
 
 import json
@@ -148,11 +149,23 @@ def test_rootless_daemon_restarted_once_per_step_with_its_container_untouched_on
     assert alice_state(host)["Running"] and alice_data(host) == alice_before
 
 
-def test_rootless_daemon_that_does_not_come_back_fails_the_step_and_is_rolled_back(lab_host_factory, ansible_env):
+def test_rootless_override_the_target_refuses_is_blocked_and_rolled_back_when_bypassed(lab_host_factory,
+                                                                                      ansible_env):
     host = rootless_host(lab_host_factory, min_api_override=True)
     data, alice_before = seed(host), alice_data(host)
+    unit = alice_unit(host)
 
-    run = play(host, ansible_env, "mid")
+    # preflight reads her user unit's drop-in: the target would refuse it, so nothing changes
+    blocked = play(host, ansible_env, "mid")
+    assert blocked.rc != 0 and blocked.result.get("status") == "blocked", blocked
+    [blocker] = [b for b in blocked.result["blockers"] if b.get("component") == "rootless:alice"]
+    assert blocker["id"] == "min_api_override_invalid", blocked.result["blockers"]
+    assert "DOCKER_MIN_API_VERSION=1.17 (/home/alice/.config/systemd/user/docker.service.d/min-api.conf)" \
+        in blocker["message"]
+    assert versions(host) == ("20.10.24+dfsg1", "1.6.20~ds1") and alice_unit(host)["MainPID"] == unit["MainPID"]
+
+    # bypassed, her daemon does not come back: the step fails with dockerd's own line and everything rolls back
+    run = play(host, ansible_env, "mid", upgrade_preflight_blocking=False)
     assert run.rc != 0, run
     r = run.result
     assert r["failed_step"]["step"] == "restart_rootless_engine", r["failed_step"]

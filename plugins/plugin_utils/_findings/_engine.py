@@ -35,22 +35,28 @@ def engine_stale(ctx, me):
 
 
 def _override_problems(ctx, unknown_key):
-    if ctx.target_row is None and ctx.current_row is None:
-        return
-    label = ctx.target['engine'].raw if ctx.target['engine'] else ctx.current_engine.raw
-    for item, problem in ctx.override_problems:
+    """(component, engine label, override, complaint, rootless user or None) for the system daemon, then for
+    each rootless daemon (its own environment, daemon.json and user unit)."""
+    if ctx.target_row is not None or ctx.current_row is not None:
+        label = ctx.target['engine'].raw if ctx.target['engine'] else ctx.current_engine.raw
+        for item, problem in ctx.override_problems:
+            if ('directives' in problem) is unknown_key:
+                yield 'engine', label, item, problem, None
+    for daemon, item, problem, label in ctx.rootless_override_problems:
         if ('directives' in problem) is unknown_key:
-            yield label, item, problem
+            yield 'rootless:%s' % daemon['user'], label, item, problem, daemon['user']
 
 
-def _override_hit(me, ctx, label, item, problem):
+def _override_hit(me, ctx, component, label, item, problem, user):
     where = ', '.join(item['where']) or item['source']
-    return hit('engine',
-               'dockerd %s would refuse to start with the minimum-API override %s=%s (%s): "%s"' % (
-                   label, 'min-api-version' if item['source'] == 'daemon_json' else 'DOCKER_MIN_API_VERSION',
+    whose = 'dockerd %s' % label if user is None else 'the rootless dockerd %s of %s' % (label, user)
+    restart = 'restarting dockerd' if user is None else 'its restart (as %s: systemctl --user restart docker)' % user
+    return hit(component,
+               '%s would refuse to start with the minimum-API override %s=%s (%s): "%s"' % (
+                   whose, 'min-api-version' if item['source'] == 'daemon_json' else 'DOCKER_MIN_API_VERSION',
                    item['value'], where, problem),
                'Upgrade the clients that needed the override first, then remove it from %s (or set it to a value '
-               'Engine %s accepts) before restarting dockerd.' % (where, label),
+               'Engine %s accepts) before %s.' % (where, label, restart),
                me.source_of(ctx.kb))
 
 
@@ -58,8 +64,8 @@ def _override_hit(me, ctx, label, item, problem):
          summary='a leftover DOCKER_MIN_API_VERSION / min-api-version the target dockerd refuses to start with',
          incident='agent-api-too-old')
 def min_api_override_invalid(ctx, me):
-    for label, item, problem in _override_problems(ctx, False):
-        yield _override_hit(me, ctx, label, item, problem)
+    for found in _override_problems(ctx, False):
+        yield _override_hit(me, ctx, *found)
 
 
 @finding('min_api_override_unsupported', 'blocker', 'engine',
@@ -67,8 +73,8 @@ def min_api_override_invalid(ctx, me):
          summary='min-api-version in daemon.json on an engine before 29.0: an unknown key, so dockerd refuses to '
                  'start', incident='lab-min-api-override')
 def min_api_override_unsupported(ctx, me):
-    for label, item, problem in _override_problems(ctx, True):
-        yield _override_hit(me, ctx, label, item, problem)
+    for found in _override_problems(ctx, True):
+        yield _override_hit(me, ctx, *found)
 
 
 @finding('min_api_override_ignored', 'info', 'engine', kb=['engines:*', 'upgrade_rules:min-api-override'],

@@ -99,6 +99,13 @@ def scenario_rootless(host: lab.LabHost) -> None:
            "port driver builtin")
     host.sh(rootless_start("slirp4netns"))
     record(host, "new_rootless_slirp4netns", "new set, rootless dockerd 28.5.2 of alice, port driver slirp4netns")
+    # an override written for the next start only: a drop-in of her user unit and an environment file it names
+    host.sh("install -d -o alice -g alice /home/alice/.config/systemd/user/docker.service.d\n"
+            "printf '[Service]\\nEnvironment=DOCKER_MIN_API_VERSION=1.17\\nEnvironmentFile=-%%h/.docker-env\\n' "
+            "> /home/alice/.config/systemd/user/docker.service.d/min-api.conf\n"
+            "echo DOCKER_MIN_API_VERSION=1.23 > /home/alice/.docker-env")
+    record(host, "new_rootless_min_api_dropin", "new set, rootless dockerd 28.5.2 of alice (not restarted) whose user "
+           "unit has a drop-in setting DOCKER_MIN_API_VERSION=1.17 and naming %h/.docker-env (1.23)")
 
 
 def scenario_socket(host: lab.LabHost) -> None:
