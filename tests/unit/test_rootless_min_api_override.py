@@ -98,3 +98,15 @@ def test_a_malformed_override_is_one_error_naming_it():
         compat_findings(facts, {'engine': '26.1.5'})
     assert 'rootless.daemons[0].min_api_overrides[0].source must be one of' in str(caught.value)
     assert 'crontab' in str(caught.value)
+
+
+@pytest.mark.parametrize('source,where', [('systemd_unit', '/etc/systemd/system/docker.service'),
+                                          ('environment_file', '/etc/default/docker')])
+def test_the_system_daemons_unit_and_env_file_overrides_are_judged(source, where):
+    # what docker_facts reports for Debian's docker.service (EnvironmentFile=-/etc/default/docker) or a unit copy
+    section = L.docker('20.10.24')
+    section['min_api_overrides'] = [{'source': source, 'value': '1.17', 'where': where}]
+    finding = [f for f in compat_findings(L.host(section), {'engine': '26.1.5'})
+               if f['id'] == 'min_api_override_invalid']
+    assert [(f['component'], f['severity']) for f in finding] == [('engine', 'blocker')]
+    assert f'DOCKER_MIN_API_VERSION=1.17 ({where})' in finding[0]['message']
