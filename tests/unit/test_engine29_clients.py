@@ -34,6 +34,16 @@ def client_findings(image, current, target):
     ('docker:24.0.9-cli', '28.5.2', '29.0.0', True, 'moby/moby@v24.0.0'),
     ('docker:20.10.24', '28.5.2', '29.3.0', False, None),
     ('docker:28.5.2-cli', '20.10.24', '29.0.0', False, None),
+    # GitLab Runner's executors negotiate within their vendored client: 1.43 until 17.4, refused by 29.0, not by 29.3
+    ('gitlab/gitlab-runner:v17.4.0', '28.5.2', '29.0.0', True, 'gitlab-org/gitlab-runner@v16.3.0'),
+    ('gitlab/gitlab-runner:v16.2.0', '28.5.2', '29.3.0', False, None),
+    ('gitlab/gitlab-runner:v17.5.0', '28.5.2', '29.0.0', False, None),
+    # drone-runner-docker 1.8.4 pins 1.40 (FromEnv, no negotiation): refused by 29.0, accepted again by 29.3
+    ('drone/drone-runner-docker:1.8.4', '28.5.2', '29.0.0', True, 'drone-runners/drone-runner-docker#78'),
+    ('drone/drone-runner-docker:1.8.4', '28.5.2', '29.3.0', False, None),
+    # the Woodpecker agent 2.x negotiates up to 1.43; 3.x reaches 1.47 and more
+    ('woodpeckerci/woodpecker-agent:v2.8.3', '28.5.2', '29.0.0', True, 'woodpecker-ci/woodpecker@v2.0.0'),
+    ('woodpeckerci/woodpecker-agent:v3.0.0', '28.5.2', '29.0.0', False, None),
 ])
 def test_engine29_clients(image, current, target, blocked, source):
     findings = client_findings(image, current, target)

@@ -41,8 +41,26 @@ def findings(declared, current, target=None, **kwargs):
     # 2.0.2 defaults to 1.44: too new for engines before 25.0
     ('testcontainers-java', '2.0.2', '20.10.24', '20.10.24', 'client_api_too_new', 'upgrade the engine to 25.0'),
     ('testcontainers-java', '2.0.2', '28.5.2', '29.0.0', None, None),
-    # the Jenkins docker plugin's attach connector: no fixed release established, and the remedy says so
-    ('jenkins-docker-plugin', '1274', '28.5.2', '29.0.0', 'client_api_too_old', 'no fixed release is established'),
+    # the Jenkins docker plugin's attach connector pins 1.32 until 1308.vff6e33248305 (declared by its leading number)
+    ('jenkins-docker-plugin', '1274', '28.5.2', '29.0.0', 'client_api_too_old',
+     'upgrade jenkins-docker-plugin first (>=1308)'),
+    ('jenkins-docker-plugin', '1.2.10', '28.5.2', '29.3.0', 'client_api_too_old', '(>=1308)'),
+    ('jenkins-docker-plugin', '1308', '28.5.2', '29.0.0', None, None),
+    # GitLab Runner's clear-docker-cache pins 1.41 for its prune from 15.10.0 until 18.7.0
+    ('clear-docker-cache', '18.6.6', '28.5.2', '29.0.0', 'client_api_too_old', '(>=18.7.0)'),
+    ('clear-docker-cache', '18.6.6', '28.5.2', '29.3.0', None, None),
+    ('clear-docker-cache', '18.7.0', '28.5.2', '29.0.0', None, None),
+    # a host-installed runner is judged by its program name as well as by its image
+    ('gitlab-runner', '16.11.0', '28.5.2', '29.0.0', 'client_api_too_old', '(>=17.5.0)'),
+    # drone-runner-docker: no release with the fix is established, and the remedy says so
+    ('drone-runner-docker', '1.8.4', '28.5.2', '29.0.0', 'client_api_too_old', 'no fixed release is established'),
+    # testcontainers-go negotiates within its go.mod's docker client: at most 1.43 before 0.28.0
+    ('testcontainers-go', '0.27.0', '28.5.2', '29.0.0', 'client_api_too_old', '(>=0.28.0)'),
+    ('testcontainers-go', '0.21.0', '28.5.2', '29.3.0', None, None),
+    ('testcontainers-go', '0.28.0', '28.5.2', '29.0.0', None, None),
+    # testcontainers-python speaks what docker-py speaks (which negotiates from 4.3.1)
+    ('testcontainers-python', '4.8.0', '28.5.2', '29.0.0', None, None),
+    ('testcontainers (PyPI)', '3.7.1', '20.10.24', '29.0.0', None, None),
 ])
 def test_programs_judged_by_their_rows(program, version, current, target, verdict, remedy):
     found = findings({'program': program, 'version': version}, current, target)
@@ -99,7 +117,8 @@ def test_plan_has_no_step_for_a_library_and_its_blocker_stays():
 def test_rows_of_programs_have_no_image_and_a_source():
     rows = [r for r in _kb.sections_copy()['clients'] if not r.get('images')]
     names = {r['name'] for r in rows}
-    assert {'docker-py', 'docker-compose', 'testcontainers-java', 'jenkins-docker-plugin'} <= names
+    assert {'docker-py', 'docker-compose', 'testcontainers-java', 'jenkins-docker-plugin', 'clear-docker-cache',
+            'testcontainers-go', 'testcontainers-python'} <= names
     for row in rows:
         assert row['source'].strip()
         if 'fixed_in' in row and row['fixed_in'] is None:
