@@ -198,15 +198,11 @@ def predicted(version: dict, declared: dict) -> tuple[bool, list]:
     return not [f for f in found if f["severity"] == "blocker"], found
 
 
-def test_python_sdk_releases_against_every_lab_engine(hosts):
-    releases = sdk_releases()
-    trees = {v: pyclient_tree("docker", v) for v in releases}
-    for host in hosts.values():
-        for v, tree in trees.items():
-            copy_tree(host, tree, f"/opt/fs-pyclients/docker-{v}")
+def lab_states(hosts):
+    """(host, its unversioned /version) for every lab engine as installed, then 28.5.2 at the minimums of 29.0 (1.44)
+    and 29.3 (1.40); the new host is restored to its default minimum afterwards, whatever happened."""
     states = [(host, None) for host in hosts.values()]
     states += [(hosts["new"], "1.44"), (hosts["new"], "1.40")]
-    results = []
     try:
         for host, min_api in states:
             if min_api is not None:
@@ -214,16 +210,31 @@ def test_python_sdk_releases_against_every_lab_engine(hosts):
             version = unversioned_version(host)
             if min_api is not None:
                 assert version["MinAPIVersion"] == min_api, version
-            for v in releases:
-                ok, found = predicted(version, {"name": "sdk", "program": "docker-py", "version": v})
-                real = run_sdk(host, f"/opt/fs-pyclients/docker-{v}")
-                row = _kb.builtin().program_row("docker-py", parse_version(v))
-                # a release that negotiates speaks the engine's own maximum; one that pins speaks its row's version
-                api = version["ApiVersion"] if row["negotiates"] else row["api_version"]
-                results.append((v, version["Version"], version["MinAPIVersion"], ok, real["ok"],
-                                api if real["ok"] else None, real["api"], real["error"]))
+            yield host, version
     finally:
         restart_with_min_api(hosts["new"], None)
+
+
+def sdk_api(release: str, version: dict) -> str:
+    """The API version docker-py ``release`` speaks to an engine that reports ``version``: the engine's own maximum
+    when its row negotiates, else the row's version."""
+    row = _kb.builtin().program_row("docker-py", parse_version(release))
+    return version["ApiVersion"] if row["negotiates"] else row["api_version"]
+
+
+def test_python_sdk_releases_against_every_lab_engine(hosts):
+    releases = sdk_releases()
+    trees = {v: pyclient_tree("docker", v) for v in releases}
+    for host in hosts.values():
+        for v, tree in trees.items():
+            copy_tree(host, tree, f"/opt/fs-pyclients/docker-{v}")
+    results = []
+    for host, version in lab_states(hosts):
+        for v in releases:
+            ok, found = predicted(version, {"name": "sdk", "program": "docker-py", "version": v})
+            real = run_sdk(host, f"/opt/fs-pyclients/docker-{v}")
+            results.append((v, version["Version"], version["MinAPIVersion"], ok, real["ok"],
+                            sdk_api(v, version) if real["ok"] else None, real["api"], real["error"]))
     wrong = [r for r in results if r[3] != r[4] or r[5] != r[6]]
     assert len(results) == 5 * len(releases) and len(releases) >= 7
     assert any(not r[4] for r in results), "no real refusal was seen: the test would not notice a wrong prediction"
@@ -287,3 +298,63 @@ def test_docker_compose_v1_against_28_5_and_a_29_0_minimum(hosts):
     assert not ok_pinned and pinned.returncode != 0, pinned.stdout[-300:]
     assert "client version 1.38 is too old. Minimum supported API version is 1.44" in pinned.stderr, \
         pinned.stderr[-800:]
+
+
+# --- testcontainers-python --------------------------------------------------------------------------------------
+
+# Its DockerClient builds the SDK client with docker.from_env() and no version: it speaks what the installed docker-py
+# speaks. Each release runs once with docker-py 7.1.0 (negotiates) and once with 4.3.0 (pins 1.39, which every
+# release allows): the first is predicted from the testcontainers-python row, the second from docker-py's.
+TESTCONTAINERS_RELEASES = ("3.7.1", "4.15.0")
+TESTCONTAINERS_SDKS = ("7.1.0", "4.3.0")
+# Only a refusal by the engine counts as "not ok": an import or connection error fails the test.
+TESTCONTAINERS_SCRIPT = """
+import json
+import docker.errors
+from testcontainers.core.docker_client import DockerClient
+try:
+    tc = DockerClient()
+    tc.client.containers.list(all=True)
+    print(json.dumps({"ok": True, "api": tc.client.api.api_version, "error": None}))
+except docker.errors.APIError as exc:
+    print(json.dumps({"ok": False, "api": None, "error": str(exc)[-300:]}))
+"""
+
+
+def testcontainers_releases():
+    rows = _kb.builtin().program_rows("testcontainers-python")
+    uncovered = [row["id"] for row in rows
+                 if not any(row["_spec"].contains(parse_version(r)) for r in TESTCONTAINERS_RELEASES)]
+    assert rows and uncovered == [], f"no real testcontainers release checks the rows {uncovered}"
+    return TESTCONTAINERS_RELEASES
+
+
+def test_testcontainers_python_against_every_lab_engine(hosts):
+    """testcontainers-python 3.7.1 and 4.15.0 (PyPI `testcontainers`), each with docker-py 7.1.0 and 4.3.0, call the
+    engine through testcontainers' own DockerClient in every lab state; each call does what compat_findings predicts
+    for a host that declares that testcontainers release and that docker-py release, and speaks the predicted API
+    version."""
+    pairs = [(tc, sdk) for tc in testcontainers_releases() for sdk in TESTCONTAINERS_SDKS]
+    for tc, sdk in pairs:
+        tree = pyclient_tree("testcontainers", tc, f"docker=={sdk}")
+        for host in hosts.values():
+            copy_tree(host, tree, f"/opt/fs-pyclients/testcontainers-{tc}-docker-{sdk}")
+    results = []
+    for host, version in lab_states(hosts):
+        for tc, sdk in pairs:
+            declared = [{"name": "tests", "program": "testcontainers-python", "version": tc},
+                        {"name": "sdk", "program": "docker-py", "version": sdk}]
+            found = [f for f in compat_findings(engine_facts(version, declared), None)
+                     if f["component"].startswith("client")]
+            ok = not [f for f in found if f["severity"] == "blocker"]
+            res = host.exec(["env", f"PYTHONPATH=/opt/fs-pyclients/testcontainers-{tc}-docker-{sdk}", "python3", "-W",
+                             "ignore", "-c", TESTCONTAINERS_SCRIPT], check=False)
+            assert res.returncode == 0, (tc, sdk, res.stderr[-800:])
+            real = json.loads(res.stdout.strip().splitlines()[-1])
+            results.append((tc, sdk, version["Version"], version["MinAPIVersion"], ok, real["ok"],
+                            sdk_api(sdk, version) if real["ok"] else None, real["api"], real["error"]))
+    wrong = [r for r in results if r[4] != r[5] or r[6] != r[7]]
+    assert len(results) == 5 * len(pairs), results
+    assert any(not r[5] for r in results) and any(r[5] for r in results), results
+    assert wrong == [], "(testcontainers, sdk, engine, engine min API, predicted ok, real ok, predicted API, real " \
+        "API, error):\n" + "\n".join(map(repr, wrong))
