@@ -44,6 +44,12 @@ def client_findings(image, current, target):
     # the Woodpecker agent 2.x negotiates up to 1.43; 3.x reaches 1.47 and more
     ('woodpeckerci/woodpecker-agent:v2.8.3', '28.5.2', '29.0.0', True, 'woodpecker-ci/woodpecker@v2.0.0'),
     ('woodpeckerci/woodpecker-agent:v3.0.0', '28.5.2', '29.0.0', False, None),
+    # the nicholas-fedor fork of watchtower: 1.25 until 1.8.0, then 1.44 (too new before 25.0), negotiates from 1.11.0
+    ('nickfedor/watchtower:v1.7.13', '28.5.2', '29.0.0', True, 'nicholas-fedor/watchtower@v1.7.2'),
+    ('ghcr.io/nicholas-fedor/watchtower:v1.7.13', '28.5.2', '29.3.0', True, 'nicholas-fedor/watchtower@v1.7.2'),
+    ('nickfedor/watchtower:v1.10.0', '28.5.2', '29.0.0', False, None),
+    ('nickfedor/watchtower:v1.10.0', '20.10.24', '20.10.24', True, 'beatkind/watchtower#88'),
+    ('nickfedor/watchtower:v1.11.0', '20.10.24', '29.0.0', False, None),
 ])
 def test_engine29_clients(image, current, target, blocked, source):
     findings = client_findings(image, current, target)

@@ -58,6 +58,9 @@ def findings(declared, current, target=None, **kwargs):
     ('testcontainers-go', '0.27.0', '28.5.2', '29.0.0', 'client_api_too_old', '(>=0.28.0)'),
     ('testcontainers-go', '0.21.0', '28.5.2', '29.3.0', None, None),
     ('testcontainers-go', '0.28.0', '28.5.2', '29.0.0', None, None),
+    # Telegraf's docker_log input sends 1.24 until 1.37.0: refused by 29.0 and by 29.3
+    ('telegraf inputs.docker_log', '1.36.4', '28.5.2', '29.3.0', 'client_api_too_old', '(>=1.37.0)'),
+    ('telegraf-docker-log', '1.37.0', '28.5.2', '29.0.0', None, None),
     # testcontainers-python speaks what docker-py speaks (which negotiates from 4.3.1)
     ('testcontainers-python', '4.8.0', '28.5.2', '29.0.0', None, None),
     ('testcontainers (PyPI)', '3.7.1', '20.10.24', '29.0.0', None, None),
