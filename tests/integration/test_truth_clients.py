@@ -253,7 +253,9 @@ COMPOSE_RELEASES = ("1.26.2", "1.27.0", "1.29.2")
 
 
 def compose_releases():
-    rows = _kb.builtin().program_rows("docker-compose")
+    # Compose v2 (the CLI plugin, a Go binary) is on neither PyPI nor Debian 12: its rows are not checked here
+    rows = [row for row in _kb.builtin().program_rows("docker-compose") if row["id"].startswith("docker-compose-v1-")]
+    assert len(rows) >= 2, rows
     uncovered = [row["id"] for row in rows
                  if not any(row["_spec"].contains(parse_version(r)) for r in COMPOSE_RELEASES)]
     assert uncovered == [], f"no real compose release checks the rows {uncovered}: add one to COMPOSE_RELEASES"

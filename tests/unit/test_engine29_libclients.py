@@ -33,8 +33,12 @@ def findings(declared, current, target=None, **kwargs):
     # the PyPI name is an alias
     ('docker (PyPI)', '3.7.3', '28.5.2', '29.0.0', 'client_api_too_old', 'upgrade docker-py first (>=4.3.1)'),
     # compose v1 pinned by file format before 1.27, negotiates through docker-py from 1.27
-    ('docker-compose', '1.26.2', '28.5.2', '29.3.0', 'client_api_too_old', '(>=1.27.0,<2.0.0)'),
+    ('docker-compose', '1.26.2', '28.5.2', '29.3.0', 'client_api_too_old', '(>=1.27.0)'),
     ('docker-compose', '1.29.2', '28.5.2', '29.0.0', None, None),
+    # compose v2 negotiates within its go.mod's client: at most 1.43 before 2.24.0
+    ('docker compose', '2.23.3', '28.5.2', '29.0.0', 'client_api_too_old', '(>=2.24.0)'),
+    ('docker-compose-plugin', '2.15.1', '28.5.2', '29.3.0', None, None),
+    ('docker-compose', '2.24.0', '28.5.2', '29.0.0', None, None),
     # testcontainers-java 1.x: the fixed 1.21.4 has no row of its own, the remedy still names it
     ('testcontainers-java', '1.21.3', '28.5.2', '29.0.0', 'client_api_too_old', '(1.21.4, or >=2.0.2,<2.0.3)'),
     ('testcontainers-java', '2.0.1', '28.5.2', '29.3.0', 'client_api_too_old', '>=2.0.2,<2.0.3'),
