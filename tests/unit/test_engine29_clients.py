@@ -50,6 +50,10 @@ def client_findings(image, current, target):
     ('nickfedor/watchtower:v1.10.0', '28.5.2', '29.0.0', False, None),
     ('nickfedor/watchtower:v1.10.0', '20.10.24', '20.10.24', True, 'beatkind/watchtower#88'),
     ('nickfedor/watchtower:v1.11.0', '20.10.24', '29.0.0', False, None),
+    # cAdvisor negotiates within docker/docker v20.10 until 0.49.x (at most 1.41), v26.1.4 from 0.50.0
+    ('gcr.io/cadvisor/cadvisor:v0.49.1', '28.5.2', '29.0.0', True, 'google/cadvisor#3749'),
+    ('gcr.io/cadvisor/cadvisor:v0.49.1', '28.5.2', '29.3.0', False, None),
+    ('gcr.io/cadvisor/cadvisor:v0.50.0', '28.5.2', '29.0.0', False, None),
 ])
 def test_engine29_clients(image, current, target, blocked, source):
     findings = client_findings(image, current, target)
