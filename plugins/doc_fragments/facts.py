@@ -131,4 +131,14 @@ options:
           - The release of the program or library the client runs (for example V("6.1.3") for docker-py 6.1.3). With
             it, the collection's filters look up which API version that release speaks.
         type: str
+  host_processes:
+    description:
+      - Also list the programs on the host itself (not in containers) that hold a connection to a Docker socket right
+        now, and the systemd services whose unit points a program at one (E(DOCKER_HOST) or a path to C(docker.sock)),
+        read from C(/proc), the kernel's socket diagnostics (what C(ss -xp) shows) and the unit files. Nothing is
+        connected to; the only program run is the C(docker) CLI's C(--version), when no package owns it.
+      - Needs C(become) to see processes of other users.
+      - V(false) skips this; the facts C(host_processes) and C(declared_by_unit) are then V(null).
+    type: bool
+    default: true
 """

@@ -12,6 +12,7 @@ import json
 import os
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._host import EngineError
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _hostclients as HC
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _parse as P
 
 DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock'
@@ -770,9 +771,36 @@ def is_docker_socket(path, sockets):
     return os.path.basename(path.rstrip('/')) == 'docker.sock' or path in sockets
 
 
-def gather_clients(ctx, socket_path=DEFAULT_DOCKER_SOCKET, declared=None):
+def host_clients(ctx, socket_path):
+    """HC.empty() filled: the processes connected to the engine's socket(s) (the rootful one asked and
+    /var/run/docker.sock, and every rootless daemon's, read in its own network namespace) and the units that
+    point a program at one."""
+    facts = HC.empty()
+    sockets = [socket_path, DEFAULT_DOCKER_SOCKET]
+    netns_pids = []
+    for proc in rootless_dockerds(ctx):
+        argv = P.parse_cmdline(ctx.read('/proc/%s/cmdline' % proc['pid'], binary=True))
+        host_opt = P.cmdline_option(argv, '--host', '-H')
+        if host_opt and host_opt.startswith('unix://'):
+            sockets.append(host_opt[len('unix://'):])
+        else:
+            uid = proc['rootlesskit_uid'] if proc['rootlesskit_uid'] is not None else proc['uid']
+            sockets.append('/run/user/%s/docker.sock' % uid)
+        netns_pids.append(proc['pid'])
+    facts['host_processes'], facts['host_processes_error'] = HC.host_processes(ctx, sockets, netns_pids)
+    connected = {entry['systemd_unit'] for entry in facts['host_processes']}
+    facts['declared_by_unit'] = HC.declared_by_unit(
+        ctx, unit_texts, unit_environment, lambda path: is_docker_socket(path, sockets), connected)
+    return facts
+
+
+def gather_clients(ctx, socket_path=DEFAULT_DOCKER_SOCKET, declared=None, host_processes=True):
     installed = bool(ctx.host.which('dockerd'))
     facts = {'socket_mounts': [], 'declared': [], 'error': None}
+    if host_processes:
+        facts.update(host_clients(ctx, socket_path))
+    else:
+        facts.update(host_processes=None, declared_by_unit=None, host_processes_error=None)
     for item in declared or []:
         image = item.get('image')
         name, tag = P.split_image(image)

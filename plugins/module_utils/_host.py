@@ -13,10 +13,11 @@ import os
 import pwd
 import socket
 import stat
+import struct
 import sys
 import traceback
 
-from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import parse_status
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import parse_status, parse_unix_diag
 
 try:
     import docker as _docker_sdk
@@ -27,6 +28,15 @@ except Exception:  # pylint: disable=broad-except  # ImportError, or a broken in
     DOCKER_SDK_IMPORT_ERROR = traceback.format_exc()
 else:
     DOCKER_SDK_IMPORT_ERROR = None
+
+# sock_diag netlink (linux/sock_diag.h, linux/unix_diag.h): the dump `ss -x` reads.
+_NETLINK_SOCK_DIAG = 4
+_SOCK_DIAG_BY_FAMILY = 20
+_NLM_F_REQUEST = 0x1
+_NLM_F_DUMP = 0x300
+_UDIAG_SHOW_PEER = 0x4
+_ALL_STATES = 0xffffffff
+_NO_COOKIE = 0xffffffff
 
 # Any client API version the SDK accepts: requests are sent without a version prefix, so the daemon
 # serves them at its own default (its maximum). Naming a version keeps the SDK from negotiating.
@@ -157,6 +167,73 @@ class Host:
             return os.readlink('/proc/%s/ns/pid' % pid)
         except OSError:
             return None
+
+    def own_pid(self):
+        return os.getpid()
+
+    def process_sockets(self):
+        """{'sockets': [[pid, [inode, ...]], ...], 'unreadable': N}: the socket inodes each process of this PID
+        namespace holds open (/proc/PID/fd links to socket:[INODE]); N processes whose fds could not be read."""
+        found, unreadable = [], 0
+        for proc in self.processes():
+            pid = proc['pid']
+            folder = '/proc/%s/fd' % pid
+            try:
+                names = os.listdir(folder)
+            except FileNotFoundError:
+                continue
+            except OSError:
+                unreadable += 1
+                continue
+            inodes = []
+            for name in names:
+                try:
+                    target = os.readlink(os.path.join(folder, name))
+                except OSError:
+                    continue
+                if target.startswith('socket:['):
+                    inodes.append(int(target[len('socket:['):-1]))
+            if inodes:
+                found.append([pid, sorted(set(inodes))])
+        return {'sockets': sorted(found), 'unreadable': unreadable}
+
+    def unix_peers(self):
+        """{'pairs': [[inode, peer inode], ...], 'error': None} for every unix socket of this network namespace
+        that has a peer, from the kernel's sock_diag netlink dump (UNIX_DIAG_PEER, what `ss -xp` shows); 'pairs'
+        None and 'error' one sentence when the kernel does not answer (no unix_diag support)."""
+        try:
+            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_SOCK_DIAG)
+        except (OSError, AttributeError, ValueError) as exc:
+            return {'pairs': None, 'error': 'no sock_diag netlink socket (%s)' % exc}
+        try:
+            request = struct.pack('=BBHIIIII', socket.AF_UNIX, 0, 0, _ALL_STATES, 0, _UDIAG_SHOW_PEER,
+                                  _NO_COOKIE, _NO_COOKIE)
+            header = struct.pack('=IHHII', 16 + len(request), _SOCK_DIAG_BY_FAMILY, _NLM_F_REQUEST | _NLM_F_DUMP,
+                                 1, 0)
+            sock.settimeout(self.timeout)
+            sock.sendto(header + request, (0, 0))
+            pairs = []
+            while True:
+                data = sock.recv(1 << 17)
+                if not data:
+                    return {'pairs': None, 'error': 'the sock_diag dump ended early'}
+                done, error = parse_unix_diag(data, pairs)
+                if error:
+                    return {'pairs': None, 'error': error}
+                if done:
+                    return {'pairs': sorted(pairs), 'error': None}
+        except OSError as exc:
+            return {'pairs': None, 'error': 'sock_diag failed (%s)' % exc}
+        finally:
+            sock.close()
+
+    def file_owner(self, path):
+        """[uid, mode] of a file (following links), None when it cannot be read."""
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None
+        return [info.st_uid, info.st_mode]
 
     def user_name(self, uid):
         try:

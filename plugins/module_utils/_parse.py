@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import struct
 
 # Packages of both families, as dpkg knows them. Debian: docker.io (engine), docker-cli (split from
 # 26.x), containerd, runc, tini. Docker Inc.'s repository: docker-ce, docker-ce-cli, containerd.io,
@@ -450,3 +452,87 @@ def parse_module_list(text):
         if path:
             names.add(module_name(path))
     return names
+
+
+def parse_proc_net_unix(text):
+    """/proc/net/unix -> [(inode, path)] for sockets bound to a path (abstract and unnamed ones left out)."""
+    found = []
+    for line in (text or '').splitlines()[1:]:
+        fields = line.split(None, 7)
+        if len(fields) == 8 and fields[6].isdigit() and fields[7].startswith('/'):
+            found.append((int(fields[6]), fields[7].strip()))
+    return found
+
+
+def same_socket_path(one, other):
+    """/var/run is a link to /run on every systemd host: /var/run/docker.sock and /run/docker.sock are one."""
+    def norm(path):
+        return '/run/' + path[len('/var/run/'):] if path.startswith('/var/run/') else path
+    return bool(one) and bool(other) and norm(one) == norm(other)
+
+
+def unit_from_cgroup(text):
+    """/proc/PID/cgroup -> (unit, 'system' | 'user') for the innermost systemd service or scope the process runs
+    in (ci-events.service, session-3.scope), else (None, None)."""
+    for line in (text or '').splitlines():
+        parts = [part for part in line.split(':', 2)[-1].split('/') if part]
+        user = any(re.match(r'^user@\d+\.service$', part) for part in parts)
+        for part in reversed(parts):
+            if part.endswith(('.service', '.scope')) and not re.match(r'^user@\d+\.service$', part):
+                return part, 'user' if user else 'system'
+    return None, None
+
+
+def parse_dpkg_search(text):
+    """`dpkg-query -S PATH` -> the package owning the path ('docker-cli: /usr/bin/docker' -> docker-cli)."""
+    for line in (text or '').splitlines():
+        if ': ' in line and not line.startswith('diversion '):
+            names = line.split(': ', 1)[0]
+            return names.split(',')[0].strip().split(':')[0] or None
+    return None
+
+
+def parse_docker_cli_version(text):
+    """`docker --version` -> '28.2.2' ('Docker version 28.2.2, build e6534b4')."""
+    match = re.search(r'Docker version v?(\d+\.\d+\.\d+[^\s,]*)', text or '')
+    return match.group(1) if match else None
+
+
+def dist_version(names, project):
+    """The release of a Python project from the names in a site-packages folder (docker-7.1.0.dist-info,
+    docker-5.0.3.egg-info, docker_compose-1.29.2.dist-info), when the folder also holds the import package."""
+    wanted = project.replace('-', '_').lower()
+    for name in names or []:
+        match = re.match(r'^([A-Za-z0-9_.-]+?)-(\d[^-]*?)(?:-py\d[^-]*)?\.(?:dist|egg)-info$', name)
+        if match and match.group(1).replace('-', '_').replace('.', '_').lower() == wanted:
+            return match.group(2)
+    return None
+
+
+_NLMSG_ERROR = 2
+_NLMSG_DONE = 3
+_UNIX_DIAG_PEER = 2
+
+
+def parse_unix_diag(data, pairs):
+    """One read of a sock_diag dump of unix sockets (netlink messages: nlmsghdr, unix_diag_msg, attributes):
+    appends [inode, peer inode] to pairs for each UNIX_DIAG_PEER; returns (done, error sentence or None)."""
+    offset = 0
+    while offset + 16 <= len(data):
+        length, kind = struct.unpack_from('=IH', data, offset)
+        if length < 16 or kind == _NLMSG_DONE:
+            return True, None
+        if kind == _NLMSG_ERROR:
+            code = -struct.unpack_from('=i', data, offset + 16)[0]
+            return True, 'sock_diag answered %s' % os.strerror(code)
+        inode = struct.unpack_from('=I', data, offset + 20)[0]
+        attr, end = offset + 32, min(offset + length, len(data))
+        while attr + 4 <= end:
+            size, attr_type = struct.unpack_from('=HH', data, attr)
+            if size < 4:
+                break
+            if attr_type == _UNIX_DIAG_PEER and size >= 8:
+                pairs.append([inode, struct.unpack_from('=I', data, attr + 4)[0]])
+            attr += (size + 3) & ~3
+        offset += (length + 3) & ~3
+    return False, None

@@ -14,6 +14,9 @@ description:
   - Lists the containers that mount a Docker socket (the usual way agents such as CapRover, Portainer or Traefik
     talk to the engine), with their image and the E(DOCKER_API_VERSION) they pin, and returns the clients declared
     with O(declared). Raw facts only; the collection's filters judge them.
+  - Also lists the programs on the host itself connected to a Docker socket (the docker CLI, a Python program
+    using docker-py, gitlab-runner, ...) with their executable, systemd unit and release, and the systemd services
+    whose unit points a program at the socket (see O(host_processes)).
   - Returns C(ansible_facts.container_engine.clients).
 author:
   - fleetsafe developers (@fleetsafe)
@@ -46,8 +49,8 @@ ansible_facts:
       contains:
         clients:
           description:
-            - Engine API clients - containers that mount a Docker socket, and clients declared with O(declared). Raw
-              facts only.
+            - Engine API clients - containers that mount a Docker socket, programs and services on the host that use
+              one, and clients declared with O(declared). Raw facts only.
           returned: always
           type: dict
           contains:
@@ -125,6 +128,158 @@ ansible_facts:
                   image: null
                   image_name: null
                   image_tag: null
+            host_processes:
+              description:
+                - Programs on the host itself (not in containers; processes of other PID namespaces are left out)
+                  connected to the engine's socket right now - O(docker_host), C(/var/run/docker.sock) and each
+                  rootless daemon's socket - found through the kernel's socket diagnostics (sock_diag, what C(ss -xp)
+                  shows) and C(/proc/PID/fd). The facts module's own connection is left out.
+                - V(null) when O(host_processes=false).
+              returned: always
+              type: list
+              elements: dict
+              contains:
+                name:
+                  description:
+                    - How the findings name the client - its systemd service (V(ci-events.service)) when it is the
+                      only client process in it, else the executable's name and pid (V(docker[4242])).
+                  returned: always
+                  type: str
+                  sample: ci-events.service
+                pid:
+                  description: Process ID.
+                  returned: always
+                  type: int
+                  sample: 4242
+                exe:
+                  description: The executable (C(/proc/PID/exe)), with V( (deleted)) when it was replaced on disk
+                    since.
+                  returned: always
+                  type: str
+                  sample: /usr/bin/docker
+                exe_deleted:
+                  description: Whether the executable was replaced or removed on disk since the process started.
+                  returned: always
+                  type: bool
+                cmdline:
+                  description: The command line.
+                  returned: always
+                  type: list
+                  elements: str
+                  sample:
+                    - docker
+                    - events
+                uid:
+                  description: The real user ID it runs as.
+                  returned: always
+                  type: int
+                  sample: 0
+                user:
+                  description: That user's name, V(null) when it has none.
+                  returned: always
+                  type: str
+                  sample: root
+                systemd_unit:
+                  description:
+                    - The innermost systemd service or scope it runs in (from C(/proc/PID/cgroup)), V(null) when none.
+                  returned: always
+                  type: str
+                  sample: ci-events.service
+                systemd_scope:
+                  description: V(system) or V(user) (a unit of a user's systemd manager), V(null) without a unit.
+                  returned: always
+                  type: str
+                  sample: system
+                socket_path:
+                  description: The Docker socket it is connected to.
+                  returned: always
+                  type: str
+                  sample: /run/docker.sock
+                program:
+                  description:
+                    - The knowledge base's name for it - V(docker) (the CLI, by its executable), V(docker-compose)
+                      (compose v1), V(gitlab-runner), V(docker-py) (a Python interpreter that would import the PyPI
+                      package C(docker)) - or V(null) for a program it cannot name.
+                  returned: always
+                  type: str
+                  sample: docker
+                version:
+                  description: The release it runs, V(null) when it could not be read.
+                  returned: always
+                  type: str
+                  sample: 28.5.2
+                version_source:
+                  description:
+                    - Where C(version) was read - V(package docker-cli) (the package that owns the executable, from
+                      dpkg), a Python package's C(*.dist-info) folder (the first on the process's import path), or the
+                      docker CLI's C(--version) when no package owns it; V(null) with no version.
+                  returned: always
+                  type: str
+                  sample: package docker-cli
+                api_version_env:
+                  description:
+                    - The API version the program is pinned to by its environment - E(DOCKER_API_VERSION) (the docker
+                      CLI, and programs the knowledge base does not know), E(COMPOSE_API_VERSION) (docker-compose v1);
+                      V(null) for docker-py, which reads none, or when unset or unreadable.
+                  returned: always
+                  type: str
+                  sample: '1.24'
+                docker_host_env:
+                  description: E(DOCKER_HOST) in its environment, else V(null).
+                  returned: always
+                  type: str
+            declared_by_unit:
+              description:
+                - systemd services that point a program at a Docker engine whether or not it runs now - E(DOCKER_HOST)
+                  in C(Environment=) or an C(EnvironmentFile=), or C(-H), C(--host) or a path to C(docker.sock) on
+                  C(ExecStart=). Units under C(/etc/systemd/system), C(/run/systemd/system) and
+                  C(/usr/local/lib/systemd/system) are read, and drop-ins of any unit; units shipped by packages in
+                  C(/usr/lib/systemd/system) only through their drop-ins. V(null) when O(host_processes=false).
+              returned: always
+              type: list
+              elements: dict
+              contains:
+                unit:
+                  description: The service.
+                  returned: always
+                  type: str
+                  sample: ci-events.service
+                where:
+                  description: The file the setting was read from.
+                  returned: always
+                  type: str
+                  sample: /etc/systemd/system/ci-events.service
+                docker_host:
+                  description: The engine address as written (V(unix:///run/docker.sock), a path, V(tcp://...)).
+                  returned: always
+                  type: str
+                  sample: unix:///run/docker.sock
+                socket_path:
+                  description:
+                    - The Docker socket on this host it points at, V(null) for a TCP or SSH address (such a unit is
+                      listed, not judged against this host's engine).
+                  returned: always
+                  type: str
+                  sample: /run/docker.sock
+                api_version_env:
+                  description: E(DOCKER_API_VERSION) the unit sets, else V(null).
+                  returned: always
+                  type: str
+                exec_start:
+                  description: The C(ExecStart=) in effect, as an argument list, V(null) when none.
+                  returned: always
+                  type: list
+                  elements: str
+                connected:
+                  description: Whether a process of this unit is among C(host_processes) now.
+                  returned: always
+                  type: bool
+            host_processes_error:
+              description:
+                - One sentence when the connections could not be listed (a kernel without unix socket diagnostics,
+                  C(CONFIG_UNIX_DIAG)), else V(null). C(host_processes) is then empty.
+              returned: always
+              type: str
             error:
               description: One sentence naming the problem and its fix, or V(null).
               returned: always

@@ -91,8 +91,8 @@ ansible_facts:
           type: dict
         clients:
           description:
-            - Engine API clients - containers that mount a Docker socket, and clients declared with O(declared). Raw
-              facts only.
+            - Engine API clients - containers that mount a Docker socket, programs and services on the host that use
+              one, and clients declared with O(declared). Raw facts only.
             - The same dict as M(fleetsafe.container_engine.clients_facts) returns; its RETURN documentation lists
               every key.
           returned: when gathered (O(gather))

@@ -197,10 +197,13 @@ def _unwrap(facts):
 
 
 class Client:
-    """A program that calls the Docker API: a container (image), or a program or library declared with its
-    ``program`` name (a knowledge-base client name such as docker-py) and the ``version`` it runs."""
+    """A program that calls the Docker API: a container (image), a process on the host (its executable, with the
+    ``program`` and ``version`` the facts read), a service whose unit points at the socket, or a program or library
+    declared with its ``program`` name (a knowledge-base client name such as docker-py) and the ``version`` it
+    runs."""
 
-    __slots__ = ('name', 'image', 'image_name', 'image_tag', 'api_env', 'declared_api', 'program', 'version')
+    __slots__ = ('name', 'image', 'image_name', 'image_tag', 'api_env', 'declared_api', 'program', 'version', 'exe',
+                 'unit')
 
     def __init__(self, name):
         self.name = name
@@ -211,6 +214,8 @@ class Client:
         self.declared_api = None
         self.program = None
         self.version = None
+        self.exe = None     # a host process: its executable
+        self.unit = None    # a systemd service that points a program at the socket
 
     @property
     def product(self):
@@ -347,6 +352,32 @@ class Host:
             client.image_name = as_str(req(item, 'image_name', ip), ip + '.image_name')
             client.image_tag = as_str(req(item, 'image_tag', ip), ip + '.image_tag')
             client.api_env = as_api(req(item, 'api_version_env', ip), ip + '.api_version_env')
+        # optional: facts gathered before 0.4, or with host_processes=false, carry none
+        for i, item in enumerate(as_list(d.get('host_processes'), p + '.host_processes')):
+            ip = '%s.host_processes[%d]' % (p, i)
+            item = as_dict(item, ip)
+            name = as_str(req(item, 'name', ip), ip + '.name')
+            if not name:
+                raise InputError('%s.name must name the client' % ip)
+            client = by_name.setdefault(name, Client(name))
+            client.exe = as_str(req(item, 'exe', ip), ip + '.exe')
+            client.api_env = as_api(req(item, 'api_version_env', ip), ip + '.api_version_env') or client.api_env
+            program = as_str(req(item, 'program', ip), ip + '.program')
+            client.program = program or client.program
+            # a version the facts module read that the filters cannot parse leaves the client unknown, not an error
+            version = as_str(req(item, 'version', ip), ip + '.version')
+            client.version = _version_or_none(version, ip + '.version') if program else None
+        for i, item in enumerate(as_list(d.get('declared_by_unit'), p + '.declared_by_unit')):
+            ip = '%s.declared_by_unit[%d]' % (p, i)
+            item = as_dict(item, ip)
+            if as_str(req(item, 'socket_path', ip), ip + '.socket_path') is None:
+                continue    # a TCP or SSH address: another engine, maybe, not judged against this one
+            name = as_str(req(item, 'unit', ip), ip + '.unit')
+            if not name:
+                raise InputError('%s.unit must name the service' % ip)
+            client = by_name.setdefault(name, Client(name))
+            client.unit = name
+            client.api_env = client.api_env or as_api(req(item, 'api_version_env', ip), ip + '.api_version_env')
         for i, item in enumerate(as_list(req(d, 'declared', p), p + '.declared')):
             ip = '%s.declared[%d]' % (p, i)
             item = as_dict(item, ip)

@@ -55,7 +55,7 @@ def _all_verdicts(ctx):
         if kind != 'unknown' and rng is None:
             continue
         verdict = 'unknown' if kind == 'unknown' else judge(kind, data, rng)
-        who = client.name + (' (%s)' % client.image if client.image else '')
+        who = client.name + (' (%s)' % (client.image or client.exe) if client.image or client.exe else '')
         if new_version is not None:
             who += ' at %s' % new_version.raw
         found.append((verdict, client, who, kind, data, how, row))
@@ -77,10 +77,21 @@ def _source(ctx, me, row):
          summary='a program talks to the Docker socket and nothing tells which API version it speaks')
 def client_api_unknown(ctx, me):
     for client, who, _kind, _data, _how, _row in _verdicts(ctx, 'unknown'):
+        declare = ('Declare it in the clients_facts `declared` option under the name %s, with the api_version it '
+                   'speaks or its program and version' % client.name)
         if client.version is not None and client.image_name is None:
             what = 'no knowledge-base row for %s %s' % (client.program, client.version.raw)
             remedy = ('Declare the API version it speaks (api_version in the clients_facts `declared` option), or add '
                       'a clients row named %s for this release with the knowledge argument.' % client.program)
+        elif client.exe is not None and client.program is None:
+            what = 'a program the knowledge base does not know'
+            remedy = declare + ', or pin its API version with DOCKER_API_VERSION if it reads it.'
+        elif client.exe is not None:
+            what = 'its %s release could not be read' % client.program
+            remedy = declare + '.'
+        elif client.unit is not None and client.image_name is None:
+            what = 'its unit points it at the socket; the program and its release are not known'
+            remedy = declare + ', or set DOCKER_API_VERSION in the unit if the program reads it.'
         else:
             what = 'tag %s' % describe(client.image_tag)
             remedy = ('Pin the image to a release tag, declare the client with its api_version in the clients_facts '

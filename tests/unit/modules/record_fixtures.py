@@ -22,6 +22,7 @@ ROOT = HERE.parents[2]
 FIXTURES = HERE / "fixtures"
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
+sys.path.insert(0, str(ROOT / "build" / "collections"))
 import lab  # noqa: E402
 from _facts import ROOTLESS_SETUP, rootless_start  # noqa: E402
 
@@ -34,7 +35,7 @@ CLIENT = ("docker rm -f fsf-client >/dev/null 2>&1 || true; "
 
 
 def record(host: lab.LabHost, name: str, description: str, user: str | None = None,
-           declared: list | None = None, docker_socket: str | None = None) -> None:
+           declared: list | None = None, docker_socket: str | None = None, host_processes: bool = False) -> None:
     # docker cp cannot write into the tmpfs at /tmp of a lab host: stream a tar through docker exec.
     host.exec(["rm", "-rf", REC])
     host.exec(["mkdir", "-p", f"{REC}/ansible_collections/fleetsafe/container_engine"])
@@ -46,10 +47,11 @@ def record(host: lab.LabHost, name: str, description: str, user: str | None = No
                f"{REC}/ansible_collections/fleetsafe/container_engine/_record_runner.py", REC])
     host.exec(["chmod", "-R", "a+rX", REC])
     res = host.exec(["python3", f"{REC}/_record_runner.py", json.dumps(declared or []),
-                     docker_socket or "/var/run/docker.sock"], user=user)
+                     docker_socket or "/var/run/docker.sock", json.dumps(host_processes)], user=user)
     data = json.loads(res.stdout)
     data = {"scenario": name, "description": description, "user": user or "root", "declared": declared or [],
-            **({"docker_socket": docker_socket} if docker_socket else {}), **data}
+            **({"docker_socket": docker_socket} if docker_socket else {}),
+            **({"host_processes": True} if host_processes else {}), **data}
     FIXTURES.mkdir(exist_ok=True)
     (FIXTURES / f"{name}.json").write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     print(f"recorded {name}: {len(data['calls'])} calls", file=sys.stderr)
@@ -130,8 +132,31 @@ def scenario_flags(host: lab.LabHost) -> None:
            "--api-cors-header=* and --log-opt max-size=10m; iptables switched to the legacy backend")
 
 
+# A docker CLI pinned to API 1.24 as a systemd service, docker-py 2.0.0 (PyPI, speaks 1.24) streaming events from a
+# plain background process, and a service that only declares DOCKER_HOST (never started).
+HOSTCLIENTS = r"""
+systemd-run --unit fs-events --setenv=DOCKER_API_VERSION=1.24 /usr/bin/docker events >/dev/null
+setsid env PYTHONPATH=/opt/fs-pyclients/docker-2.0.0 python3 -c \
+  'import docker; [print(e, flush=True) for e in docker.from_env().events()]' >/dev/null 2>&1 < /dev/null &
+printf '[Unit]\nDescription=nightly prune\n[Service]\nType=oneshot\nEnvironment=DOCKER_HOST=unix:///run/docker.sock\n\
+Environment=DOCKER_API_VERSION=1.41\nExecStart=/usr/bin/docker system prune -f\n' > /etc/systemd/system/fs-prune.service
+for i in $(seq 50); do ss -x 2>/dev/null | grep -c docker.sock | grep -qx '[2-9]' && break; sleep 0.2; done
+"""
+
+
+def scenario_hostclients(host: lab.LabHost) -> None:
+    from test_truth_clients import copy_tree, pyclient_tree
+    host.install_set("new")
+    copy_tree(host, pyclient_tree("docker", "2.0.0"), "/opt/fs-pyclients/docker-2.0.0")
+    host.sh(HOSTCLIENTS)
+    record(host, "new_host_clients", "new set (docker.io 28.5.2): `docker events` (docker-cli 28.5.2) as the "
+           "transient service fs-events.service with DOCKER_API_VERSION=1.24; a python3 process streaming events "
+           "with docker-py 2.0.0 (PyPI, on its PYTHONPATH), outside any unit; fs-prune.service (not started) "
+           "declares DOCKER_HOST and DOCKER_API_VERSION=1.41", host_processes=True)
+
+
 SCENARIOS = {"old": scenario_old, "mid": scenario_mid, "rootless": scenario_rootless, "socket": scenario_socket,
-             "flags": scenario_flags}
+             "flags": scenario_flags, "hostclients": scenario_hostclients}
 
 
 def main(argv: list[str]) -> int:

@@ -26,7 +26,11 @@ def module(name):
 
 
 def run_module(name, args, fixture, monkeypatch, capsys):
-    calls = json.loads((FIXTURES / f"{fixture}.json").read_text())["calls"]
+    data = json.loads((FIXTURES / f"{fixture}.json").read_text())
+    calls = data["calls"]
+    if name in ("clients_facts", "container_engine_facts") and not data.get("host_processes"):
+        # recorded before host processes were listed: the fixture holds no answers for it
+        args = {"host_processes": False, **args}
     monkeypatch.setattr(_common, "Host", lambda *a, **k: ReplayHost(calls))
     with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
         module(name).main()
