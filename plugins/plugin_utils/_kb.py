@@ -129,8 +129,10 @@ SCHEMA = {
 for _key_field, _fields in SCHEMA.values():
     _fields['enabled'] = (_BOOL, False, None)   # every row: enabled: false switches it off
 
-WHEN_KEYS = ('rootless_port_driver', 'rootless_net_driver', 'storage_driver', 'container', 'kernel_module_missing')
-HOST_WHEN_KEYS = frozenset(('container', 'kernel_module_missing'))   # conditions read from docker.host
+WHEN_KEYS = ('rootless_port_driver', 'rootless_net_driver', 'storage_driver', 'container', 'kernel_module_missing',
+             'firewalld')
+HOST_WHEN_KEYS = frozenset(('container', 'kernel_module_missing', 'firewalld'))   # conditions read from docker.host
+FIREWALLD_STATES = ('active', 'inactive')
 SEVERITIES = ('blocker', 'warning', 'info')
 COMPONENTS = ('engine', 'containerd', 'rootlesskit', 'runc')
 OPTION_PLACES = ('daemon_json', 'flag', 'storage_opt', 'log_driver', 'log_opt', 'storage_driver_plugin', 'listen')
@@ -189,6 +191,9 @@ def _check_field(where, field, value, types, kind):
             if not values or not all(isinstance(v, str) for v in values):
                 raise _err(where, 'condition %r must be a string or a list of strings, got %s' % (
                     cond, describe(expected)))
+            if cond == 'firewalld' and not set(values) <= set(FIREWALLD_STATES):
+                raise _err(where, 'condition "firewalld" must be %s, got %s' % (
+                    ' or '.join(FIREWALLD_STATES), describe(expected)))
 
 
 def validate_row(section, row, where):

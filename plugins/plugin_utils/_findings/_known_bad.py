@@ -30,6 +30,13 @@ def _condition_matches(when, daemon, docker):
             if matched is not True:
                 return matched
             continue
+        if cond == 'firewalld':
+            running = host['firewalld_active'] if host else None
+            if running is None:
+                return None
+            if ('active' if running else 'inactive') not in expected:
+                return False
+            continue
         if cond == 'storage_driver':
             value = docker['storage_driver'] if docker else None
         elif cond == 'container':
@@ -154,11 +161,12 @@ def known_bad_unverified(ctx, me):
             docker = ctx.host.docker
             why = ('docker.host was not gathered: facts from an older release of this collection'
                    if docker is None or docker['host'] is None else
-                   'docker.host: kernel module lists or container environment not readable')
+                   'docker.host: kernel module lists, container environment or firewalld state not readable')
             yield hit(label,
                       '[%s] %s %s breaks hosts with %s; this host\'s facts cannot tell (%s), so it was not '
                       'checked' % (row['id'], row['component'], version.raw, needs, why),
-                      'Check the host by hand (lsmod, modinfo MODULE, systemd-detect-virt) before the upgrade. If '
+                      'Check the host by hand (lsmod, modinfo MODULE, systemd-detect-virt, systemctl is-active '
+                      'firewalld) before the upgrade. If '
                       'it has that configuration: %s' % row['remedy'],
                       row['source'])
             continue
