@@ -156,8 +156,8 @@ def run_facts_module(parts, extra_spec=None, part_option=None):
         if 'rootless' in parts:
             facts['rootless'] = G.gather_rootless(ctx)
         if 'clients' in parts:
-            facts['clients'] = G.gather_clients(ctx, socket_path, params.get('declared'),
-                                               host_processes=params.get('host_processes', True))
+            facts['clients'] = G.gather_clients(
+                ctx, socket_path, params.get('declared'), host_processes=params.get('host_processes', True))
     finally:
         host.close()
 

@@ -355,11 +355,7 @@ class Host:
         # optional: facts gathered before 0.4, or with host_processes=false, carry none
         for i, item in enumerate(as_list(d.get('host_processes'), p + '.host_processes')):
             ip = '%s.host_processes[%d]' % (p, i)
-            item = as_dict(item, ip)
-            name = as_str(req(item, 'name', ip), ip + '.name')
-            if not name:
-                raise InputError('%s.name must name the client' % ip)
-            client = by_name.setdefault(name, Client(name))
+            item, client = _named_client(by_name, item, ip, 'name', 'the client')
             client.exe = as_str(req(item, 'exe', ip), ip + '.exe')
             client.api_env = as_api(req(item, 'api_version_env', ip), ip + '.api_version_env') or client.api_env
             program = as_str(req(item, 'program', ip), ip + '.program')
@@ -372,19 +368,12 @@ class Host:
             item = as_dict(item, ip)
             if as_str(req(item, 'socket_path', ip), ip + '.socket_path') is None:
                 continue    # a TCP or SSH address: another engine, maybe, not judged against this one
-            name = as_str(req(item, 'unit', ip), ip + '.unit')
-            if not name:
-                raise InputError('%s.unit must name the service' % ip)
-            client = by_name.setdefault(name, Client(name))
-            client.unit = name
+            item, client = _named_client(by_name, item, ip, 'unit', 'the service')
+            client.unit = client.name
             client.api_env = client.api_env or as_api(req(item, 'api_version_env', ip), ip + '.api_version_env')
         for i, item in enumerate(as_list(req(d, 'declared', p), p + '.declared')):
             ip = '%s.declared[%d]' % (p, i)
-            item = as_dict(item, ip)
-            name = as_str(req(item, 'name', ip), ip + '.name')
-            if not name:
-                raise InputError('%s.name must name the client' % ip)
-            client = by_name.setdefault(name, Client(name))
+            item, client = _named_client(by_name, item, ip, 'name', 'the client')
             client.declared_api = as_api(item.get('api_version'), ip + '.api_version') or client.declared_api
             image = as_str(item.get('image'), ip + '.image')
             if image and client.image_name is None:
@@ -393,13 +382,22 @@ class Host:
             version = as_version(item.get('version'), ip + '.version')
             if version is not None:
                 client.version = version
-                client.program = as_str(item.get('program'), ip + '.program') or name
+                client.program = as_str(item.get('program'), ip + '.program') or client.name
             elif item.get('program') is not None:
                 raise InputError('%s.program %s needs the version it runs (%s.version, like "6.1.3")' % (
                     ip, describe(item.get('program')), ip))
             if client.image_name is None and client.declared_api is None and client.version is None:
                 raise InputError('%s needs api_version, image, or program and version' % ip)
         self.clients = list(by_name.values())
+
+
+def _named_client(by_name, item, path, key, what):
+    """(the item as a dict, the Client named by item[key]: the one already read under that name, else a new one)."""
+    item = as_dict(item, path)
+    name = as_str(req(item, key, path), '%s.%s' % (path, key))
+    if not name:
+        raise InputError('%s.%s must name %s' % (path, key, what))
+    return item, by_name.setdefault(name, Client(name))
 
 
 def _target_version(target, key):
