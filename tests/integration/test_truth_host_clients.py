@@ -15,7 +15,7 @@ import re
 import time
 
 import pytest
-from _facts import adhoc, facts
+from _facts import ROOTLESS_SETUP, adhoc, facts, rootless_start
 from ansible_collections.fleetsafe.container_engine.plugins.filter.compat_findings import FilterModule
 from test_truth_clients import copy_tree, engine_facts, pyclient_tree, restart_with_min_api, unversioned_version
 
@@ -133,3 +133,36 @@ def test_host_clients_found_and_judged_like_the_engine_answers(lab_host_factory,
         wait_for(lambda: message in host.exec(["cat", CLI_LOG]).stdout, "docker CLI refused")
     finally:
         restart_with_min_api(host, None)
+
+
+def test_a_client_of_a_rootless_daemon(lab_host_factory, ansible_env):
+    """A user's `docker events` as a unit of her systemd manager, connected to her rootless dockerd 28.5.2, whose
+    socket lives in rootlesskit's network namespace: found with her name, her unit and her socket."""
+    host = lab_host_factory("new")
+    host.sh(ROOTLESS_SETUP)
+    host.sh(rootless_start("builtin"))
+    user = ("runuser -u alice -- env XDG_RUNTIME_DIR=/run/user/1000 "
+            "DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus")
+    host.sh(f"{user} systemd-run --user --unit fs-alice-events "
+            "--setenv=DOCKER_HOST=unix:///run/user/1000/docker.sock /usr/bin/docker events")
+    pid = int(host.exec(["runuser", "-u", "alice", "--", "env", "XDG_RUNTIME_DIR=/run/user/1000",
+                         "systemctl", "--user", "show", "-p", "MainPID", "--value", "fs-alice-events"]).stdout)
+    assert pid > 0
+
+    def connected():
+        clients = facts(adhoc(host, ansible_env, module="clients_facts"))["clients"]
+        return [entry for entry in clients["host_processes"] if entry["pid"] == pid], clients
+
+    found, clients = connected()
+    for _ in range(20):
+        if found:
+            break
+        time.sleep(0.5)
+        found, clients = connected()
+    assert clients["host_processes_error"] is None
+    [entry] = found
+    assert (entry["user"], entry["systemd_unit"], entry["systemd_scope"]) == ("alice", "fs-alice-events.service",
+                                                                             "user")
+    assert (entry["socket_path"], entry["docker_host_env"]) == ("/run/user/1000/docker.sock",
+                                                                "unix:///run/user/1000/docker.sock")
+    assert (entry["exe"], entry["program"], entry["version"]) == ("/usr/bin/docker", "docker", "28.5.2")
