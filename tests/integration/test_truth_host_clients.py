@@ -69,7 +69,7 @@ def connected_pids(host) -> set[int]:
 
 
 def wait_for(predicate, what):
-    for _ in range(100):
+    for _attempt in range(100):
         if predicate():
             return
         time.sleep(0.2)
@@ -154,7 +154,7 @@ def test_a_client_of_a_rootless_daemon(lab_host_factory, ansible_env):
         return [entry for entry in clients["host_processes"] if entry["pid"] == pid], clients
 
     found, clients = connected()
-    for _ in range(20):
+    for _attempt in range(20):
         if found:
             break
         time.sleep(0.5)
