@@ -239,3 +239,33 @@ def test_facts_without_host_processes_still_read():
     old = {key: value for key, value in clients.items()
            if key not in ("host_processes", "declared_by_unit", "host_processes_error")}
     assert client_findings(old, {"engine": "29.0.0"}) == []
+
+
+# --- a docker CLI no package owns (/usr/local/bin/docker, a static client) -------------------------------------
+def unowned_cli_calls(owner):
+    """The recording, with dpkg owning nothing at /usr/bin/docker (what `dpkg-query -S` says for a file no package
+    ships) and the given [uid, mode] for the file."""
+    calls = copy.deepcopy(FIXTURE["calls"])
+    calls[call_key("run", (["/usr/bin/dpkg-query", "-S", "/usr/bin/docker"],), {})]["result"] = [
+        1, "", "dpkg-query: no path found matching pattern /usr/bin/docker\n"]
+    calls[call_key("file_owner", ("/usr/bin/docker",), {})] = {"result": owner}
+    # what the 28.2.2 static client of these machines prints for --version
+    calls[call_key("run", (["/usr/bin/docker", "--version"],), {})] = {
+        "result": [0, "Docker version 28.2.2, build e6534b4\n", ""]}
+    return calls
+
+
+def test_an_unowned_docker_cli_is_asked_for_its_version_when_only_root_can_write_it():
+    clients, _ctx = gather(unowned_cli_calls([0, 0o100755]))
+    cli = by_name(clients)["fs-events.service"]
+    assert (cli["version"], cli["version_source"]) == ("28.2.2", "/usr/bin/docker --version")
+
+
+@pytest.mark.parametrize("owner", [[1000, 0o100755], [0, 0o100775], [0, 0o100757], None])
+def test_an_unowned_docker_cli_a_user_could_replace_is_never_run(owner):
+    calls = unowned_cli_calls(owner)
+    replay = ReplayHost(calls)
+    clients = G.gather_clients(G.Context(replay), G.DEFAULT_DOCKER_SOCKET, declared=[], host_processes=True)
+    cli = by_name(clients)["fs-events.service"]
+    assert (cli["program"], cli["version"], cli["version_source"]) == ("docker", None, None)
+    assert call_key("run", (["/usr/bin/docker", "--version"],), {}) not in replay.used
