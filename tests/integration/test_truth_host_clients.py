@@ -161,8 +161,8 @@ def test_a_client_of_a_rootless_daemon(lab_host_factory, ansible_env):
         found, clients = connected()
     assert clients["host_processes_error"] is None
     [entry] = found
-    assert (entry["user"], entry["systemd_unit"], entry["systemd_scope"]) == ("alice", "fs-alice-events.service",
-                                                                             "user")
-    assert (entry["socket_path"], entry["docker_host_env"]) == ("/run/user/1000/docker.sock",
-                                                                "unix:///run/user/1000/docker.sock")
+    assert (entry["user"], entry["systemd_unit"], entry["systemd_scope"]) == (
+        "alice", "fs-alice-events.service", "user")
+    assert (entry["socket_path"], entry["docker_host_env"]) == (
+        "/run/user/1000/docker.sock", "unix:///run/user/1000/docker.sock")
     assert (entry["exe"], entry["program"], entry["version"]) == ("/usr/bin/docker", "docker", "28.5.2")
