@@ -25,11 +25,11 @@ PROGRAMS = {'docker': 'docker', 'gitlab-runner': 'gitlab-runner', 'docker-compos
 # The programs whose version flag only prints the client's own version (docs.docker.com: `docker --version`,
 # "Print version information and quit"); run only when no package owns the executable.
 VERSION_FLAGS = {'docker': ['--version']}
-# The variable each program reads to pin its API version: the docker CLI and Go programs built on the Docker
-# client library read DOCKER_API_VERSION; docker-compose v1 reads COMPOSE_API_VERSION; docker-py reads none (its
-# version is an argument in the program's code).
-API_ENV = {'docker': 'DOCKER_API_VERSION', 'gitlab-runner': 'DOCKER_API_VERSION',
-           'docker-compose': 'COMPOSE_API_VERSION', 'docker-py': None}
+# The variable each program reads to pin its API version: the docker CLI, Compose v2 (built on the CLI's library) and
+# Go programs built on the Docker client library read DOCKER_API_VERSION; docker-compose v1 (Python) reads
+# COMPOSE_API_VERSION; docker-py reads none (its version is an argument in the program's code).
+API_ENV = {'docker-py': None}
+COMPOSE_V1_API_ENV = 'COMPOSE_API_VERSION'
 DEFAULT_API_ENV = 'DOCKER_API_VERSION'
 PYTHON_RE = re.compile(r'^python(\d+(\.\d+)?)?$')
 # Where administrators and installers put their own services; units shipped by packages (/usr/lib/systemd/system)
@@ -168,7 +168,8 @@ def host_processes(ctx, socket_paths, netns_pids=()):
         env = P.parse_environ(environ) if environ is not None else {}
         unit, scope = P.unit_from_cgroup(ctx.read('/proc/%s/cgroup' % pid))
         program, version, source = _identify(ctx, pid, exe, argv, env)
-        api_env = API_ENV.get(program, DEFAULT_API_ENV) if program in API_ENV or program is None else None
+        python = bool(PYTHON_RE.match(os.path.basename((exe or '').replace(' (deleted)', ''))))
+        api_env = COMPOSE_V1_API_ENV if python and program == 'docker-compose' else API_ENV.get(program, DEFAULT_API_ENV)
         uid = users.get(pid)
         found.append({
             'name': None, 'pid': pid, 'exe': exe, 'exe_deleted': bool(exe and exe.endswith(' (deleted)')),

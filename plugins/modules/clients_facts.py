@@ -219,8 +219,9 @@ ansible_facts:
                 api_version_env:
                   description:
                     - The API version the program is pinned to by its environment - E(DOCKER_API_VERSION) (the docker
-                      CLI, and programs the knowledge base does not know), E(COMPOSE_API_VERSION) (docker-compose v1);
-                      V(null) for docker-py, which reads none, or when unset or unreadable.
+                      CLI, Compose v2, gitlab-runner, and programs the knowledge base does not know),
+                      E(COMPOSE_API_VERSION) (docker-compose v1, a Python process); V(null) for docker-py, which reads
+                      none, or when unset or unreadable.
                   returned: always
                   type: str
                   sample: '1.24'
