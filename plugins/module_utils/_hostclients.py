@@ -169,7 +169,8 @@ def host_processes(ctx, socket_paths, netns_pids=()):
         unit, scope = P.unit_from_cgroup(ctx.read('/proc/%s/cgroup' % pid))
         program, version, source = _identify(ctx, pid, exe, argv, env)
         python = bool(PYTHON_RE.match(os.path.basename((exe or '').replace(' (deleted)', ''))))
-        api_env = COMPOSE_V1_API_ENV if python and program == 'docker-compose' else API_ENV.get(program, DEFAULT_API_ENV)
+        api_env = (COMPOSE_V1_API_ENV if python and program == 'docker-compose'
+                   else API_ENV.get(program, DEFAULT_API_ENV))
         uid = users.get(pid)
         found.append({
             'name': None, 'pid': pid, 'exe': exe, 'exe_deleted': bool(exe and exe.endswith(' (deleted)')),
