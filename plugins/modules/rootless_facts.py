@@ -145,7 +145,7 @@ ansible_facts:
                       runs with), C(Environment=) in the user unit and its drop-ins (systemd's user unit path -
                       C(~/.config/systemd/user), C($XDG_RUNTIME_DIR/systemd/transient), C(/etc/systemd/user), ...) and
                       the environment files they name (C(%h) is the user's home). Same entries as
-                      O(docker.min_api_overrides).
+                      C(docker.min_api_overrides).
                   returned: always
                   type: list
                   elements: dict

@@ -149,8 +149,8 @@ def test_rootless_daemon_restarted_once_per_step_with_its_container_untouched_on
     assert alice_state(host)["Running"] and alice_data(host) == alice_before
 
 
-def test_rootless_override_the_target_refuses_is_blocked_and_rolled_back_when_bypassed(lab_host_factory,
-                                                                                      ansible_env):
+def test_rootless_override_the_target_refuses_is_blocked_and_rolled_back_when_bypassed(
+        lab_host_factory, ansible_env):
     host = rootless_host(lab_host_factory, min_api_override=True)
     data, alice_before = seed(host), alice_data(host)
     unit = alice_unit(host)
