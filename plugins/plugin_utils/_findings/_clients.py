@@ -162,6 +162,12 @@ def client_api_too_old(ctx, me):
                 product, format_api(rng.api_min), row['note'])]
         else:
             remedy = ['upgrade %s to a release that speaks API %s or newer' % (product, format_api(rng.api_min))]
+        if kind == 'fixed' and client.api_env is not None and (client.exe or client.unit):
+            # a program on the host pinned by its environment: no release of it helps while the pin stays
+            remedy = ['unpin it: remove the API version %s from its environment (DOCKER_API_VERSION; '
+                      'COMPOSE_API_VERSION for docker-compose v1)%s, or raise it to %s' % (
+                          format_api(api), ' in the unit %s' % client.unit if client.unit else '',
+                          format_api(rng.api_min))] + ['or ' + part for part in remedy]
         if ctx.target_range is not None:
             line = ctx.target['engine'].line
             earlier = kb.last_engine_line_accepting(api, before=line)

@@ -186,6 +186,18 @@ def test_host_clients_are_judged_like_containers():
     assert client_findings(clients, {"engine": "28.5.2"}) == []
 
 
+def test_a_host_client_pinned_by_its_environment_is_told_to_unpin():
+    clients, _ctx = gather()
+    found = {f["component"]: f for f in client_findings(clients, {"engine": "29.0.0"})}
+    cli = found["client:fs-events.service"]["remedy"]
+    assert cli.startswith("unpin it: remove the API version 1.24 from its environment (DOCKER_API_VERSION")
+    assert "or raise it to 1.44" in cli
+    prune = found["client:fs-prune.service"]["remedy"]
+    assert "in the unit fs-prune.service, or raise it to 1.44" in prune
+    sdk = next(f for name, f in found.items() if name.startswith("client:python3"))
+    assert sdk["remedy"].startswith("upgrade docker-py first")    # pinned by its release, not its environment
+
+
 def test_a_host_program_the_knowledge_base_cannot_judge_is_reported():
     clients, _ctx = gather()
     clients = copy.deepcopy(clients)
