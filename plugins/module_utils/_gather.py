@@ -238,7 +238,7 @@ def empty_docker(socket_path):
         'storage_driver': None, 'cgroup_driver': None, 'cgroup_version': None, 'live_restore': None,
         'security_options': [], 'containers': {'total': None, 'running': None, 'paused': None, 'stopped': None},
         'daemon_json_path': DEFAULT_DAEMON_JSON, 'daemon_json': {}, 'min_api_overrides': [],
-        'daemon_flags': [], 'host': empty_host(),
+        'daemon_environment': [], 'daemon_flags': [], 'host': empty_host(),
         'packages': {}, 'package_family': None, 'installed_version': None, 'stale': None,
     }
 
@@ -291,7 +291,9 @@ def gather_docker(ctx, socket_path=DEFAULT_DOCKER_SOCKET):
         except ValueError as exc:
             errors.append('%s is not valid JSON (%s): fix it before restarting docker, dockerd will not start '
                           'with it.' % (json_path, exc))
-    facts['min_api_overrides'] = min_api_overrides(ctx, proc, facts['daemon_json'], json_path)
+    facts['daemon_environment'] = environment_settings(ctx, proc, DOCKER_NAMES)
+    facts['min_api_overrides'] = min_api_overrides(ctx, proc, facts['daemon_json'], json_path,
+                                                   environment=facts['daemon_environment'])
     facts['daemon_flags'] = daemon_flags(ctx, proc, argv)
     facts['host'] = gather_host(ctx)
 
@@ -326,20 +328,28 @@ def gather_docker(ctx, socket_path=DEFAULT_DOCKER_SOCKET):
     return facts
 
 
-def min_api_overrides(ctx, proc, daemon_json, json_path, unit='docker.service', unit_dirs=SYSTEMD_DIRS, home=None):
-    """Every DOCKER_MIN_API_VERSION / min-api-version setting found, in effect or not: the running daemon's
-    environment, daemon.json, Environment= of the unit and its drop-ins in ``unit_dirs`` and the environment files
-    they name (Debian's docker.service names /etc/default/docker; docker-ce's names none). ``home`` replaces %h."""
+class _DockerNames(object):
+    """Every environment variable name dockerd reads: DOCKER_* and DOCKERD_* (`name in DOCKER_NAMES`)."""
+
+    def __contains__(self, name):
+        return isinstance(name, str) and name.startswith('DOCKER')
+
+
+DOCKER_NAMES = _DockerNames()
+
+
+def environment_settings(ctx, proc, names, unit='docker.service', unit_dirs=SYSTEMD_DIRS, home=None):
+    """[{name, source, value, where}] for every variable in ``names`` a daemon's environment sets, in effect or
+    not, in this order: the running daemon's (/proc/PID/environ, sorted by name), Environment= of the unit and its
+    drop-ins in ``unit_dirs``, and the environment files they name (Debian's docker.service names
+    /etc/default/docker; docker-ce's names none). ``home`` replaces %h."""
     found = []
     if proc:
         where = '/proc/%s/environ' % proc['pid']
-        env = ctx.read(where, binary=True, why='DOCKER_MIN_API_VERSION of the running dockerd')
+        env = ctx.read(where, binary=True, why="the running dockerd's environment")
         if env is not None:
-            value = P.parse_environ(env).get(MIN_API_ENV)
-            if value is not None:
-                found.append({'source': 'environment', 'value': value, 'where': where})
-    if isinstance(daemon_json, dict) and daemon_json.get('min-api-version') is not None:
-        found.append({'source': 'daemon_json', 'value': str(daemon_json['min-api-version']), 'where': json_path})
+            found += [{'name': name, 'source': 'environment', 'value': value, 'where': where}
+                      for name, value in sorted(P.parse_environ(env).items()) if name in names]
     named_files = []
     for folder in unit_dirs:
         candidates = [os.path.join(folder, unit)]
@@ -350,17 +360,33 @@ def min_api_overrides(ctx, proc, daemon_json, json_path, unit='docker.service', 
             if text is None:
                 continue
             source = 'systemd_unit' if path.endswith('.service') else 'systemd_dropin'
-            for _name, value, directive in P.parse_unit_environment(text, (MIN_API_ENV,)):
+            for name, value, directive in P.parse_unit_environment(text, names):
                 if directive == 'EnvironmentFile':
                     value = value.replace('%h', home) if home else value
                     if value not in named_files:
                         named_files.append(value)
                 else:
-                    found.append({'source': source, 'value': value, 'where': path})
+                    found.append({'name': name, 'source': source, 'value': value, 'where': path})
     for path in named_files:
         text = ctx.read(path)
-        for _name, value in P.parse_env_file(text, (MIN_API_ENV,)):
-            found.append({'source': 'environment_file', 'value': value, 'where': path})
+        for name, value in P.parse_env_file(text, names):
+            found.append({'name': name, 'source': 'environment_file', 'value': value, 'where': path})
+    return found
+
+
+def min_api_overrides(ctx, proc, daemon_json, json_path, unit='docker.service', unit_dirs=SYSTEMD_DIRS, home=None,
+                      environment=None):
+    """Every DOCKER_MIN_API_VERSION / min-api-version setting found, in effect or not: the running daemon's
+    environment, daemon.json, then the unit's, its drop-ins' and its environment files' (environment_settings;
+    ``environment``: what it already found for this daemon)."""
+    if environment is None:
+        environment = environment_settings(ctx, proc, (MIN_API_ENV,), unit, unit_dirs, home)
+    found = [{'source': e['source'], 'value': e['value'], 'where': e['where']}
+             for e in environment if e['name'] == MIN_API_ENV]
+    if isinstance(daemon_json, dict) and daemon_json.get('min-api-version') is not None:
+        running = len([o for o in found if o['source'] == 'environment'])
+        found.insert(running, {'source': 'daemon_json', 'value': str(daemon_json['min-api-version']),
+                               'where': json_path})
     return found
 
 

@@ -212,6 +212,36 @@ ansible_facts:
                   returned: always
                   type: str
                   sample: /etc/systemd/system/docker.service.d/min-api.conf
+            daemon_environment:
+              description:
+                - Every E(DOCKER_*) and E(DOCKERD_*) variable of C(dockerd)'s environment, in effect or not, in this
+                  order - the environment of the running C(dockerd) (sorted by name), C(Environment=) in the
+                  C(docker.service) unit and its drop-ins, and the environment files the unit names (and
+                  C(/etc/default/docker)).
+              returned: always
+              type: list
+              elements: dict
+              contains:
+                name:
+                  description: The variable's name.
+                  returned: always
+                  type: str
+                  sample: DOCKER_ENABLE_DEPRECATED_PULL_SCHEMA_1_IMAGE
+                value:
+                  description: Its value, as written.
+                  returned: always
+                  type: str
+                  sample: '1'
+                source:
+                  description:
+                    - V(environment), V(systemd_unit), V(systemd_dropin) or V(environment_file).
+                  returned: always
+                  type: str
+                where:
+                  description: C(/proc/PID/environ), or the file it was found in.
+                  returned: always
+                  type: str
+                  sample: /etc/systemd/system/docker.service.d/schema1.conf
             daemon_flags:
               description:
                 - Every flag C(dockerd) runs with or will start with, in this order - the command line of the running

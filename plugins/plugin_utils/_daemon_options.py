@@ -19,7 +19,7 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versio
 )
 
 __all__ = ['predict_daemon_option_starts', 'predict_storage_driver_starts', 'judge_setting', 'daemon_json_settings',
-           'daemon_flag_settings', 'FIRST_LINE_WITH_VALIDATE']
+           'daemon_flag_settings', 'daemon_environment_settings', 'FIRST_LINE_WITH_VALIDATE']
 
 # `dockerd --validate` exists from 23.0 (moby/moby@v23.0.0 cmd/dockerd/daemon.go, opts.Validate)
 FIRST_LINE_WITH_VALIDATE = (23, 0)
@@ -138,6 +138,19 @@ def daemon_flag_settings(flags):
         elif flag == '--host' and value.startswith('tcp://') and not tls:
             found.append(('listen', 'tcp-without-tlsverify', value, '%s without --tlsverify' % shown, where))
     return found
+
+
+def daemon_environment_settings(environment):
+    """(where, setting, value, as written, file) for every variable of dockerd's environment a row can be about.
+
+    ``environment`` is ``docker.daemon_environment`` of the facts. As for flags, when docker.service sets
+    variables only the unit's (its Environment= and EnvironmentFile=) count: the upgrade's restart runs what the
+    unit says; otherwise the running dockerd's environment does.
+    """
+    from_units = [e for e in environment if e['source'] != 'environment']
+    chosen = from_units or environment
+    return [('environment', e['name'], e['value'], '%s=%s' % (e['name'], e['value'] or ''), e['where'] or e['source'])
+            for e in chosen]
 
 
 def _scalar(value):

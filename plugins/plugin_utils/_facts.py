@@ -40,6 +40,7 @@ IMAGE_KEYS = ('image', 'tag', 'available', 'allow_fallback')
 ENV_SOURCES = ('environment', 'systemd_unit', 'systemd_dropin', 'environment_file')
 OVERRIDE_SOURCES = ENV_SOURCES + ('daemon_json',)
 FLAG_SOURCES = ('cmdline', 'systemd_unit', 'systemd_dropin')
+ENVIRONMENT_SOURCES = ('environment', 'systemd_unit', 'systemd_dropin', 'environment_file')
 HOST_KEYS = ('container', 'virtualization', 'kernel_release', 'iptables_version', 'iptables_backend')
 MODULE_STATES = ('loaded', 'builtin', 'available', 'missing')
 # OCI distribution spec: a tag is [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127} (128 characters at most).
@@ -86,6 +87,25 @@ def as_daemon_flags(value, path):
         flags.append({'flag': flag, 'value': as_str(item.get('value'), ip + '.value'), 'source': source,
                       'where': as_str(item.get('where'), ip + '.where')})
     return flags
+
+
+def as_daemon_environment(value, path):
+    """docker.daemon_environment: [{'name', 'value', 'source', 'where'}]."""
+    found = []
+    for i, item in enumerate(as_list(value, path)):
+        ip = '%s[%d]' % (path, i)
+        item = as_dict(item, ip)
+        name = as_str(req(item, 'name', ip), ip + '.name')
+        if not name:
+            raise InputError('%s.name must be a variable name such as DOCKER_MIN_API_VERSION, got %s' % (
+                ip, describe(name)))
+        source = as_str(req(item, 'source', ip), ip + '.source')
+        if source not in ENVIRONMENT_SOURCES:
+            raise InputError('%s.source must be one of %s, got %s' % (
+                ip, ', '.join(ENVIRONMENT_SOURCES), describe(source)))
+        found.append({'name': name, 'value': as_str(item.get('value'), ip + '.value'), 'source': source,
+                      'where': as_str(item.get('where'), ip + '.where')})
+    return found
 
 
 def as_host(value, path):
@@ -284,6 +304,8 @@ class Host:
             'daemon_json': as_daemon_json(d.get('daemon_json'), p + '.daemon_json'),
             # optional: facts gathered before 0.3 carry neither
             'daemon_flags': as_daemon_flags(d.get('daemon_flags'), p + '.daemon_flags'),
+            # optional: facts gathered by older releases of docker_facts do not carry it
+            'daemon_environment': as_daemon_environment(d.get('daemon_environment'), p + '.daemon_environment'),
             'host': as_host(d.get('host'), p + '.host'),
         }
         if not can_talk:

@@ -135,7 +135,8 @@ HOST_WHEN_KEYS = frozenset(('container', 'kernel_module_missing', 'firewalld')) 
 FIREWALLD_STATES = ('active', 'inactive')
 SEVERITIES = ('blocker', 'warning', 'info')
 COMPONENTS = ('engine', 'containerd', 'rootlesskit', 'runc')
-OPTION_PLACES = ('daemon_json', 'flag', 'storage_opt', 'log_driver', 'log_opt', 'storage_driver_plugin', 'listen')
+OPTION_PLACES = ('daemon_json', 'flag', 'storage_opt', 'log_driver', 'log_opt', 'storage_driver_plugin', 'listen',
+                 'environment')
 
 
 def _err(where, message):

@@ -109,6 +109,40 @@ def test_bad_daemon_flags_is_one_clear_error():
     assert "docker.daemon_flags[0].source" in str(info.value) and "somewhere" in str(info.value)
 
 
+def variables(*pairs, source="systemd_dropin", where="/etc/systemd/system/docker.service.d/env.conf"):
+    return [{"name": name, "value": value, "source": source, "where": where} for name, value in pairs]
+
+
+def test_variables_of_dockerds_environment_are_judged():
+    """docker.daemon_environment: a variable a target no longer reads is a warning naming the file it is in."""
+    env = variables(("DOCKER_ENABLE_DEPRECATED_PULL_SCHEMA_1_IMAGE", "1"), ("DOCKER_MIN_API_VERSION", "1.24"))
+    found = findings_for("26.1.5", "28.5.2", [], daemon_environment=env)
+    ignored = by_id(found, "daemon_option_ignored")
+    assert len(ignored) == 1, ignored
+    assert "DOCKER_ENABLE_DEPRECATED_PULL_SCHEMA_1_IMAGE=1 in /etc/systemd/system/docker.service.d/env.conf" \
+        in ignored[0]["message"]
+    assert "The variable is in /etc/systemd/system/docker.service.d/env.conf" in ignored[0]["remedy"]
+    assert "Pushing and pulling with image manifest v2 schema 1" in ignored[0]["source"]
+    assert by_id(found, "daemon_option_refused") == []
+    # the same host against 28.1: still read, deprecated
+    assert len(by_id(findings_for("26.1.5", "28.1.1", [], daemon_environment=env), "daemon_option_deprecated")) == 1
+
+
+def test_unit_variables_outrank_the_running_environment():
+    running = variables(("DOCKERD_DEPRECATED_CORS_HEADER", "1"), source="environment", where="/proc/42/environ")
+    unit = variables(("DOCKER_MIN_API_VERSION", "1.24"))
+    assert by_id(findings_for("26.1.5", "28.5.2", [], daemon_environment=running + unit), "daemon_option_ignored") == []
+    ignored = by_id(findings_for("26.1.5", "28.5.2", [], daemon_environment=running), "daemon_option_ignored")
+    assert len(ignored) == 1 and "/proc/42/environ" in ignored[0]["message"]
+    assert "with this variable: /proc/42/environ" in ignored[0]["remedy"]
+
+
+def test_bad_daemon_environment_is_one_clear_error():
+    with pytest.raises(AnsibleFilterError) as info:
+        findings_for("26.1.5", "28.5.2", [], daemon_environment=variables(("DOCKER_X", "1"), source="somewhere"))
+    assert "docker.daemon_environment[0].source" in str(info.value) and "somewhere" in str(info.value)
+
+
 def host_env(container=None, **modules):
     states = {name: None for name in ("ip_set", "ip_set_hash_net", "xt_set")}
     states["iptable_raw"] = "available"

@@ -45,6 +45,18 @@ def state(engine, setting, value=None, where='daemon_json'):
     # announced, not enforced as of 29.7
     ('29.7.2', 'tcp-without-tlsverify', 'listen', ('deprecated', True, False)),
     ('29.7.2', 'host-gateway-ip', 'daemon_json', ('deprecated', True, False)),
+    # variables of dockerd's environment: deprecated escape hatches a later release stops reading
+    ('27.5.1', 'DOCKERD_DEPRECATED_CORS_HEADER', 'environment', ('deprecated', True, False)),
+    ('28.0.0', 'DOCKERD_DEPRECATED_CORS_HEADER', 'environment', ('ignored', True, False)),
+    ('27.0.0', 'DOCKERD_DEPRECATED_GRAPHDRIVER_PLUGINS', 'environment', ('deprecated', True, False)),
+    ('28.5.2', 'DOCKERD_DEPRECATED_GRAPHDRIVER_PLUGINS', 'environment', ('ignored', True, False)),
+    ('26.1.5', 'DOCKER_ENABLE_DEPRECATED_PULL_SCHEMA_1_IMAGE', 'environment', ('deprecated', True, False)),
+    ('28.1.1', 'DOCKER_ENABLE_DEPRECATED_PULL_SCHEMA_1_IMAGE', 'environment', ('deprecated', True, False)),
+    ('28.2.0', 'DOCKER_ENABLE_DEPRECATED_PULL_SCHEMA_1_IMAGE', 'environment', ('ignored', True, False)),
+    ('28.1.1', 'DOCKER_ALLOW_SCHEMA1_PUSH_DONOTUSE', 'environment', ('supported', True, False)),
+    ('28.2.0', 'DOCKER_ALLOW_SCHEMA1_PUSH_DONOTUSE', 'environment', ('ignored', True, False)),
+    ('28.5.2', 'DOCKER_KEEP_DEPRECATED_LEGACY_LINKS_ENV_VARS', 'environment', ('supported', True, False)),
+    ('29.7.2', 'DOCKER_KEEP_DEPRECATED_LEGACY_LINKS_ENV_VARS', 'environment', ('deprecated', True, False)),
 ])
 def test_state_across_lines(engine, setting, where, expected):
     assert state(engine, setting, where=where) == expected

@@ -3,13 +3,14 @@
 #
 # Copyright: fleetsafe developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Findings about dockerd's settings, in daemon.json and on its command line (the running dockerd's, or the
-ExecStart= of docker.service and its drop-ins): keys, flags, logging and storage options a release refuses,
-ignores or deprecates (knowledge base section daemon_options)."""
+"""Findings about dockerd's settings, in daemon.json, on its command line (the running dockerd's, or the
+ExecStart= of docker.service and its drop-ins) and in its environment: keys, flags, logging and storage options,
+variables a release refuses, ignores or deprecates (knowledge base section daemon_options)."""
 
 from __future__ import annotations
 
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._daemon_options import (
+    daemon_environment_settings,
     daemon_flag_settings,
     daemon_json_settings,
     judge_setting,
@@ -32,6 +33,7 @@ def judged_settings(ctx):
         found = []
         settings = [item + (None,) for item in daemon_json_settings(docker['daemon_json'] or {})]
         settings += daemon_flag_settings(docker.get('daemon_flags') or [])
+        settings += daemon_environment_settings(docker.get('daemon_environment') or [])
         for where, setting, value, written, file in settings:
             judged = judge_setting(ctx.kb, engine.line, setting, value, where)
             if judged['id'] is not None:
@@ -48,10 +50,11 @@ def _place(written, file):
 def _remedy(judged, file):
     if file is None:
         return judged['remedy']
+    what = 'variable' if judged['where'] == 'environment' else 'flag'
     if file.startswith('/proc/'):
-        return '%s (dockerd was started by hand or by another supervisor, with this flag: %s)' % (
-            judged['remedy'], file)
-    return '%s The flag is in %s: edit it there, then `systemctl daemon-reload`.' % (judged['remedy'], file)
+        return '%s (dockerd was started by hand or by another supervisor, with this %s: %s)' % (
+            judged['remedy'], what, file)
+    return '%s The %s is in %s: edit it there, then `systemctl daemon-reload`.' % (judged['remedy'], what, file)
 
 
 def _target_words(ctx, engine):
@@ -59,8 +62,8 @@ def _target_words(ctx, engine):
 
 
 @finding('daemon_option_refused', 'blocker', 'engine', kb=['daemon_options:*'],
-         summary='a daemon.json setting or dockerd flag (key, flag, logging driver or option, storage option) dockerd '
-                 'refuses to start with')
+         summary='a daemon.json setting, dockerd flag or variable of its environment (key, flag, logging driver or '
+                 'option, storage option) dockerd refuses to start with')
 def daemon_option_refused(ctx, me):
     for engine, written, judged, file in judged_settings(ctx):
         if judged['starts'] is not False:
@@ -74,7 +77,8 @@ def daemon_option_refused(ctx, me):
 
 
 @finding('daemon_option_ignored', 'warning', 'engine', kb=['daemon_options:*'],
-         summary='a daemon.json setting or dockerd flag dockerd still starts with but no longer acts on')
+         summary='a daemon.json setting, dockerd flag or variable of its environment dockerd still starts with but '
+                 'no longer acts on')
 def daemon_option_ignored(ctx, me):
     for engine, written, judged, file in judged_settings(ctx):
         if judged['state'] == 'ignored':
@@ -83,7 +87,8 @@ def daemon_option_ignored(ctx, me):
 
 
 @finding('daemon_option_deprecated', 'info', 'engine', kb=['daemon_options:*'],
-         summary='a deprecated daemon.json setting or dockerd flag that a later release refuses or ignores')
+         summary='a deprecated daemon.json setting, dockerd flag or variable of its environment that a later release '
+                 'refuses or ignores')
 def daemon_option_deprecated(ctx, me):
     for engine, written, judged, file in judged_settings(ctx):
         if judged['state'] == 'deprecated':

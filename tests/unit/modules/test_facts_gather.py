@@ -227,7 +227,9 @@ def test_unparsable_daemon_json_is_an_error():
     assert docker["can_talk_to_docker"] is True
 
 
-ELSEWHERE = ("There is no socket at /run/nope/docker.sock, but dockerd runs (pid 374) and listens at "
+# the pid dockerd had when the recording was made
+PID = load("old_socket_elsewhere")["facts"]["docker"]["pid"]
+ELSEWHERE = (f"There is no socket at /run/nope/docker.sock, but dockerd runs (pid {PID}) and listens at "
              "unix:///run/docker.sock: point docker_host at unix:///run/docker.sock.")
 
 
@@ -235,12 +237,12 @@ def test_socket_missing_while_dockerd_listens_elsewhere():
     """docker_host names a socket that does not exist while dockerd runs: the error says where it listens,
     not that it is stopped (Debian's dockerd is started with -H fd://, systemd's docker.socket holds the socket)."""
     facts, _ctx, data = gather("old_socket_elsewhere")
-    argv = raw(data, "read", "/proc/374/cmdline", binary=True)["result"]["__bytes__"].split("\0")
+    argv = raw(data, "read", f"/proc/{PID}/cmdline", binary=True)["result"]["__bytes__"].split("\0")
     assert argv[:3] == ["/usr/sbin/dockerd", "-H", "fd://"]
     unit = raw(data, "read", "/usr/lib/systemd/system/docker.socket", binary=False)["result"]
     assert "ListenStream=/run/docker.sock" in unit.splitlines()
     docker = facts["docker"]
-    assert docker["pid"] == 374 and docker["can_talk_to_docker"] is False
+    assert docker["pid"] == PID and docker["can_talk_to_docker"] is False
     assert docker["error"] == ELSEWHERE
     assert facts["clients"]["error"] == ELSEWHERE
     assert "not running" not in docker["error"] and "systemctl start" not in docker["error"]
@@ -255,7 +257,7 @@ def variant(name: str, changes: dict) -> dict:
     return calls
 
 
-CMDLINE = ("read", ("/proc/374/cmdline",), (("binary", True),))
+CMDLINE = ("read", (f"/proc/{PID}/cmdline",), (("binary", True),))
 DAEMON_JSON = ("read", ("/etc/docker/daemon.json",), (("binary", False),))
 
 
@@ -278,7 +280,7 @@ def test_where_dockerd_listens(argv, daemon_json, expected):
     calls = variant("old_socket_elsewhere", {CMDLINE: {"result": {"__bytes__": argv}},
                                              DAEMON_JSON: {"result": daemon_json}})
     docker = G.gather_docker(G.Context(ReplayHost(calls)), "/run/nope/docker.sock")
-    assert docker["error"] == ("There is no socket at /run/nope/docker.sock, but dockerd runs (pid 374) and "
+    assert docker["error"] == (f"There is no socket at /run/nope/docker.sock, but dockerd runs (pid {PID}) and "
                                + expected)
 
 
@@ -290,5 +292,5 @@ def test_refused_socket_while_dockerd_listens_elsewhere():
         "engine_error": ["refused", "connection refused on /run/nope/docker.sock", None]}
     docker = G.gather_docker(G.Context(ReplayHost(calls)), "/run/nope/docker.sock")
     assert docker["error"] == ("Nothing answers on /run/nope/docker.sock (connection refused), but dockerd runs "
-                               "(pid 374) and listens at unix:///run/docker.sock: point docker_host at "
+                               f"(pid {PID}) and listens at unix:///run/docker.sock: point docker_host at "
                                "unix:///run/docker.sock.")
