@@ -72,40 +72,35 @@ def as_daemon_json(value, path):
     return dict(value)
 
 
-def as_daemon_flags(value, path):
-    """docker.daemon_flags: [{'flag', 'value', 'source', 'where'}]."""
-    flags = []
-    for i, item in enumerate(as_list(value, path)):
-        ip = '%s[%d]' % (path, i)
-        item = as_dict(item, ip)
-        flag = as_str(req(item, 'flag', ip), ip + '.flag')
-        if not flag or not flag.startswith('-'):
-            raise InputError('%s.flag must be a dockerd flag such as --graph, got %s' % (ip, describe(flag)))
-        source = as_str(req(item, 'source', ip), ip + '.source')
-        if source not in FLAG_SOURCES:
-            raise InputError('%s.source must be one of %s, got %s' % (ip, ', '.join(FLAG_SOURCES), describe(source)))
-        flags.append({'flag': flag, 'value': as_str(item.get('value'), ip + '.value'), 'source': source,
-                      'where': as_str(item.get('where'), ip + '.where')})
-    return flags
-
-
-def as_daemon_environment(value, path):
-    """docker.daemon_environment: [{'name', 'value', 'source', 'where'}]."""
+def _sourced_entries(value, path, key, sources, wanted):
+    """[{key, 'value', 'source', 'where'}] where key's value must pass ``wanted`` (None when fine, else what it
+    must be) and source be one of ``sources``."""
     found = []
     for i, item in enumerate(as_list(value, path)):
         ip = '%s[%d]' % (path, i)
         item = as_dict(item, ip)
-        name = as_str(req(item, 'name', ip), ip + '.name')
-        if not name:
-            raise InputError('%s.name must be a variable name such as DOCKER_MIN_API_VERSION, got %s' % (
-                ip, describe(name)))
+        name = as_str(req(item, key, ip), '%s.%s' % (ip, key))
+        must = wanted(name)
+        if must:
+            raise InputError('%s.%s must be %s, got %s' % (ip, key, must, describe(name)))
         source = as_str(req(item, 'source', ip), ip + '.source')
-        if source not in ENVIRONMENT_SOURCES:
-            raise InputError('%s.source must be one of %s, got %s' % (
-                ip, ', '.join(ENVIRONMENT_SOURCES), describe(source)))
-        found.append({'name': name, 'value': as_str(item.get('value'), ip + '.value'), 'source': source,
+        if source not in sources:
+            raise InputError('%s.source must be one of %s, got %s' % (ip, ', '.join(sources), describe(source)))
+        found.append({key: name, 'value': as_str(item.get('value'), ip + '.value'), 'source': source,
                       'where': as_str(item.get('where'), ip + '.where')})
     return found
+
+
+def as_daemon_flags(value, path):
+    """docker.daemon_flags: [{'flag', 'value', 'source', 'where'}]."""
+    return _sourced_entries(value, path, 'flag', FLAG_SOURCES,
+                            lambda flag: None if flag and flag.startswith('-') else 'a dockerd flag such as --graph')
+
+
+def as_daemon_environment(value, path):
+    """docker.daemon_environment: [{'name', 'value', 'source', 'where'}]."""
+    return _sourced_entries(value, path, 'name', ENVIRONMENT_SOURCES,
+                            lambda name: None if name else 'a variable name such as DOCKER_MIN_API_VERSION')
 
 
 def as_host(value, path):

@@ -1,7 +1,8 @@
 """Runs INSIDE a lab host (stdlib only, fed on stdin): try throwaway dockerd starts, one per case.
 
 Input (JSON on stdin): {"validate": bool, "cases": [{"name", "daemon_json": {...}, "flags": [...],
-"sets_root": bool}]}. "{root}" in a flag or a daemon.json string becomes the case's own data root.
+"env": {...}, "sets_root": bool}]}; "env" adds variables to dockerd's environment. "{root}" in a flag or a
+daemon.json string becomes the case's own data root.
 For each case: `dockerd --validate` with the same configuration when asked (23.0+), then a real start
 with its own data root, exec root, pid file and unix socket (never TCP), against the host's containerd.
 A start counts when the socket answers GET /_ping with 200; a failure is the process exiting first.
@@ -68,14 +69,15 @@ def trial(index: int, case: dict, validate: bool) -> dict:
     if not case.get("sets_root"):
         common += ["--data-root", root]
     flags = subst(case.get("flags", []), root)
+    env = dict(os.environ, **case.get("env", {}))
     result = {"name": case["name"], "validate": None}
     if validate:
         res = subprocess.run(["dockerd", "--validate", *common, *flags], capture_output=True, text=True,
-                             timeout=120, check=False)
+                             timeout=120, check=False, env=env)
         result["validate"] = {"rc": res.returncode, "out": (res.stdout + res.stderr)[-3000:]}
     log_path = f"{run}/dockerd.log"
     with open(log_path, "w", encoding="utf-8") as log:
-        proc = subprocess.Popen(["dockerd", *common, *flags], stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(["dockerd", *common, *flags], stdout=log, stderr=subprocess.STDOUT, env=env)
     started = False
     deadline = time.monotonic() + START_WAIT
     while time.monotonic() < deadline:

@@ -9,11 +9,16 @@ the engine printed and naming the drop-in. The flag configurations are the ones 
 gives throwaway daemons (its CASES), so both tests speak about the same rows; the lab hosts are test_truth.py's
 (`engines`: one per version set, shared by the module, started on first use).
 
+Every row about a variable of dockerd's environment is tried the same way through an Environment= drop-in: the
+engine's start must be what the row predicts, the facts must report the variable where it was written, and the
+finding (deprecated, ignored, or none) must be the row's state for the installed engine.
+
 The host facts (container environment, VM, iptables backend, kernel modules, firewalld, the running
 dockerd's flags) must be what the lab host itself shows through its own tools.
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 
@@ -50,6 +55,10 @@ AS_FLAGS = {
 }
 FLAG_CASES = {row_id: case for row_id, case in CASES.items() if case.get("flags")} | AS_FLAGS
 NOT_IN_THE_LAB = {"listen-tcp-without-tls": "the project never opens a Docker socket over TCP, not even in the lab"}
+ENV_CASES = {row_id: case for row_id, case in CASES.items() if case.get("env")}
+ENV_DROPIN = "/etc/systemd/system/docker.service.d/fleetsafe-env.conf"
+STATE_FINDING = {"deprecated": "daemon_option_deprecated", "ignored": "daemon_option_ignored",
+                 "refused": "daemon_option_refused", "unknown": "daemon_option_refused"}
 compat_findings = CF().filters()["compat_findings"]
 
 
@@ -70,6 +79,19 @@ def restart(host: lab.LabHost) -> tuple[bool, str]:
     return started, log
 
 
+@contextlib.contextmanager
+def dropped_in(host: lab.LabHost, path: str, text: str):
+    """A drop-in at path for the duration: yields what `systemctl restart docker` did with it (restart's answer),
+    then removes it and makes sure dockerd comes back without it."""
+    host.exec(["bash", "-c", f"mkdir -p {shlex.quote(path.rsplit('/', 1)[0])}; cat > {path}"], input=text)
+    try:
+        yield restart(host)
+    finally:
+        host.sh(f"rm -f {path}")
+        back, log = restart(host)
+        assert back, f"dockerd did not come back without {path}:\n{log[-1500:]}"
+
+
 @pytest.mark.parametrize("row_id", sorted(FLAG_CASES))
 @pytest.mark.parametrize("set_name", SETS)
 def test_flag_in_a_dropin_prediction_equals_a_real_restart(engines, ansible_env, set_name, row_id):  # noqa: F811
@@ -78,10 +100,7 @@ def test_flag_in_a_dropin_prediction_equals_a_real_restart(engines, ansible_env,
     engine = re.search(r"version (\S+?),", host.exec(["dockerd", "--version"]).stdout).group(1)
     want = combined_prediction(engine, case["uses"])
     flags = subst(case["flags"], GRAPH)
-    host.exec(["bash", "-c", f"mkdir -p {shlex.quote(DROPIN.rsplit('/', 1)[0])}; cat > {DROPIN}"],
-              input=f"[Service]\nExecStart=\nExecStart={shlex.join(BASE + flags)}\n")
-    try:
-        started, log = restart(host)
+    with dropped_in(host, DROPIN, f"[Service]\nExecStart=\nExecStart={shlex.join(BASE + flags)}\n") as (started, log):
         assert started == want["starts"], (engine, row_id, want, log[-1500:])
         if not started:
             assert any(all(_norm(f) in _norm(log) for f in expected_fragments(p)) for p in want["refusing"]), \
@@ -100,10 +119,32 @@ def test_flag_in_a_dropin_prediction_equals_a_real_restart(engines, ansible_env,
             quoted.append(re.search(r': "(.*)" \(`dockerd --validate`', finding["message"]).group(1))
         # dockerd stops at the first flag it refuses: one of the findings quotes what it printed
         assert not refused or any(_norm(q) in _norm(log) for q in quoted), (quoted, log[-1500:])
-    finally:
-        host.sh(f"rm -f {DROPIN}")
-        back, log = restart(host)
-        assert back, f"{engine} did not come back without the drop-in:\n{log[-1500:]}"
+
+
+def test_every_variable_row_is_tried():
+    rows = {row["id"] for row in _kb.sections_copy()["daemon_options"] if row["where"] == "environment"}
+    assert rows and rows == set(ENV_CASES)
+
+
+@pytest.mark.parametrize("row_id", sorted(ENV_CASES))
+@pytest.mark.parametrize("set_name", SETS)
+def test_variable_in_a_dropin_prediction_equals_a_real_restart(engines, ansible_env, set_name, row_id):  # noqa: F811
+    host = engines(set_name)
+    case = ENV_CASES[row_id]
+    engine = re.search(r"version (\S+?),", host.exec(["dockerd", "--version"]).stdout).group(1)
+    want = combined_prediction(engine, [use for use in case["uses"] if use[0] == "environment"])   # the variable only
+    (name, value), = case["env"].items()
+    with dropped_in(host, ENV_DROPIN, f"[Service]\nEnvironment={name}={value}\n") as (started, log):
+        assert started == want["starts"], (engine, row_id, want, log[-1500:])
+        gathered = facts(adhoc(host, ansible_env, module="docker_facts", check=True))
+        mine = [(e["source"], e["value"], e["where"]) for e in gathered["docker"]["daemon_environment"]
+                if e["name"] == name]
+        pid = host.exec(["pidof", "dockerd"]).stdout.strip()
+        assert mine == [("environment", value, f"/proc/{pid}/environ"), ("systemd_dropin", value, ENV_DROPIN)], mine
+        found = [f for f in compat_findings(gathered, {"engine": engine}) if name in f["message"]]
+        state = want["parts"][0]["state"]
+        assert [f["id"] for f in found] == ([STATE_FINDING[state]] if state in STATE_FINDING else []), (state, found)
+        assert all(ENV_DROPIN in f["message"] and ENV_DROPIN in f["remedy"] for f in found), found
 
 
 def test_host_facts_are_what_the_lab_host_shows(lab_host_factory, ansible_env):

@@ -79,6 +79,14 @@ CASES = {
         "uses": [("log_opt", "fluentd-async-connect", "true")]},
 }
 
+# rows for variables of dockerd's environment come from the knowledge base itself: each is set to "1" (the value
+# every one of them acts on) in the throwaway dockerd's environment
+CASES.update({row["id"]: {"env": {row["setting"]: "1"}, "uses": [("environment", row["setting"], "1")]}
+              for row in _kb.sections_copy()["daemon_options"] if row["where"] == "environment"})
+# 27.x's switch for "api-cors-header" must not rescue the key once 28.0 refuses it
+CASES["environment-dockerd-deprecated-cors-header"]["daemon_json"] = {"api-cors-header": "*"}
+CASES["environment-dockerd-deprecated-cors-header"]["uses"].append(("daemon_json", "api-cors-header", "*"))
+
 NOT_IN_THE_LAB = {
     "storage-driver-plugin": "needs a graph-driver plugin installed and experimental mode",
     "listen-tcp-without-tls": "the project never opens a Docker socket over TCP, not even in the lab",
