@@ -79,6 +79,12 @@ def restart(host: lab.LabHost) -> tuple[bool, str]:
     return started, log
 
 
+def lab_engine(start, set_name: str) -> tuple[lab.LabHost, str]:
+    """The module's lab host of a version set (start: the engines fixture), and the version of its dockerd."""
+    host = start(set_name)
+    return host, re.search(r"version (\S+?),", host.exec(["dockerd", "--version"]).stdout).group(1)
+
+
 @contextlib.contextmanager
 def dropped_in(host: lab.LabHost, path: str, text: str):
     """A drop-in at path for the duration: yields what `systemctl restart docker` did with it (restart's answer),
@@ -95,9 +101,8 @@ def dropped_in(host: lab.LabHost, path: str, text: str):
 @pytest.mark.parametrize("row_id", sorted(FLAG_CASES))
 @pytest.mark.parametrize("set_name", SETS)
 def test_flag_in_a_dropin_prediction_equals_a_real_restart(engines, ansible_env, set_name, row_id):  # noqa: F811
-    host = engines(set_name)
+    host, engine = lab_engine(engines, set_name)
     case = FLAG_CASES[row_id]
-    engine = re.search(r"version (\S+?),", host.exec(["dockerd", "--version"]).stdout).group(1)
     want = combined_prediction(engine, case["uses"])
     flags = subst(case["flags"], GRAPH)
     with dropped_in(host, DROPIN, f"[Service]\nExecStart=\nExecStart={shlex.join(BASE + flags)}\n") as (started, log):
@@ -129,9 +134,8 @@ def test_every_variable_row_is_tried():
 @pytest.mark.parametrize("row_id", sorted(ENV_CASES))
 @pytest.mark.parametrize("set_name", SETS)
 def test_variable_in_a_dropin_prediction_equals_a_real_restart(engines, ansible_env, set_name, row_id):  # noqa: F811
-    host = engines(set_name)
+    host, engine = lab_engine(engines, set_name)
     case = ENV_CASES[row_id]
-    engine = re.search(r"version (\S+?),", host.exec(["dockerd", "--version"]).stdout).group(1)
     want = combined_prediction(engine, [use for use in case["uses"] if use[0] == "environment"])   # the variable only
     (name, value), = case["env"].items()
     with dropped_in(host, ENV_DROPIN, f"[Service]\nEnvironment={name}={value}\n") as (started, log):
