@@ -90,6 +90,13 @@ _value:
         blocker). P(fleetsafe.container_engine.daemon_config_edit#module) does the edit.
       type: str
       returned: for edit_daemon_config steps
+    resolves:
+      description: For V(edit_daemon_config) only - the messages of the C(daemon_option_refused) findings of
+        P(fleetsafe.container_engine.compat_findings#filter) that this step's edit removes (the upgrade role's
+        preflight does not count them as blockers); V([]) when C(edit) is null.
+      type: list
+      elements: str
+      returned: for edit_daemon_config steps
 '''
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings._daemon_options import (
     judged_settings,
+    refused_message,
 )
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings._registry import check_knowledge
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._judge import (
@@ -178,6 +179,8 @@ def upgrade_plan(facts, target=None, knowledge=None):
                              'dockerd %s would refuse to start: "%s"; %s' % (
                                  engine.raw, judged['message'], judged['remedy']))
                 step.update(where=judged['where'], setting=judged['setting'], edit=_daemon_edit(judged))
+                # the daemon_option_refused finding this edit removes, by its exact message
+                step['resolves'] = [refused_message(ctx, engine, written, judged, file)] if step['edit'] else []
                 before.append(step)
     steps = before + _containerd_steps(ctx) + _engine_steps(ctx) + after
     if steps:

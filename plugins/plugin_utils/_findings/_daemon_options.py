@@ -66,14 +66,17 @@ def _target_words(ctx, engine):
                  'option, storage option) dockerd refuses to start with')
 def daemon_option_refused(ctx, me):
     for engine, written, judged, file in judged_settings(ctx):
-        if judged['starts'] is not False:
-            continue
-        caught = ('`dockerd --validate` reports it too' if judged['validate_detects']
-                  else '`dockerd --validate` does not notice it: only a real start fails')
-        yield hit('engine',
-                  '%s would refuse to start with %s: "%s" (%s)' % (
-                      _target_words(ctx, engine), _place(written, file), judged['message'], caught),
-                  _remedy(judged, file), judged['source'])
+        if judged['starts'] is False:
+            yield hit('engine', refused_message(ctx, engine, written, judged, file), _remedy(judged, file),
+                      judged['source'])
+
+
+def refused_message(ctx, engine, written, judged, file):
+    """The message of daemon_option_refused for one setting (also named by the plan step that edits it away)."""
+    caught = ('`dockerd --validate` reports it too' if judged['validate_detects']
+              else '`dockerd --validate` does not notice it: only a real start fails')
+    return '%s would refuse to start with %s: "%s" (%s)' % (
+        _target_words(ctx, engine), _place(written, file), judged['message'], caught)
 
 
 @finding('daemon_option_ignored', 'warning', 'engine', kb=['daemon_options:*'],
