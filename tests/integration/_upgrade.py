@@ -73,18 +73,8 @@ def play(host: lab.LabHost, env: dict, target: str | dict, check: bool = False, 
 
 
 def start(factory, set_name: str) -> lab.LabHost:
-    """A lab host at a version set of the manifest. Debian rebuilds packages (a version gains a +bN
-    suffix), so each pin takes the repository's version that starts with it."""
-    host = factory()
-    pins = lab.MANIFEST["sets"][set_name]
-    host.sh(f"echo '{lab.REPO_LINE}' > /etc/apt/sources.list.d/fleetsafe-lab.list && apt-get update -qq")
-    offered = host.exec(["apt-cache", "madison", *pins]).stdout
-    have = [[p.strip() for p in line.split("|")][:2] for line in offered.splitlines()]
-    resolved = [f"{p}={next(v for n, v in have if n == p and v.startswith(want))}" for p, want in pins.items()]
-    host.sh("export DEBIAN_FRONTEND=noninteractive\n"
-            f"apt-get install -y -qq --allow-downgrades {' '.join(resolved)} >/tmp/install.log 2>&1 "
-            "|| { cat /tmp/install.log; exit 1; }\n"
-            "systemctl restart containerd docker")
+    """A lab host at a version set of the manifest (as the repository resolved it), busybox:lab loaded."""
+    host = factory(set_name)
     host.load_busybox()
     return host
 

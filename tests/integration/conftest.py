@@ -39,11 +39,10 @@ def lab_host_factory(lab_ready, request):
     tag = uuid.uuid4().hex[:6]
 
     def make(set_name: str | None = None) -> lab.LabHost:
+        """A lab host with no engine, or at SET_NAME (started from that set's image, made on first use)."""
         host = lab.LabHost(f"fleetsafe-it-{worker}-{tag}-{len(made) + 1}")
         made.append(host)
-        host.start()
-        if set_name:
-            host.install_set(set_name)
+        host.start(set_name)
         return host
 
     yield make

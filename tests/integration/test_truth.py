@@ -42,8 +42,7 @@ def engines(lab_ready):
         if set_name not in hosts:
             host = lab.LabHost(f"fleetsafe-truth-{set_name}-{tag}")
             hosts[set_name] = host
-            host.start()
-            host.install_set(set_name)
+            host.start(set_name)
         return hosts[set_name]
 
     yield get

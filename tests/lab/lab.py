@@ -626,6 +626,10 @@ def prune_stale() -> None:
     for image in res.stdout.split():
         if image != IMAGE:
             run([DOCKER, "rmi", image], capture=True, check=False)  # refused while a host uses it
+    res = run([DOCKER, "images", "--format", "{{.Repository}}:{{.Tag}}", SET_IMAGE_REPO], capture=True, check=False)
+    for image in res.stdout.split():
+        if not image.split(":", 1)[1].startswith(f"{KEY}-"):
+            run([DOCKER, "rmi", image], capture=True, check=False)
 
 
 def build() -> None:
@@ -646,13 +650,80 @@ def host_names(n: int, prefix: str = PREFIX) -> list[str]:
     return [f"{prefix}-{i}" for i in range(1, n + 1)]
 
 
-def start_host(name: str) -> None:
-    """Start one lab host (replacing any old one of that name) and wait until systemd is up."""
+def start_host(name: str, image: str = IMAGE) -> None:
+    """Start one lab host (replacing any old one of that name); wait_host waits until systemd is up."""
     if ok([DOCKER, "container", "inspect", name]):
         remove_host(name)
     run([DOCKER, "run", "-d", "--name", name, "--hostname", name, "--label", f"{LABEL}=1",
          *RUN_OPTS, "-v", f"{name}-docker:/var/lib/docker", "--label", f"{LABEL}.volume={name}-docker",
-         "-v", f"{repo_dir()}:/srv/repo:ro", IMAGE], capture=True)
+         "-v", f"{repo_dir()}:/srv/repo:ro", image], capture=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Lab host images with a version set installed
+# --------------------------------------------------------------------------------------------
+# Installing a set in a fresh lab host costs 10-30 s of apt on a loaded machine, and most tests start from a
+# set. The same apt install, run once in a container of the lab host image with the offline repository
+# mounted, is kept as an image of the machine's engine; hosts of that set start from it and systemd starts
+# containerd and dockerd at boot, as after a restart of a host where the set was installed. The image's tag
+# is a digest of what it is made of (the base image, the repository's index, the pins, the install script):
+# a change to any of them makes another tag, built when first asked for.
+SET_IMAGE_REPO = "fleetsafe-lab-set"
+NO_DAEMON_STARTS = "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d\n"
+
+
+def install_script(set_name: str) -> str:
+    """Shell lines that install SET_NAME's pinned versions from the offline repository."""
+    pins = [f"{p}={v}" for p, v in MANIFEST["sets"][set_name].items()]
+    return (f"echo '{REPO_LINE}' > /etc/apt/sources.list.d/fleetsafe-lab.list\n"
+            "[ -f /var/lib/apt/lists/_srv_repo_._Packages ] || apt-get update -qq\n"
+            f"apt-get install -y -qq --allow-downgrades {' '.join(pins)} >/tmp/install.log 2>&1 "
+            "|| { cat /tmp/install.log; exit 1; }\n")
+
+
+def _set_image_script(set_name: str) -> str:
+    # no systemd runs while the image is made: policy-rc.d keeps the packages from starting daemons with
+    # init scripts, and the units are enabled (as any install does) so the host's systemd starts them
+    return ("export DEBIAN_FRONTEND=noninteractive\n" + NO_DAEMON_STARTS + install_script(set_name)
+            + "rm -f /usr/sbin/policy-rc.d\n")
+
+
+def set_image(set_name: str) -> str:
+    """The lab host image with SET_NAME installed, made once (under a lock: xdist workers and other checkouts
+    ask for it at the same time) and kept in the machine's engine."""
+    import fcntl
+    base = run([DOCKER, "image", "inspect", "-f", "{{.Id}}", IMAGE], capture=True).stdout.strip()
+    recipe = {"base": base, "index": hashlib.sha256((repo_dir() / "Release").read_bytes()).hexdigest(),
+              "pins": MANIFEST["sets"][set_name], "script": _set_image_script(set_name), "run": RUN_OPTS}
+    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+    tag = f"{SET_IMAGE_REPO}:{KEY}-{set_name}-{digest}"
+    if ok([DOCKER, "image", "inspect", tag]):
+        return tag
+    with open(CACHE / f"set-image-{set_name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if ok([DOCKER, "image", "inspect", tag]):
+            return tag
+        t0 = time.monotonic()
+        builder = f"{PREFIX}-set-image-{set_name}-{os.getpid()}"
+        run([DOCKER, "rm", "-f", "-v", builder], capture=True, check=False)
+        try:
+            # /tmp and /run as in a host (tmpfs, so not in the image); /var/lib/docker an anonymous volume
+            # (a host mounts its own there), so the image holds no engine state
+            res = run([DOCKER, "run", "--name", builder, "--tmpfs", "/tmp", "--tmpfs", "/run",
+                       "-v", "/var/lib/docker", "-v", f"{repo_dir()}:/srv/repo:ro", IMAGE,
+                       "bash", "-ec", _set_image_script(set_name)], capture=True, check=False)
+            if res.returncode != 0:
+                raise SystemExit(f"[lab] installing the {set_name} set for its image failed:\n{res.stdout}{res.stderr}")
+            run([DOCKER, "commit", "-c", 'CMD ["/sbin/init"]', "-c", "ENV container=docker",
+                 builder, tag], capture=True)
+        finally:
+            run([DOCKER, "rm", "-f", "-v", builder], capture=True, check=False)
+        log(f"{tag} made in {time.monotonic() - t0:.1f} s")
+        made = run([DOCKER, "images", "--format", "{{.Repository}}:{{.Tag}}", SET_IMAGE_REPO], capture=True).stdout
+        for image in made.split():  # the same set made of older parts
+            if image != tag and image.split(":", 1)[1].startswith(f"{KEY}-{set_name}-"):
+                run([DOCKER, "rmi", image], capture=True, check=False)
+    return tag
 
 
 def wait_host(name: str, seconds: float = 60) -> None:
@@ -680,8 +751,10 @@ class LabHost:
     def __init__(self, name: str):
         self.name = name
 
-    def start(self) -> LabHost:
-        start_host(self.name)
+    def start(self, set_name: str | None = None) -> LabHost:
+        """Start the host; with SET_NAME, from that version set's image (see set_image): the set installed
+        from the offline repository, its daemons started by systemd at boot."""
+        start_host(self.name, set_image(set_name) if set_name else IMAGE)
         wait_host(self.name)
         return self
 
@@ -710,14 +783,10 @@ class LabHost:
         no_restart_policy: keep the packages from (re)starting daemons, as in the incidents where a
         package was upgraded under a running daemon.
         """
-        pins = [f"{p}={v}" for p, v in MANIFEST["sets"][set_name].items()]
         script = "export DEBIAN_FRONTEND=noninteractive\n"
         if no_restart_policy:
-            script += "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d\n"
-        script += (f"echo '{REPO_LINE}' > /etc/apt/sources.list.d/fleetsafe-lab.list\n"
-                   "[ -f /var/lib/apt/lists/_srv_repo_._Packages ] || apt-get update -qq\n"
-                   f"apt-get install -y -qq --allow-downgrades {' '.join(pins)} >/tmp/install.log 2>&1 "
-                   "|| { cat /tmp/install.log; exit 1; }\n")
+            script += NO_DAEMON_STARTS
+        script += install_script(set_name)
         if no_restart_policy:
             script += "rm -f /usr/sbin/policy-rc.d\n"
         if restart:
