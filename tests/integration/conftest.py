@@ -5,6 +5,7 @@ by tests/lab/lab.py, cached outside the clone.
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 import uuid
@@ -20,9 +21,22 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "build" / "collections"))
 
 
+# Longest first: xdist (--dist loadgroup) hands tests out in collection order, after the grouped files, so the
+# long sequences start at once and the workers finish together on short tests instead of one worker running
+# a five-minute sequence at the end. Seconds from a full run; a test not listed keeps its place after these.
+DURATIONS = json.loads((Path(__file__).with_name("durations.json")).read_text())["durations"]
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         item.add_marker(pytest.mark.lab)
+    # a file's tests sharing module-scoped hosts (xdist_group) move as one, so they stay together
+    unit = {item: (mark.args[0] if (mark := item.get_closest_marker("xdist_group")) else item.nodeid)
+            for item in items}
+    cost: dict[str, float] = {}
+    for item in items:
+        cost[unit[item]] = cost.get(unit[item], 0) + DURATIONS.get(f"{item.path.name}::{item.name}", 0)
+    items.sort(key=lambda item: -cost[unit[item]])  # stable: the rest keep collection order
 
 
 @pytest.fixture(scope="session")
