@@ -6,6 +6,7 @@ outside the clone (``FLEETSAFE_LAB_CACHE``, default ``/var/cache/fleetsafe-lab``
 from ``manifest.json``; a missing or stale artefact is rebuilt, a present one is reused.
 
     python3 tests/lab/lab.py build            # engine + image + repo (cold ~4 min, warm ~1 s)
+    python3 tests/lab/lab.py set-image old    # the lab host image with a version set installed (made once)
     python3 tests/lab/lab.py up 3             # start fleetsafe-lab-1..3, print the inventory path
     python3 tests/lab/lab.py down             # remove every lab host and its volume
     python3 tests/lab/lab.py status
@@ -855,6 +856,8 @@ def status() -> None:
         "key": KEY, "cache": str(CACHE), "engine": engine_up(),
         "image": ok([DOCKER, "image", "inspect", IMAGE]) if engine_up() else False,
         "image_tar": image_tar().exists(), "repo": (repo_dir() / "Release").exists(),
+        "set_images": run([DOCKER, "images", "--format", "{{.Repository}}:{{.Tag}}", SET_IMAGE_REPO],
+                          capture=True, check=False).stdout.split() if engine_up() else [],
         "hosts": lab_hosts() if engine_up() else [],
     }, indent=2))
 
@@ -879,6 +882,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("key", help="print the cache key")
     sub.add_parser("repo-path", help="print the offline repository's path")
     sub.add_parser("image", help="print the lab host image name")
+    p_set = sub.add_parser("set-image", help="make (once) and print the image of a host at a version set")
+    p_set.add_argument("set_name", choices=sorted(MANIFEST["sets"]))
     sub.add_parser("agent-knowledge", help="print the lab agent's knowledge-base rows (JSON, for knowledge=)")
     args = ap.parse_args(argv)
     if args.cmd == "build":
@@ -899,6 +904,9 @@ def main(argv: list[str] | None = None) -> int:
         print(repo_dir())
     elif args.cmd == "image":
         print(IMAGE)
+    elif args.cmd == "set-image":
+        build()
+        print(set_image(args.set_name))
     elif args.cmd == "agent-knowledge":
         print(json.dumps(agent_knowledge(), indent=2))
     return 0
