@@ -757,6 +757,9 @@ class LabHost:
         from the offline repository, its daemons started by systemd at boot."""
         start_host(self.name, set_image(set_name) if set_name else IMAGE)
         wait_host(self.name)
+        if set_name:  # a daemon that failed at boot leaves systemd "degraded": say so here, not in a test
+            self.sh("systemctl is-active -q containerd docker || "
+                    "{ systemctl status --no-pager containerd docker; exit 1; }")
         return self
 
     def remove(self) -> None:
