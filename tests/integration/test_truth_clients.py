@@ -50,8 +50,7 @@ def hosts(lab_ready):
         for set_name in SETS:
             host = lab.LabHost(f"fleetsafe-truth-cli-{set_name}-{tag}")
             made[set_name] = host
-            host.start()
-            host.install_set(set_name)
+            host.start(set_name)
         yield made
     finally:
         for host in made.values():
