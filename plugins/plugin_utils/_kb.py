@@ -73,6 +73,7 @@ SCHEMA = {
         'fixed_in': (_OPT_STR, True, 'version'),
         'symptom': (_STR, True, None),
         'remedy': (_STR, True, None),
+        'lab': (_STR, False, None),
         'note': (_STR, False, None),
         'source': (_STR, True, None),
     }),

@@ -10,10 +10,8 @@ isolation. The facts module then reads the host, `docker.host.firewalld_active` 
 (no target: the running engine) must name a `known_bad.yml` bridge-isolation row exactly when isolation was lost.
 
 The third firewalld row (`engine-28.2-firewalld-reload-published-ports`, 28.2.0 to 28.3.2: ports published on
-127.0.0.1 reachable from other hosts after a reload) is not lab-checkable: the lab has no 28.2 or 28.3 engine, and
-Engines before 28.0 let a host with a route reach container addresses with or without a reload, so the lab's
-engines cannot show that row's symptom apart from its range. Here it must stay silent, as it does for every engine
-outside its range.
+127.0.0.1 reachable from other hosts after a reload) is not lab-checkable: the lab has no 28.2 or 28.3 engine. Its
+three engines are outside that row's range, and here it must stay silent.
 """
 from __future__ import annotations
 
