@@ -60,7 +60,7 @@ def reaches(host: lab.LabHost, network: str, ip: str) -> bool:
 def settle(host: lab.LabHost) -> str:
     """Wait until dockerd has finished answering the reload: the iptables ruleset unchanged over three reads."""
     last, same = None, 0
-    for _ in range(60):
+    for _read in range(60):
         now = host.exec(["iptables-save", "-t", "filter"]).stdout
         now = "\n".join(line for line in now.splitlines() if not line.startswith(("#", ":")))
         same = same + 1 if now == last else 0
