@@ -54,6 +54,17 @@ def client_findings(image, current, target):
     ('gcr.io/cadvisor/cadvisor:v0.49.1', '28.5.2', '29.0.0', True, 'google/cadvisor#3749'),
     ('gcr.io/cadvisor/cadvisor:v0.49.1', '28.5.2', '29.3.0', False, None),
     ('gcr.io/cadvisor/cadvisor:v0.50.0', '28.5.2', '29.0.0', False, None),
+    # diun negotiates within its vendored client: at most 1.41 before 4.22, 1.42 to 4.24, 1.43 in 4.25, 1.44 from 4.26
+    ('crazymax/diun:4.21.0', '28.5.2', '29.0.0', True, 'crazy-max/diun@v4.15.0'),
+    ('crazymax/diun:4.24.0', '28.5.2', '29.0.0', True, 'crazy-max/diun@v4.22.0'),
+    ('ghcr.io/crazy-max/diun:4.25.0', '28.5.2', '29.0.0', True, 'crazy-max/diun@v4.25.0'),
+    ('crazymax/diun:4.25.0', '28.5.2', '29.3.0', False, None),
+    ('crazymax/diun:4.26.0', '28.5.2', '29.0.0', False, None),
+    # clients that send no API version at all are answered in the daemon's own version: never refused
+    ('nginxproxy/docker-gen:0.14.0', '28.5.2', '29.0.0', False, None),
+    ('jwilder/docker-gen:0.7.3', '20.10.24', '29.0.0', False, None),
+    ('mcuadros/ofelia:v0.3.21', '28.5.2', '29.0.0', False, None),
+    ('willfarrell/autoheal:1.2.0', '28.5.2', '29.0.0', False, None),
 ])
 def test_engine29_clients(image, current, target, blocked, source):
     findings = client_findings(image, current, target)
@@ -62,3 +73,17 @@ def test_engine29_clients(image, current, target, blocked, source):
     if blocked:
         assert source in blockers[0]['source'], blockers[0]
         assert blockers[0]['remedy']
+
+
+@pytest.mark.parametrize('image', [
+    'nginxproxy/docker-gen:0.14.0', 'mcuadros/ofelia:v0.3.21', 'willfarrell/autoheal:1.2.0', 'crazymax/diun:4.26.0',
+])
+def test_unversioned_and_modern_clients_are_known(image):
+    # a row decides: no "API version nothing tells" finding either
+    assert client_findings(image, '28.5.2', '29.0.0') == []
+
+
+def test_diun_remedy_names_the_release_and_its_override():
+    [blocker] = [f for f in client_findings('crazymax/diun:4.24.0', '28.5.2', '29.0.0') if f['severity'] == 'blocker']
+    assert 'crazymax/diun >=4.26.0' in blocker['remedy'], blocker
+    assert 'API 1.42' in blocker['message'], blocker
