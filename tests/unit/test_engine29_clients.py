@@ -65,6 +65,16 @@ def client_findings(image, current, target):
     ('jwilder/docker-gen:0.7.3', '20.10.24', '29.0.0', False, None),
     ('mcuadros/ofelia:v0.3.21', '28.5.2', '29.0.0', False, None),
     ('willfarrell/autoheal:1.2.0', '28.5.2', '29.0.0', False, None),
+    ('ghcr.io/gethomepage/homepage:v1.12.3', '28.5.2', '29.0.0', False, None),
+    ('louislam/uptime-kuma:1.23.16', '28.5.2', '29.0.0', False, None),
+    ('nicolargo/glances:4.3.0.8-full', '28.5.2', '29.0.0', False, None),
+    # Netdata's go.d docker collector: pinned 1.41 until 1.39, negotiates up to 1.42 (1.39) and 1.43 (1.40-1.44)
+    ('netdata/netdata:v1.38.1', '28.5.2', '29.0.0', True, 'netdata/go.d.plugin@v0.45.0'),
+    ('netdata/netdata:v1.38.1', '28.5.2', '29.3.0', False, None),
+    ('netdata/netdata:v1.39.1', '28.5.2', '29.0.0', True, 'netdata/go.d.plugin@v0.52.2'),
+    ('netdata/netdata:v1.44.3', '28.5.2', '29.0.0', True, 'netdata/go.d.plugin@v0.53.2'),
+    ('netdata/netdata:v1.44.3', '28.5.2', '29.3.0', False, None),
+    ('netdata/netdata:v1.45.0', '28.5.2', '29.0.0', False, None),
 ])
 def test_engine29_clients(image, current, target, blocked, source):
     findings = client_findings(image, current, target)
@@ -77,6 +87,8 @@ def test_engine29_clients(image, current, target, blocked, source):
 
 @pytest.mark.parametrize('image', [
     'nginxproxy/docker-gen:0.14.0', 'mcuadros/ofelia:v0.3.21', 'willfarrell/autoheal:1.2.0', 'crazymax/diun:4.26.0',
+    'ghcr.io/gethomepage/homepage:v1.12.3', 'louislam/uptime-kuma:1.23.16', 'nicolargo/glances:4.3.0.8-full',
+    'netdata/netdata:v1.45.0',
 ])
 def test_unversioned_and_modern_clients_are_known(image):
     # a row decides: no "API version nothing tells" finding either
@@ -87,3 +99,9 @@ def test_diun_remedy_names_the_release_and_its_override():
     [blocker] = [f for f in client_findings('crazymax/diun:4.24.0', '28.5.2', '29.0.0') if f['severity'] == 'blocker']
     assert 'crazymax/diun >=4.26.0' in blocker['remedy'], blocker
     assert 'API 1.42' in blocker['message'], blocker
+
+
+def test_netdata_remedy_names_the_release():
+    [blocker] = [f for f in client_findings('netdata/netdata:v1.44.3', '28.5.2', '29.0.0') if f['severity'] == 'blocker']
+    assert 'netdata/netdata >=1.45.0' in blocker['remedy'], blocker
+    assert 'target Engine 29.3 or later' in blocker['remedy'], blocker

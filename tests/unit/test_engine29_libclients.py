@@ -68,6 +68,18 @@ def findings(declared, current, target=None, **kwargs):
     # testcontainers-python speaks what docker-py speaks (which negotiates from 4.3.1)
     ('testcontainers-python', '4.8.0', '28.5.2', '29.0.0', None, None),
     ('testcontainers (PyPI)', '3.7.1', '20.10.24', '29.0.0', None, None),
+    # the Go SDK speaks at most its module's DefaultVersion: 1.41-1.43 before v25.0.0
+    ('github.com/docker/docker', 'v24.0.7+incompatible', '28.5.2', '29.0.0', 'client_api_too_old', '(>=25.0.0)'),
+    ('docker-go-client', '20.10.24', '28.5.2', '29.0.0', 'client_api_too_old', '(>=25.0.0)'),
+    ('github.com/docker/docker/client', '23.0.6', '28.5.2', '29.3.0', None, None),
+    ('github.com/docker/docker', 'v25.0.0', '28.5.2', '29.0.0', None, None),
+    ('github.com/moby/moby/client', 'v0.2.1', '28.5.2', '29.0.0', None, None),
+    # SDKs that send no version unless told: the daemon answers in its own
+    ('dockerode', '4.0.7', '28.5.2', '29.0.0', None, None),
+    ('docker-modem', '5.0.7', '20.10.24', '29.0.0', None, None),
+    ('docker-java', '3.4.0', '28.5.2', '29.0.0', None, None),
+    ('Docker.DotNet', '3.125.15', '28.5.2', '29.0.0', None, None),
+    ('netdata', '1.44.3', '28.5.2', '29.0.0', 'client_api_too_old', '(>=1.45.0)'),
 ])
 def test_programs_judged_by_their_rows(program, version, current, target, verdict, remedy):
     found = findings({'program': program, 'version': version}, current, target)
