@@ -75,6 +75,13 @@ def client_findings(image, current, target):
     ('netdata/netdata:v1.44.3', '28.5.2', '29.0.0', True, 'netdata/go.d.plugin@v0.53.2'),
     ('netdata/netdata:v1.44.3', '28.5.2', '29.3.0', False, None),
     ('netdata/netdata:v1.45.0', '28.5.2', '29.0.0', False, None),
+    # Prometheus' Docker service discovery negotiates within its go.mod's client: at most 1.43 before 2.50.0
+    ('prom/prometheus:v2.20.0', '28.5.2', '29.3.0', False, None),
+    ('prom/prometheus:v2.42.0', '28.5.2', '29.0.0', True, 'prometheus/prometheus@v2.24.0'),
+    ('quay.io/prometheus/prometheus:v2.44.0', '28.5.2', '29.0.0', True, 'prometheus/prometheus@v2.43.0'),
+    ('prom/prometheus:v2.45.6', '28.5.2', '29.0.0', True, 'prometheus/prometheus@v2.45.0'),
+    ('prom/prometheus:v2.49.1', '28.5.2', '29.3.0', False, None),
+    ('prom/prometheus:v2.50.0', '28.5.2', '29.0.0', False, None),
 ])
 def test_engine29_clients(image, current, target, blocked, source):
     findings = client_findings(image, current, target)
@@ -85,10 +92,14 @@ def test_engine29_clients(image, current, target, blocked, source):
         assert blockers[0]['remedy']
 
 
+def blockers_of(image, current, target):
+    return [f for f in client_findings(image, current, target) if f['severity'] == 'blocker']
+
+
 @pytest.mark.parametrize('image', [
     'nginxproxy/docker-gen:0.14.0', 'mcuadros/ofelia:v0.3.21', 'willfarrell/autoheal:1.2.0', 'crazymax/diun:4.26.0',
     'ghcr.io/gethomepage/homepage:v1.12.3', 'louislam/uptime-kuma:1.23.16', 'nicolargo/glances:4.3.0.8-full',
-    'netdata/netdata:v1.45.0',
+    'netdata/netdata:v1.45.0', 'prom/prometheus:v3.0.0',
 ])
 def test_unversioned_and_modern_clients_are_known(image):
     # a row decides: no "API version nothing tells" finding either
@@ -96,12 +107,12 @@ def test_unversioned_and_modern_clients_are_known(image):
 
 
 def test_diun_remedy_names_the_release_and_its_override():
-    [blocker] = [f for f in client_findings('crazymax/diun:4.24.0', '28.5.2', '29.0.0') if f['severity'] == 'blocker']
+    [blocker] = blockers_of('crazymax/diun:4.24.0', '28.5.2', '29.0.0')
     assert 'crazymax/diun >=4.26.0' in blocker['remedy'], blocker
     assert 'API 1.42' in blocker['message'], blocker
 
 
 def test_netdata_remedy_names_the_release():
-    [blocker] = [f for f in client_findings('netdata/netdata:v1.44.3', '28.5.2', '29.0.0') if f['severity'] == 'blocker']
+    [blocker] = blockers_of('netdata/netdata:v1.44.3', '28.5.2', '29.0.0')
     assert 'netdata/netdata >=1.45.0' in blocker['remedy'], blocker
     assert 'target Engine 29.3 or later' in blocker['remedy'], blocker

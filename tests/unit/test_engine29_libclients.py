@@ -80,6 +80,10 @@ def findings(declared, current, target=None, **kwargs):
     ('docker-java', '3.4.0', '28.5.2', '29.0.0', None, None),
     ('Docker.DotNet', '3.125.15', '28.5.2', '29.0.0', None, None),
     ('netdata', '1.44.3', '28.5.2', '29.0.0', 'client_api_too_old', '(>=1.45.0)'),
+    # Nomad's docker driver: unversioned go-dockerclient to 1.8, github.com/docker/docker v27+ from 1.9
+    ('nomad', '1.8.0', '20.10.24', '29.0.0', None, None),
+    ('nomad docker driver', '1.9.1', '28.5.2', '29.0.0', None, None),
+    ('prometheus docker_sd_configs', '2.45.6', '28.5.2', '29.0.0', 'client_api_too_old', '(>=2.50.0)'),
 ])
 def test_programs_judged_by_their_rows(program, version, current, target, verdict, remedy):
     found = findings({'program': program, 'version': version}, current, target)
