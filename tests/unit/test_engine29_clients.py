@@ -82,6 +82,10 @@ def client_findings(image, current, target):
     ('prom/prometheus:v2.45.6', '28.5.2', '29.0.0', True, 'prometheus/prometheus@v2.45.0'),
     ('prom/prometheus:v2.49.1', '28.5.2', '29.3.0', False, None),
     ('prom/prometheus:v2.50.0', '28.5.2', '29.0.0', False, None),
+    # the contrib collector's docker_stats receiver sent 1.25 in 0.141.0 (refused by 29.0 and 29.3), 1.44 from 0.142.0
+    ('otel/opentelemetry-collector-contrib:0.141.0', '28.5.2', '29.3.0', True, 'opentelemetry-collector-contrib#44906'),
+    ('otel/opentelemetry-collector-contrib:0.142.0', '28.5.2', '29.0.0', False, None),
+    ('otel/opentelemetry-collector-contrib:0.142.0', '20.10.24', '20.10.24', True, 'CHANGELOG v0.142.0'),
 ])
 def test_engine29_clients(image, current, target, blocked, source):
     findings = client_findings(image, current, target)

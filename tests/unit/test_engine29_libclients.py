@@ -84,6 +84,7 @@ def findings(declared, current, target=None, **kwargs):
     ('nomad', '1.8.0', '20.10.24', '29.0.0', None, None),
     ('nomad docker driver', '1.9.1', '28.5.2', '29.0.0', None, None),
     ('prometheus docker_sd_configs', '2.45.6', '28.5.2', '29.0.0', 'client_api_too_old', '(>=2.50.0)'),
+    ('otelcol-contrib docker_stats', '0.141.0', '28.5.2', '29.0.0', 'client_api_too_old', '(>=0.142.0)'),
 ])
 def test_programs_judged_by_their_rows(program, version, current, target, verdict, remedy):
     found = findings({'program': program, 'version': version}, current, target)
