@@ -616,21 +616,25 @@ def _build_agent_images(dest: Path) -> None:
 
 
 def prune_stale() -> None:
-    """Drop artefacts of other manifest keys: the cache holds one lab, the current one."""
+    """Drop artefacts of other manifest keys: the cache holds one lab, the current one. Images are removed only
+    for the keys this cache held (its image-KEY.tar): a checkout with another manifest and its own
+    FLEETSAFE_LAB_CACHE keeps its images while both run on one engine."""
+    stale_keys = {p.name[len("image-"):-len(".tar")] for p in CACHE.glob("image-*.tar")} - {KEY}
     for p in [*CACHE.glob("image-*"), *CACHE.glob("repo-*"), *APT_DIR.glob("updated-*"),
               *CACHE.glob("rootfs-*"), *CACHE.glob("busybox-*"), *CACHE.glob("archives-*")]:
         if KEY not in p.name:
             log(f"removing stale {p.name}")
             shutil.rmtree(p) if p.is_dir() else p.unlink()
-    res = run([DOCKER, "images", "--format", "{{.Repository}}:{{.Tag}}", IMAGE.split(":", maxsplit=1)[0]],
-              capture=True, check=False)
-    for image in res.stdout.split():
-        if image != IMAGE:
-            run([DOCKER, "rmi", image], capture=True, check=False)  # refused while a host uses it
-    res = run([DOCKER, "images", "--format", "{{.Repository}}:{{.Tag}}", SET_IMAGE_REPO], capture=True, check=False)
-    for image in res.stdout.split():
-        if not image.split(":", 1)[1].startswith(f"{KEY}-"):
-            run([DOCKER, "rmi", image], capture=True, check=False)
+    for repo in (IMAGE.split(":", maxsplit=1)[0], SET_IMAGE_REPO):
+        res = run([DOCKER, "images", "--format", "{{.Repository}}:{{.Tag}}", repo], capture=True, check=False)
+        for image in res.stdout.split():
+            if image_key(image) in stale_keys:
+                run([DOCKER, "rmi", image], capture=True, check=False)  # refused while a host uses it
+
+
+def image_key(image: str) -> str:
+    """The manifest key of a lab image: fleetsafe-lab-host:KEY or fleetsafe-lab-set:KEY-SET-DIGEST."""
+    return image.split(":", 1)[1].split("-", 1)[0]
 
 
 def build() -> None:

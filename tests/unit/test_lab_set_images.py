@@ -62,3 +62,24 @@ def test_durations_name_tests_that_exist():
         defined = {n.name for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.FunctionDef)}
         assert name.split("[")[0] in defined, f"durations.json: {test_id!r} names no test (remove or rename it)"
         assert seconds > 0
+
+
+def test_prune_removes_only_the_images_of_keys_this_cache_held(tmp_path, monkeypatch):
+    ours, foreign = "0123456789ab", "ba9876543210"
+    for key in (ours, lab.KEY):
+        (tmp_path / f"image-{key}.tar").write_text("")
+    images = {lab.IMAGE.split(":")[0]: [f"{lab.IMAGE.split(':')[0]}:{k}" for k in (ours, foreign, lab.KEY)],
+              lab.SET_IMAGE_REPO: [f"{lab.SET_IMAGE_REPO}:{k}-old-d1" for k in (ours, foreign, lab.KEY)]}
+    removed = []
+
+    def run(cmd, **kw):
+        if cmd[1] == "images":
+            return subprocess.CompletedProcess(cmd, 0, "\n".join(images[cmd[-1]]) + "\n", "")
+        removed.append(cmd[-1])
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+    monkeypatch.setattr(lab, "CACHE", tmp_path)
+    monkeypatch.setattr(lab, "APT_DIR", tmp_path / "apt")
+    monkeypatch.setattr(lab, "run", run)
+    lab.prune_stale()
+    assert removed == [f"{lab.IMAGE.split(':')[0]}:{ours}", f"{lab.SET_IMAGE_REPO}:{ours}-old-d1"]
+    assert [p.name for p in tmp_path.glob("image-*")] == [f"image-{lab.KEY}.tar"]
