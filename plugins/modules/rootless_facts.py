@@ -166,7 +166,7 @@ ansible_facts:
                       description: The file it was found in.
                       returned: always
                       type: str
-                      sample: /home/alice/.config/systemd/user/docker.service.d/min-api.conf
+                      sample: /etc/systemd/system/docker.service.d/min-api.conf
                 error:
                   description: One sentence naming the problem with this daemon and its fix, or V(null).
                   returned: always
