@@ -12,6 +12,9 @@ host's python3 against its own /var/run/docker.sock: the SDK's default API versi
 28.5.2, and 28.5.2 started with DOCKER_MIN_API_VERSION=1.44 and =1.40 (the minimums of Engine 29.0 and 29.3,
 which the lab has no package for). The prediction is compat_findings for a declared client of that release
 on a host whose engine reports what the real one reports.
+
+Compose v2 as Debian ships it (trixie's docker-compose, a lab extra installed in a host of every set) runs a one-service
+project against the same five engine states; the API version it speaks is read off the socket it talks through.
 """
 from __future__ import annotations
 
@@ -252,7 +255,8 @@ COMPOSE_RELEASES = ("1.26.2", "1.27.0", "1.29.2")
 
 
 def compose_releases():
-    # Compose v2 (the CLI plugin, a Go binary) is on neither PyPI nor Debian 12: its rows are not checked here
+    # Compose v2 (a Go binary) is not on PyPI: test_debian_docker_compose_v2_against_every_lab_engine runs Debian's
+    # build of it
     rows = [row for row in _kb.builtin().program_rows("docker-compose") if row["id"].startswith("docker-compose-v1-")]
     assert len(rows) >= 2, rows
     uncovered = [row["id"] for row in rows
@@ -299,6 +303,82 @@ def test_docker_compose_v1_against_28_5_and_a_29_0_minimum(hosts):
     assert not ok_pinned and pinned.returncode != 0, pinned.stdout[-300:]
     assert "client version 1.38 is too old. Minimum supported API version is 1.44" in pinned.stderr, \
         pinned.stderr[-800:]
+
+
+# --- docker-compose v2 (Debian's package) ---------------------------------------------------------------------------
+
+# Debian's Compose v2 (the package docker-compose from trixie, a manifest extra): the `docker compose` plugin and, as a
+# link to it, /usr/bin/docker-compose. Debian builds it against its own Go libraries (Static-Built-Using names the
+# docker.io source it was built with), so its API range is measured here, not read from upstream's go.mod.
+COMPOSE_V2_PIN = lab.MANIFEST["extras"]["compose"][0]
+COMPOSE_V2_DIR = "/opt/fs-compose2"
+COMPOSE_V2_FILE = "services:\n  idle:\n    image: busybox:lab\n    command: [sleep, \"600\"]\n"
+SNIFF = Path(__file__).with_name("_compose_sniff.py")
+
+
+def install_compose_v2(host: lab.LabHost) -> str:
+    """apt-get install the pinned package from the lab's offline repository (no recommends: the set's own docker CLI
+    stays); the upstream version its binary reports."""
+    host.sh(f"export DEBIAN_FRONTEND=noninteractive; apt-get update -qq; "
+            f"apt-get install -y -qq --no-install-recommends {COMPOSE_V2_PIN} >/tmp/fs-compose2.log 2>&1 "
+            "|| { cat /tmp/fs-compose2.log; exit 1; }")
+    host.load_busybox()
+    host.exec(["mkdir", "-p", COMPOSE_V2_DIR])
+    host.exec(["sh", "-c", f"cat > {COMPOSE_V2_DIR}/sniff.py"], input=SNIFF.read_text())
+    host.exec(["sh", "-c", f"printf '{COMPOSE_V2_FILE}' > {COMPOSE_V2_DIR}/compose.yml"])
+    out = host.exec(["docker-compose", "version"]).stdout.strip()
+    package_version = COMPOSE_V2_PIN.split("=", 1)[1]
+    assert out == f"Docker Compose version {package_version}", out
+    return package_version.split("-", 1)[0]
+
+
+def run_compose_v2(host: lab.LabHost, *env: str) -> dict:
+    """`up -d`, `ps -q` and `down` of a one-service project through the sniffing socket: whether each worked, and the
+    API versions in the paths the client requested."""
+    base = ["env", *env, "docker-compose", "-p", "fs-compose2", "-f", f"{COMPOSE_V2_DIR}/compose.yml"]
+    commands = [[*base, "up", "-d"], [*base, "ps", "-q"], [*base, "down"]]
+    res = host.exec(["python3", f"{COMPOSE_V2_DIR}/sniff.py", json.dumps(commands)], check=False)
+    assert res.returncode == 0, res.stderr[-800:]
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def test_debian_docker_compose_v2_against_every_lab_engine(hosts):
+    """Debian trixie's docker-compose (Compose v2) installed in a host of every set (bookworm's old set too: it needs
+    only libc6) runs `up -d`, `ps -q` and `down` of a busybox service against 20.10.24, 26.1.5, 28.5.2 and 28.5.2 at
+    the minimums of 29.0 (1.44) and 29.3 (1.40). Whether it worked and the one API version in the paths it requested
+    (read off the socket, after its /_ping) equal what compat_findings and its clients.yml row predict for a declared
+    `docker-compose` of the package's upstream version. With DOCKER_API_VERSION=1.43 against 29.0's minimum it is
+    refused, as a declared client pinned to 1.43 is predicted to be."""
+    releases = {set_name: install_compose_v2(host) for set_name, host in hosts.items()}
+    assert len(set(releases.values())) == 1, releases
+    release = releases["new"]
+    row = _kb.builtin().program_row("docker-compose", parse_version(release))
+    assert row is not None and row["negotiates"], (release, row)
+    results = []
+    pinned = None
+    for host, version in lab_states(hosts):
+        ok, _found = predicted(version, {"name": "compose", "program": "docker-compose", "version": release})
+        real = run_compose_v2(host)
+        worked = all(r["rc"] == 0 for r in real["results"])
+        spoken = sorted({v for v in real["versions"] if v})
+        expected = version["ApiVersion"] if row["api_max"] is None else \
+            format_api(min(parse_api(row["api_max"]), parse_api(version["ApiVersion"])))
+        results.append((release, version["Version"], version["MinAPIVersion"], ok, worked,
+                        [expected] if worked else [], spoken if worked else [],
+                        [r["stderr"] for r in real["results"] if r["rc"]]))
+        if version["MinAPIVersion"] == "1.44":
+            ok_pinned, _found = predicted(version, {"name": "compose", "api_version": "1.43"})
+            pinned = (ok_pinned, run_compose_v2(host, "DOCKER_API_VERSION=1.43"))
+    wrong = [r for r in results if r[3] != r[4] or r[5] != r[6]]
+    assert len(results) == 5, results
+    assert wrong == [], "(compose, engine, engine min API, predicted ok, real ok, predicted API, real API, " \
+        "errors):\n" + "\n".join(map(repr, wrong))
+    ok_pinned, real_pinned = pinned
+    refused = [r for r in real_pinned["results"] if r["rc"] != 0]
+    assert not ok_pinned and refused, real_pinned
+    assert "client version 1.43 is too old. Minimum supported API version is 1.44" in refused[0]["stderr"], \
+        real_pinned
+    assert set(real_pinned["versions"]) - {""} == {"1.43"}, real_pinned
 
 
 # --- testcontainers-python --------------------------------------------------------------------------------------

@@ -310,7 +310,7 @@ def _configure_rootfs(rootfs: Path, spec: dict) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# The offline repository: three version sets, rootless and firewalld extras, a busybox image
+# The offline repository: three version sets, rootless, firewalld and compose extras, a busybox image
 # --------------------------------------------------------------------------------------------
 def repo_dir() -> Path:
     return CACHE / f"repo-{KEY}"
@@ -331,7 +331,7 @@ def ensure_repo() -> None:
     resolved = {name: {p: _resolve_version(p, v) for p, v in pins.items()}
                 for name, pins in MANIFEST["sets"].items()}
     groups = [[f"{p}={v}" for p, v in s.items()] for s in resolved.values()]
-    groups += [[_resolve_pin(pin) for pin in MANIFEST["extras"][extra]] for extra in ("rootless", "firewalld")]
+    groups += [[_resolve_pin(pin) for pin in MANIFEST["extras"][extra]] for extra in ("rootless", "firewalld", "compose")]
     for group in groups:
         _download_closure(group, tmp)
     _build_busybox(tmp)
