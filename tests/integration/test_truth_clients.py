@@ -370,7 +370,7 @@ def test_debian_docker_compose_v2_against_every_lab_engine(hosts):
             ok_pinned, _found = predicted(version, {"name": "compose", "api_version": "1.43"})
             pinned = (ok_pinned, run_compose_v2(host, "DOCKER_API_VERSION=1.43"))
     wrong = [r for r in results if r[3] != r[4] or r[5] != r[6]]
-    assert len(results) == 5, results
+    assert len(results) == 5 and any(r[4] for r in results), results
     assert wrong == [], "(compose, engine, engine min API, predicted ok, real ok, predicted API, real API, " \
         "errors):\n" + "\n".join(map(repr, wrong))
     ok_pinned, real_pinned = pinned

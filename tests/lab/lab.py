@@ -331,7 +331,8 @@ def ensure_repo() -> None:
     resolved = {name: {p: _resolve_version(p, v) for p, v in pins.items()}
                 for name, pins in MANIFEST["sets"].items()}
     groups = [[f"{p}={v}" for p, v in s.items()] for s in resolved.values()]
-    groups += [[_resolve_pin(pin) for pin in MANIFEST["extras"][extra]] for extra in ("rootless", "firewalld", "compose")]
+    groups += [[_resolve_pin(pin) for pin in MANIFEST["extras"][extra]]
+               for extra in ("rootless", "firewalld", "compose")]
     for group in groups:
         _download_closure(group, tmp)
     _build_busybox(tmp)
