@@ -37,10 +37,10 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versio
 SECTIONS = ('docker', 'containerd', 'rootless', 'clients')
 TARGET_KEYS = ('engine', 'containerd', 'clients', 'images')
 IMAGE_KEYS = ('image', 'tag', 'available', 'allow_fallback')
+# where a variable of dockerd's environment is found: the running process, the unit, a drop-in, a file the unit names
 ENV_SOURCES = ('environment', 'systemd_unit', 'systemd_dropin', 'environment_file')
 OVERRIDE_SOURCES = ENV_SOURCES + ('daemon_json',)
 FLAG_SOURCES = ('cmdline', 'systemd_unit', 'systemd_dropin')
-ENVIRONMENT_SOURCES = ('environment', 'systemd_unit', 'systemd_dropin', 'environment_file')
 HOST_KEYS = ('container', 'virtualization', 'kernel_release', 'iptables_version', 'iptables_backend')
 MODULE_STATES = ('loaded', 'builtin', 'available', 'missing')
 # OCI distribution spec: a tag is [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127} (128 characters at most).
@@ -99,7 +99,7 @@ def as_daemon_flags(value, path):
 
 def as_daemon_environment(value, path):
     """docker.daemon_environment: [{'name', 'value', 'source', 'where'}]."""
-    return _sourced_entries(value, path, 'name', ENVIRONMENT_SOURCES,
+    return _sourced_entries(value, path, 'name', ENV_SOURCES,
                             lambda name: None if name else 'a variable name such as DOCKER_MIN_API_VERSION')
 
 
