@@ -16,6 +16,8 @@ UPSTREAM = "/var/run/docker.sock"
 PROXY = "/run/fs-compose2-sniff.sock"
 REQUEST = re.compile(rb"(?:^|\r\n)(?:GET|POST|PUT|DELETE|HEAD) (/v(\d+\.\d+))?/[^ ]* HTTP/1\.[01]\r\n")
 seen = []
+
+
 def pipe(src, dst, sniff):
     try:
         while True:
@@ -33,13 +35,17 @@ def pipe(src, dst, sniff):
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+
 def serve(listener):
     while True:
-        client, _ = listener.accept()
+        client, _addr = listener.accept()
         upstream = socket.socket(socket.AF_UNIX)
         upstream.connect(UPSTREAM)
         threading.Thread(target=pipe, args=(client, upstream, True), daemon=True).start()
         threading.Thread(target=pipe, args=(upstream, client, False), daemon=True).start()
+
+
 if os.path.exists(PROXY):
     os.unlink(PROXY)
 listener = socket.socket(socket.AF_UNIX)
@@ -49,6 +55,6 @@ threading.Thread(target=serve, args=(listener,), daemon=True).start()
 env = dict(os.environ, DOCKER_HOST="unix://" + PROXY)
 results = []
 for args in json.loads(sys.argv[1]):
-    res = subprocess.run(args, env=env, capture_output=True, text=True)
+    res = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
     results.append({"args": args, "rc": res.returncode, "stderr": res.stderr[-400:]})
 print(json.dumps({"results": results, "versions": seen}))
