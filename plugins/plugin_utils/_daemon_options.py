@@ -13,6 +13,7 @@ Each prediction names the row it comes from, so a finding can quote the row's so
 from __future__ import annotations
 
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils import _kb
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._facts import next_start_environment
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import (
     InputError,
     parse_version,
@@ -147,10 +148,8 @@ def daemon_environment_settings(environment):
     variables only the unit's (its Environment= and EnvironmentFile=) count: the upgrade's restart runs what the
     unit says; otherwise the running dockerd's environment does.
     """
-    from_units = [e for e in environment if e['source'] != 'environment']
-    chosen = from_units or environment
     return [('environment', e['name'], e['value'], '%s=%s' % (e['name'], e['value'] or ''), e['where'] or e['source'])
-            for e in chosen]
+            for e in next_start_environment(environment)]
 
 
 def _scalar(value):

@@ -238,6 +238,14 @@ class Client:
         return self.image_name or self.name
 
 
+def next_start_environment(entries):
+    """The entries of dockerd's environment (source: ENV_SOURCES) its next start uses: what the unit, its drop-ins
+    and the environment files they name set, when they set any, else the running daemon's (the live environment
+    may come from a file changed since; the upgrade's restart runs what the unit says)."""
+    from_units = [e for e in entries if e['source'] != 'environment']
+    return from_units or list(entries)
+
+
 def as_overrides(value, p):
     """min_api_overrides: [{source, value, where}] as the facts modules write them."""
     overrides = []

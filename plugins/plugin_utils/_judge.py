@@ -16,9 +16,9 @@ from __future__ import annotations
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils import _kb
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._facts import (
     ENV_SOURCES,
-    OVERRIDE_SOURCES,
     Host,
     check_against,
+    next_start_environment,
     read_target,
 )
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import (
@@ -95,13 +95,11 @@ def validate_override(row, source, value):
 
 
 def persisting_overrides(overrides):
-    """Overrides that survive a restart, one per (kind, value): what the unit, its drop-ins and the environment
-    files they name set beats the live environment (which may come from a file changed since)."""
-    by_source = {source: [o for o in overrides if o['source'] == source] for source in OVERRIDE_SOURCES}
-    env = (by_source['systemd_unit'] + by_source['systemd_dropin'] + by_source['environment_file']
-           or by_source['environment'])
+    """Overrides that survive a restart, one per (kind, value): the environment's as next_start_environment
+    chooses them, then daemon.json's."""
+    env = next_start_environment([o for o in overrides if o['source'] in ENV_SOURCES])
     result = {}
-    for item in env + by_source['daemon_json']:
+    for item in env + [o for o in overrides if o['source'] == 'daemon_json']:
         kind = 'env' if item['source'] in ENV_SOURCES else 'daemon_json'
         entry = result.setdefault((kind, item['value']),
                                   {'source': item['source'], 'value': item['value'], 'where': []})
