@@ -15,6 +15,7 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findin
     _images,
     _known_bad,
 )
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._facts import OMITTED
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings._registry import REGISTRY, run
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._judge import Context
 
@@ -24,6 +25,6 @@ __all__ = ['FAMILIES', 'REGISTRY', 'compat_findings']
 FAMILIES = (_clients, _containerd, _daemon_options, _engine, _images, _known_bad)
 
 
-def compat_findings(facts, target=None, knowledge=None, findings=None):
+def compat_findings(facts, target=OMITTED, knowledge=None, findings=None):
     """Every finding for the host, blockers first; ``findings`` switches findings off or changes severities by id."""
     return run(Context(facts, target, knowledge), findings)

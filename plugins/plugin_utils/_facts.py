@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import (
     InputError,
     describe,
+    got,
+    is_undefined,
     kind,
     parse_api,
     parse_version,
@@ -58,7 +60,7 @@ def as_dict(value, path, optional=False):
     if value is None and optional:
         return None
     if not isinstance(value, dict) and not isinstance(value, Mapping):   # or what Ansible hands over (hostvars)
-        raise InputError('%s must be a dict, got %s %s' % (path, kind(value), describe(value)))
+        raise InputError('%s must be a dict, got %s' % (path, got(value)))
     return value
 
 
@@ -125,7 +127,7 @@ def as_list(value, path):
     if value is None:
         return []
     if not isinstance(value, list):
-        raise InputError('%s must be a list, got %s %s' % (path, kind(value), describe(value)))
+        raise InputError('%s must be a list, got %s' % (path, got(value)))
     return value
 
 
@@ -133,7 +135,7 @@ def as_str(value, path):
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InputError('%s must be a string or null, got %s %s' % (path, kind(value), describe(value)))
+        raise InputError('%s must be a string or null, got %s' % (path, got(value)))
     return value
 
 
@@ -173,7 +175,7 @@ def as_api(value, path):
 def check_tag(tag, path):
     """An image tag as registries accept it (OCI distribution spec), else InputError."""
     if not isinstance(tag, str) or not tag:
-        raise InputError('%s must be a non-empty tag string, got %s %s' % (path, kind(tag), describe(tag)))
+        raise InputError('%s must be a non-empty tag string, got %s' % (path, got(tag)))
     if len(tag) > TAG_MAX:
         raise InputError('%s is %d characters long; registries allow at most %d: %s' % (
             path, len(tag), TAG_MAX, describe(tag)))
@@ -194,10 +196,19 @@ def split_image(ref):
 
 
 def _unwrap(facts):
-    """The container_engine dict out of what the user passed, or InputError saying what was passed."""
+    """The container_engine dict out of what the user passed, or InputError saying what was passed.  A wrapped
+    ``{'container_engine': {...}}`` (the whole ansible_facts) is checked exactly like the unwrapped dict."""
+    if facts is None or is_undefined(facts):
+        raise InputError('facts are %s: pass ansible_facts.container_engine as gathered by fleetsafe.container_engine.'
+                         'container_engine_facts (an unset variable never means "nothing to check")' % got(facts))
     facts = as_dict(facts, 'facts')
+    path = 'facts'
     if 'container_engine' in facts:
-        return as_dict(facts['container_engine'], 'facts.container_engine')
+        facts, path = facts['container_engine'], 'facts.container_engine'
+        if facts is None or is_undefined(facts):
+            raise InputError('%s is %s: gather the facts first (fleetsafe.container_engine.container_engine_facts)' % (
+                path, got(facts)))
+        facts = as_dict(facts, path)
     unknown = sorted(str(key) for key in facts if key not in SECTIONS)
     if unknown:
         hint = ''
@@ -206,6 +217,9 @@ def _unwrap(facts):
         elif any(key.startswith('ansible_') or key in ('os_family', 'distribution') for key in unknown):
             hint = ' (this looks like ansible_facts without container_engine: run fleetsafe.container_engine.' \
                    'container_engine_facts first)'
+        if path != 'facts':
+            raise InputError('%s has key(s) %s that are not sections (%s): a misspelt section would skip every check '
+                             'of it%s' % (path, describe(', '.join(unknown)), ', '.join(SECTIONS), hint))
         raise InputError('facts must be ansible_facts.container_engine (sections %s), got a dict with key(s) %s%s' % (
             ', '.join(SECTIONS), describe(', '.join(unknown)), hint))
     return facts
@@ -352,7 +366,7 @@ class Host:
             item = as_dict(item, ip)
             user = req(item, 'user', ip)
             if isinstance(user, (dict, list)):
-                raise InputError('%s.user must be a user name, got %s %s' % (ip, kind(user), describe(user)))
+                raise InputError('%s.user must be a user name, got %s' % (ip, got(user)))
             daemons.append({
                 'user': str(user) if user is not None else '?',
                 'engine_version': as_version(req(item, 'engine_version', ip), ip + '.engine_version'),
@@ -440,9 +454,25 @@ def _target_version(target, key):
     return version
 
 
+class _Omitted:
+    """The target argument left out of the filter call: judge the host as it is.  Shown as {} in signatures."""
+
+    def __repr__(self):
+        return '{}'
+
+
+OMITTED = _Omitted()
+
+
 def read_target(target):
-    if target is None:
-        return {'engine': None, 'containerd': None, 'clients': {}, 'images': []}
+    """The target, checked.  Left out (OMITTED) or ``{}``: nothing changes.  ``None``, an undefined variable or any
+    other non-dict is an error: a target built from an unset variable must never turn every blocker into a green
+    light."""
+    if target is OMITTED:
+        target = {}
+    if target is None or is_undefined(target):
+        raise InputError('target is %s: give the versions to judge (like {"engine": "26.1.5"}), {} to judge the host '
+                         'as it is, or leave the argument out; an unset variable is never "no change"' % got(target))
     target = as_dict(target, 'target')
     for key in target:
         if key not in TARGET_KEYS:
@@ -451,8 +481,8 @@ def read_target(target):
     if 'clients' in target:
         raw = target['clients']
         if not isinstance(raw, dict):
-            raise InputError('target.clients must map client names to versions, got %s %s' % (
-                kind(raw), describe(raw)))
+            raise InputError('target.clients must map client names to versions, got %s' % (
+                got(raw)))
         for name, version in raw.items():
             if not isinstance(name, str):
                 raise InputError('target.clients keys must be client names, got %s' % describe(name))
@@ -462,8 +492,8 @@ def read_target(target):
     images = []
     if 'images' in target:
         if not isinstance(target['images'], list):
-            raise InputError('target.images must be a list of {image, tag, available}, got %s %s' % (
-                kind(target['images']), describe(target['images'])))
+            raise InputError('target.images must be a list of {image, tag, available}, got %s' % (
+                got(target['images'])))
         for i, entry in enumerate(target['images']):
             where = 'target.images[%d]' % i
             entry = as_dict(entry, where)

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._facts import OMITTED
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings._daemon_options import (
     judged_settings,
     refused_message,
@@ -156,7 +157,7 @@ def _daemon_edit(judged):
     return 'remove' if judged['removable'] else None
 
 
-def upgrade_plan(facts, target=None, knowledge=None):
+def upgrade_plan(facts, target=OMITTED, knowledge=None):
     ctx = Context(facts, target, knowledge)
     check_knowledge(ctx.kb)
     before, after = [], []
