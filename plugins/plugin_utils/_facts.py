@@ -538,3 +538,14 @@ def check_against(host, target):
         if unknown:
             raise InputError('target.clients names %s, which the clients facts do not show (known: %s)' % (
                 ', '.join(unknown), ', '.join(sorted(known)) or 'none'))
+
+
+def check_plannable(host, target):
+    """A plan for a target engine or containerd needs what the host runs of it: without that section of the facts the
+    plan would be empty ("nothing to do") for want of facts, not because nothing needs doing."""
+    needs = (('engine', 'docker', 'docker_facts'), ('containerd', 'containerd', 'containerd_facts'))
+    for key, section, module in needs:
+        if target[key] is not None and section not in host.sections:
+            raise InputError('target.%s is %s, but the %s facts were not gathered, so no step for the %s can be '
+                             'planned (run fleetsafe.container_engine.%s or container_engine_facts)' % (
+                                 key, describe(target[key].raw), section, key, module))

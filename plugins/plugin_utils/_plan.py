@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._facts import OMITTED
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._facts import OMITTED, check_plannable
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings._daemon_options import (
     judged_settings,
     refused_message,
@@ -159,6 +159,7 @@ def _daemon_edit(judged):
 
 def upgrade_plan(facts, target=OMITTED, knowledge=None):
     ctx = Context(facts, target, knowledge)
+    check_plannable(ctx.host, ctx.target)
     check_knowledge(ctx.kb)
     before, after = [], []
     _client_steps(ctx, before, after)

@@ -218,7 +218,7 @@ def run_sdk(host: lab.LabHost, path: str) -> dict:
 
 
 def predicted(version: dict, declared: dict) -> tuple[bool, list]:
-    found = [f for f in compat_findings(engine_facts(version, [declared]), None)
+    found = [f for f in compat_findings(engine_facts(version, [declared]), {})
              if f["component"].startswith("client")]
     return not [f for f in found if f["severity"] == "blocker"], found
 
@@ -448,7 +448,7 @@ def test_testcontainers_python_against_every_lab_engine(hosts):
         for tc, sdk in pairs:
             declared = [{"name": "tests", "program": "testcontainers-python", "version": tc},
                         {"name": "sdk", "program": "docker-py", "version": sdk}]
-            found = [f for f in compat_findings(engine_facts(version, declared), None)
+            found = [f for f in compat_findings(engine_facts(version, declared), {})
                      if f["component"].startswith("client")]
             ok = not [f for f in found if f["severity"] == "blocker"]
             res = host.exec(["env", f"PYTHONPATH=/opt/fs-pyclients/testcontainers-{tc}-docker-{sdk}", "python3", "-W",

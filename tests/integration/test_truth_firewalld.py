@@ -96,7 +96,7 @@ def test_isolation_after_a_firewalld_reload_matches_the_prediction(lab_host_fact
     current = facts(adhoc(host, ansible_env, check=True))
     assert current["docker"]["version"] == engine
     assert current["docker"]["host"]["firewalld_active"] is True
-    found = compat_findings(current, None)
+    found = compat_findings(current, {})
     named = firewalld_rows(found, "known_bad_release")
     shown = f"{engine}: isolation lost={lost}; rows named: {sorted(named)}\n{rules}\n" + json.dumps(
         [f for f in found if f["id"].startswith("known_bad")], indent=1)

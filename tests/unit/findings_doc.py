@@ -105,7 +105,9 @@ the filters fail with "line ... is not in the knowledge base" wherever that line
   as its upstream release, but anything else after the release (`26.1.5garbage`, `28.0.1.x`) is an
   error. `clients` maps client names the clients facts show to the version each will run.
   `images` lists `{image, tag, available, allow_fallback}`; a tag must be one a registry accepts
-  (letters, digits, `_`, `.`, `-`, at most 128 characters).
+  (letters, digits, `_`, `.`, `-`, at most 128 characters). `upgrade_plan` needs the section a
+  target key is about (`docker` for `engine`, `containerd` for `containerd`): without it the plan
+  would be empty for want of facts, so it is an error.
 - **errors**: bad input fails with one error whose message starts with the filter's name, names the
   bad value's path and shows the value as written, shortened (`got string 'abc'`, `got null`,
   `got an undefined value`). The same holds for the `knowledge` and `findings` arguments. Any other

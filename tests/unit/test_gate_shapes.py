@@ -179,3 +179,13 @@ def test_other_arguments_show_the_value(label, args, fragment):
     assert 'null None' not in str(info.value)
     if label == 'knowledge string':
         assert "got string 'abc'" in str(info.value)
+
+
+@pytest.mark.parametrize('section,target', [('docker', {'engine': '26.1.5'}), ('containerd', {'containerd': '2.1.9'})])
+def test_a_plan_for_a_part_whose_facts_were_not_gathered_is_an_error(section, target):
+    """Without the section the plan would be [] ("nothing to do") for want of facts."""
+    facts = {key: value for key, value in FACTS.items() if key != section}
+    with pytest.raises(AnsibleFilterError, match=rf'^upgrade_plan: target\.\w+ is .*, but the {section} facts were not '
+                                                 r'gathered'):
+        upgrade_plan(facts, target)
+    assert upgrade_plan(FACTS, target), 'with the section gathered the plan has steps'
