@@ -8,8 +8,6 @@
 
 from __future__ import annotations
 
-import re
-
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _gather as G
@@ -38,10 +36,6 @@ DECLARED_ARGUMENT_SPEC = dict(
     host_processes=dict(type='bool', default=True),
 )
 
-
-# A release as the filters read it (plugin_utils/_versions.py): 6.1.3, v2.0.2, 29.0.0-rc.1, 1274 (a Jenkins plugin's
-# leading number).
-RELEASE_RE = re.compile(r'^[vV]?\d+(\.\d+)*([-~.]?(dev|alpha|beta|pre|rc|a|b)[.-]?\d*)?([-+~][-+~._:A-Za-z0-9]*)?$')
 
 # A unix socket path fits in sockaddr_un.sun_path (108 bytes on Linux) with its closing NUL byte.
 UNIX_PATH_MAX = 107
@@ -103,7 +97,7 @@ def declared_problem(declared):
             return ('declared[%d].api_version of client %s must be an Engine API version like "1.41", not %s.'
                     % (index, P.shown(item.get('name')), P.shown(api)))
         version = item.get('version')
-        if version is not None and not RELEASE_RE.match(version):
+        if version is not None and not P.RELEASE_RE.match(version):
             return ('declared[%d].version of client %s must be the release it runs, like "6.1.3", not %s.'
                     % (index, P.shown(item.get('name')), P.shown(version)))
         if item.get('program') is not None and version is None:

@@ -820,6 +820,27 @@ def host_clients(ctx, socket_path):
     return facts
 
 
+# Labels that name the release an image was built as, in the order they are read: the OCI image spec's annotation,
+# then the older label-schema.org convention. Not read: `version` (Red Hat's base images set it to their own release,
+# which every image built on them inherits) and `io.buildah.version` (the build tool's release).
+VERSION_LABELS = ('org.opencontainers.image.version', 'org.label-schema.version')
+
+
+def learned_version(tag, labels):
+    """{'version', 'source'} for a container whose image tag names no release (latest, none, a digest, a partial
+    release such as 3 or 3.6) when one of VERSION_LABELS does, else None. The labels are the container's
+    configuration, which holds its image's labels (the engine copies them in when it creates the container). A label
+    value that is not a release of three parts, or that the tag cannot stand for (tag 3, label 2.11.5), is not used."""
+    if P.names_release(tag):
+        return None
+    for label in VERSION_LABELS:
+        value = (labels.get(label) or '').strip()
+        parts = P.release_parts(value)
+        if parts is not None and len(parts) >= 3 and P.tag_admits(tag, value):
+            return {'version': value, 'source': 'label:' + label}
+    return None
+
+
 def gather_clients(ctx, socket_path=DEFAULT_DOCKER_SOCKET, declared=None, host_processes=True):
     installed = bool(ctx.host.which('dockerd'))
     facts = {'socket_mounts': [], 'declared': [], 'error': None}
@@ -844,12 +865,13 @@ def gather_clients(ctx, socket_path=DEFAULT_DOCKER_SOCKET, declared=None, host_p
             if not mounts:
                 continue
             detail = api_get(ctx, socket_path, '/containers/%s/json' % summary['Id'])
+            config = detail.get('Config') or {}
             env = {}
-            for item in (detail.get('Config') or {}).get('Env') or []:
+            for item in config.get('Env') or []:
                 if '=' in item:
                     key, value = item.split('=', 1)
                     env[key] = value
-            image = (detail.get('Config') or {}).get('Image') or summary.get('Image')
+            image = config.get('Image') or summary.get('Image')
             image_name, image_tag = P.split_image(image)
             names = summary.get('Names') or [detail.get('Name') or '']
             facts['socket_mounts'].append({
@@ -859,6 +881,7 @@ def gather_clients(ctx, socket_path=DEFAULT_DOCKER_SOCKET, declared=None, host_p
                 'socket_path': mounts[0].get('Source'), 'mount_destination': mounts[0].get('Destination'),
                 'api_version_env': env.get('DOCKER_API_VERSION'), 'docker_host_env': env.get('DOCKER_HOST'),
                 'labels': summary.get('Labels') or {},
+                'version_learned': learned_version(image_tag, config.get('Labels') or {}),
             })
     except EngineError as err:
         facts['error'] = engine_error_sentence(ctx, err, socket_path, installed)
