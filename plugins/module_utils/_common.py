@@ -9,10 +9,12 @@
 from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.six.moves.urllib.parse import urlsplit
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _gather as G
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _parse as P
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._host import Host
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._registry import url_problem
 
 PARTS = ('docker', 'containerd', 'rootless', 'clients')
 
@@ -34,6 +36,13 @@ DECLARED_ARGUMENT_SPEC = dict(
         version=dict(type='str'),
     )),
     host_processes=dict(type='bool', default=True),
+    registries=dict(type='list', elements='dict', default=[], options=dict(
+        url=dict(type='str', required=True),
+        name=dict(type='str'),
+        username=dict(type='str'),
+        password=dict(type='str', no_log=True),
+        validate_certs=dict(type='bool', default=True),
+    )),
 )
 
 
@@ -133,12 +142,18 @@ def run_facts_module(parts, extra_spec=None, part_option=None):
         if problem:
             module.fail_json(msg=problem)
     problem = declared_problem(params.get('declared'))
+    for index, item in enumerate(params.get('registries') or []):
+        # a password written into the URL is masked wherever the module's output would show it (its invocation too)
+        password = urlsplit(item['url']).password if '@' in item['url'] else None
+        if password:
+            module.no_log_values.add(password)
+        problem = problem or url_problem(item['url'], 'registries[%d].url' % index)
     if problem:
         module.fail_json(msg=problem)
     if params['timeout'] <= 0:
         module.fail_json(msg='timeout must be a positive number of seconds, not %s.' % params['timeout'])
 
-    host = Host(module, timeout=params['timeout'])
+    host = Host(module, timeout=params['timeout'], registries=params.get('registries'))
     ctx = G.Context(host)
     facts = {}
     try:
@@ -151,7 +166,8 @@ def run_facts_module(parts, extra_spec=None, part_option=None):
             facts['rootless'] = G.gather_rootless(ctx)
         if 'clients' in parts:
             facts['clients'] = G.gather_clients(
-                ctx, socket_path, params.get('declared'), host_processes=params.get('host_processes', True))
+                ctx, socket_path, params.get('declared'), host_processes=params.get('host_processes', True),
+                registries=params.get('registries'))
     finally:
         host.close()
 
