@@ -18,6 +18,7 @@ import sys
 import traceback
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import parse_status, parse_unix_diag
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._registry import Registry, RegistryError
 
 try:
     import docker as _docker_sdk
@@ -72,8 +73,6 @@ class Host:
 
     # --- container registries (only those the task names) ----------------------------------
     def _registry(self, url):
-        # imported here: it needs ansible.module_utils.urls, which a host asked for nothing else never loads
-        from ansible_collections.fleetsafe.container_engine.plugins.module_utils._registry import Registry
         if url not in self._registry_clients:
             item = self._registries.get(url) or {'url': url}
             self._registry_clients[url] = Registry(url, item.get('username'), item.get('password'),
@@ -81,7 +80,6 @@ class Host:
         return self._registry_clients[url]
 
     def _ask_registry(self, url, question, *args):
-        from ansible_collections.fleetsafe.container_engine.plugins.module_utils._registry import RegistryError
         try:
             return getattr(self._registry(url), question)(*args)
         except RegistryError as exc:

@@ -1,5 +1,6 @@
 """Runs INSIDE a lab host (copied there by record_fixtures.py): gather every part through a
-RecordingHost and print {"calls": ..., "facts": ...} as JSON. Stdlib + the host's python3-docker.
+RecordingHost and print {"calls": ..., "facts": ...} as JSON. Stdlib, the host's python3-docker and the
+ansible.module_utils record_fixtures.py ships beside it (the registry client needs its urls).
 Arguments: declared clients (JSON), the Docker socket to ask (default /var/run/docker.sock), whether to list
 the host processes that use the socket (JSON true/false, default false), the registries to ask (JSON list)."""
 from __future__ import annotations

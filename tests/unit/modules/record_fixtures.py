@@ -44,15 +44,13 @@ def record(host: lab.LabHost, name: str, description: str, user: str | None = No
                           "-C", str(HERE), "recording.py", "_record_runner.py"], stdout=subprocess.PIPE, check=True)
     subprocess.run([lab.DOCKER, "exec", "-i", host.name, "tar", "-C",
                     f"{REC}/ansible_collections/fleetsafe/container_engine", "-xf", "-"], input=tar.stdout, check=True)
-    if registries:
-        # asking a registry needs ansible.module_utils.urls, which AnsiballZ ships with a module: ship it here too
-        import ansible
-        site = Path(ansible.__file__).resolve().parents[1]
-        tar = subprocess.run(["tar", "-C", str(site), "--exclude=__pycache__", "-cf", "-", "ansible/__init__.py",
-                              "ansible/release.py", "ansible/_vendor", "ansible/module_utils"],
-                             stdout=subprocess.PIPE, check=True)
-        subprocess.run([lab.DOCKER, "exec", "-i", host.name, "tar", "-C", REC, "-xf", "-"], input=tar.stdout,
-                       check=True)
+    # the registry client needs ansible.module_utils (urls), which AnsiballZ ships with a module: ship it here too
+    import ansible
+    site = Path(ansible.__file__).resolve().parents[1]
+    tar = subprocess.run(["tar", "-C", str(site), "--exclude=__pycache__", "-cf", "-", "ansible/__init__.py",
+                          "ansible/release.py", "ansible/_vendor", "ansible/module_utils"],
+                         stdout=subprocess.PIPE, check=True)
+    subprocess.run([lab.DOCKER, "exec", "-i", host.name, "tar", "-C", REC, "-xf", "-"], input=tar.stdout, check=True)
     host.exec(["mv", f"{REC}/ansible_collections/fleetsafe/container_engine/recording.py",
                f"{REC}/ansible_collections/fleetsafe/container_engine/_record_runner.py", REC])
     host.exec(["chmod", "-R", "a+rX", REC])
