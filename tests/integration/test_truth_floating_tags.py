@@ -85,8 +85,8 @@ def test_facts_learn_the_release_from_the_label_and_the_registry(host, env, gath
     assert mounts["fs-stable"]["version_learned"] is None
     assert mounts["fs-thing"]["version_learned"] is None
     # no registry named: none is asked, the label still tells
-    plain = {m["name"]: m for m in facts(adhoc(host, env, module="clients_facts",
-                                                args={"host_processes": False}))["clients"]["socket_mounts"]}
+    plain_result = adhoc(host, env, module="clients_facts", args={"host_processes": False})
+    plain = {m["name"]: m for m in facts(plain_result)["clients"]["socket_mounts"]}
     assert plain["fs-pushed"]["version_learned"] is None
     assert plain["fs-labelled"]["version_learned"] == mounts["fs-labelled"]["version_learned"]
     # the credentials' option is checked before anything is asked

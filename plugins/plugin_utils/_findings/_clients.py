@@ -135,6 +135,11 @@ def _source(ctx, me, row, rows=()):
     return '; '.join(dict.fromkeys(s for s in sources if s))
 
 
+def _ranges(rows):
+    """'>=2.0.0,<=2.11.30 or >=3.0.0,<=3.6.0': the rows' release ranges, adjacent ones merged."""
+    return ' or '.join(merge_ranges([row['versions'] for row in rows]))
+
+
 def _floating_api(rows, verdict):
     """The API a floating client speaks at best: the highest any of its releases speaks (too_old), the lowest
     (too_new)."""
@@ -298,10 +303,9 @@ def client_floating_tag_some_releases_break(ctx, me):
                     format_api(api), rng.label, format_api(rng.api_max),
                     TOO_NEW % (format_api(api), format_api(rng.api_max)))
             reasons.setdefault(reason, []).append(row)
-        broken = '; '.join('%s releases %s %s' % (product, ' or '.join(merge_ranges([r['versions'] for r in rows])),
-                                                   reason) for reason, rows in reasons.items())
+        broken = '; '.join('%s releases %s %s' % (product, _ranges(rows), reason) for reason, rows in reasons.items())
         both = [row for row in working if ctx.current is None or judge(*row_api(row), ctx.current) == 'ok']
-        works = ' or '.join(merge_ranges([row['versions'] for row in both or working]))
+        works = _ranges(both or working)
         yield hit('client:%s' % client.name,
                   '%s runs the floating tag %s: which %s release it runs is not known (no version label, no registry '
                   'digest; see docs/facts.md), and some releases the knowledge base holds for it break on Engine %s: '
