@@ -115,6 +115,34 @@ ansible_facts:
                   description: The container's labels.
                   returned: always
                   type: dict
+                version_learned:
+                  description:
+                    - When C(image_tag) names no release (V(latest), no tag, a digest, a partial release such as V(3)
+                      or V(3.6)), the release the host tells it runs, else V(null). Read, in this order, from the
+                      image's labels as the container carries them - C(org.opencontainers.image.version), then
+                      C(org.label-schema.version) (not C(version), which base images such as Red Hat's set to their
+                      own release) - and, only when O(registries) names the image's registry, from the registry - the
+                      tag whose manifest digest is one of the image's C(RepoDigests). A value that is not a release of
+                      three parts, or that a partial tag cannot stand for (tag V(3), label V(2.11.5)), is not used.
+                    - E(DOCKER_API_VERSION) in the container's environment (C(api_version_env)) tells the API version
+                      without a release; the filters use it before any release.
+                    - The filters judge a client on a floating tag whose release is still unknown across every release
+                      the knowledge base holds for its image (docs/findings.md).
+                  returned: always
+                  type: dict
+                  contains:
+                    version:
+                      description: The release, as the label or tag writes it.
+                      returned: always
+                      type: str
+                      sample: 1.12.0
+                    source:
+                      description:
+                        - Where it was read - V(label:<label name>), or V(registry:<registry>/<repository>:<tag>) (the
+                          tag whose manifest has the image's digest).
+                      returned: always
+                      type: str
+                      sample: label:org.opencontainers.image.version
             declared:
               description:
                 - The O(declared) clients, each with C(name), C(api_version), C(image), C(image_name), C(image_tag)

@@ -232,7 +232,7 @@ class Client:
     runs."""
 
     __slots__ = ('name', 'image', 'image_name', 'image_tag', 'api_env', 'declared_api', 'program', 'version', 'exe',
-                 'unit')
+                 'unit', 'learned', 'learned_from')
 
     def __init__(self, name):
         self.name = name
@@ -245,6 +245,8 @@ class Client:
         self.version = None
         self.exe = None     # a host process: its executable
         self.unit = None    # a systemd service that points a program at the socket
+        self.learned = None         # the release the host tells when the image tag does not (a label, a registry)
+        self.learned_from = None    # where: label:org.opencontainers.image.version, registry:...
 
     @property
     def product(self):
@@ -391,6 +393,8 @@ class Host:
             client.image_name = as_str(req(item, 'image_name', ip), ip + '.image_name')
             client.image_tag = as_str(req(item, 'image_tag', ip), ip + '.image_tag')
             client.api_env = as_api(req(item, 'api_version_env', ip), ip + '.api_version_env')
+            # optional: facts gathered by older releases of clients_facts do not carry it
+            client.learned, client.learned_from = as_learned(item.get('version_learned'), ip + '.version_learned')
         # optional: facts gathered before 0.4, or with host_processes=false, carry none
         for i, item in enumerate(as_list(d.get('host_processes'), p + '.host_processes')):
             ip = '%s.host_processes[%d]' % (p, i)
@@ -428,6 +432,19 @@ class Host:
             if client.image_name is None and client.declared_api is None and client.version is None:
                 raise InputError('%s needs api_version, image, or program and version' % ip)
         self.clients = list(by_name.values())
+
+
+def as_learned(value, path):
+    """socket_mounts[].version_learned: (Version, source) or (None, None) when null."""
+    value = as_dict(value, path, optional=True)
+    if value is None:
+        return None, None
+    version = as_version(req(value, 'version', path), path + '.version')
+    source = as_str(req(value, 'source', path), path + '.source')
+    if version is None or not source:
+        raise InputError('%s must hold the release learned and where it was read (version, source), got %s' % (
+            path, describe(value)))
+    return version, source
 
 
 def _named_client(by_name, item, path, key, what):

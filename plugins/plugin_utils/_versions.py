@@ -258,6 +258,18 @@ class Spec:
                 return True
         return False
 
+    def reaches(self, prefix):
+        """Does the spec hold a release that starts with the release tuple ``prefix`` ((3,) -> any 3.x.y, (3, 6) ->
+        any 3.6.x)?  ``!=`` clauses are not taken into account (a range minus one release still reaches)."""
+        low, low_open = Version('', tuple(prefix)), False
+        high, high_open = Version('', tuple(prefix[:-1]) + (prefix[-1] + 1,)), True
+        for op, bound in self.clauses:
+            if op in ('>=', '==') and bound > low or op == '>' and bound >= low:
+                low, low_open = bound, op == '>'
+            if op in ('<=', '==') and bound < high or op == '<' and bound <= high:
+                high, high_open = bound, op == '<'
+        return low < high or (low == high and not low_open and not high_open)
+
     def __repr__(self):
         return 'Spec(%r)' % self.text
 
