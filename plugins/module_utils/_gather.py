@@ -13,6 +13,7 @@ import os
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._host import EngineError
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _hostclients as HC
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _managers as M
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _parse as P
 
 DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock'
@@ -820,6 +821,19 @@ def host_clients(ctx, socket_path):
     return facts
 
 
+def client_manager(ctx, labels):
+    """{'managed_by', 'manager'} of a socket mount: the manager its labels name (M.manager_of) and, for Compose,
+    where the service's image is written in the files the labels name and whether the move can change it there."""
+    managed_by, manager = M.manager_of(labels)
+    if managed_by == 'compose':
+        def read(path):
+            text = ctx.host.read(path)
+            return text.decode('utf-8', 'replace') if isinstance(text, bytes) else text
+        image_file, image, problem = M.locate_compose_image(manager, read)
+        manager.update(image_file=image_file, image_in_file=image, problem=problem)
+    return {'managed_by': managed_by, 'manager': manager}
+
+
 def gather_clients(ctx, socket_path=DEFAULT_DOCKER_SOCKET, declared=None, host_processes=True):
     installed = bool(ctx.host.which('dockerd'))
     facts = {'socket_mounts': [], 'declared': [], 'error': None}
@@ -860,6 +874,7 @@ def gather_clients(ctx, socket_path=DEFAULT_DOCKER_SOCKET, declared=None, host_p
                 'api_version_env': env.get('DOCKER_API_VERSION'), 'docker_host_env': env.get('DOCKER_HOST'),
                 'labels': summary.get('Labels') or {},
             })
+            facts['socket_mounts'][-1].update(client_manager(ctx, summary.get('Labels') or {}))
     except EngineError as err:
         facts['error'] = engine_error_sentence(ctx, err, socket_path, installed)
     facts['socket_mounts'].sort(key=lambda item: item['name'])
