@@ -166,7 +166,7 @@ def test_the_facts_of_a_compose_client_say_where_its_image_is_written():
     ({'managed_by': 'kubernetes'}, 'managed_by must be one of compose, swarm or null'),
     ({'managed_by': None}, 'manager must be null when'),
     ({'manager': None}, 'manager must be a dict'),
-    ({'manager': {'project': 'monitoring', 'config_files': []}}, 'missing key clients.socket_mounts[0].manager.service'),
+    ({'manager': {'project': 'm', 'config_files': []}}, 'missing key clients.socket_mounts[0].manager.service'),
     ({'manager': {'project': 'monitoring', 'service': '', 'config_files': []}}, 'manager.service must name'),
     ({'manager': {'project': 'm', 'service': 's', 'config_files': '/a.yaml'}}, 'config_files must be a list'),
 ])
