@@ -22,12 +22,26 @@ description:
     one gave (its last healthcheck output or its log).
   - A container that was not running is recreated and left stopped. A container started with C(--rm) is refused
     (stopping it would delete it, leaving nothing to roll back to).
-  - Talks to the engine on its unix socket only, with the Python library C(docker).
+  - A container that Docker Compose manages (it carries Compose's C(com.docker.compose.*) labels) is moved through
+    its project instead, because Compose would bring the old image back the next time it recreates the service
+    (C(up --force-recreate), C(down)/C(up), a change to the service) - the module changes the C(image:) line of the
+    service in the compose file its labels name (the last of them that sets it), asks C(docker compose config)
+    whether the edited files mean the same project with only that image changed, writes the file (same mode and
+    owner) and runs C(docker compose up -d --no-deps SERVICE) with the project name, directory and files of the labels.
+    If the new container does not become healthy, the file is put back and the service brought up again. When that
+    cannot be done safely - a file missing or unreadable on the host, the service or its C(image:) line not found,
+    the image set through a variable, no Compose v2 on the host, an O(env) change - the module changes nothing and
+    fails naming the file and the service to change.
+  - A task of a swarm service (C(com.docker.swarm.*) labels) is refused, naming C(docker service update --image),
+    because the swarm replaces a task recreated behind its back.
+  - Talks to the engine on its unix socket only, with the Python library C(docker); Compose is pointed at the same
+    socket (E(DOCKER_HOST)).
 author:
   - fleetsafe developers (@fleetsafe)
 options:
   name:
-    description: Name of the container to move.
+    description:
+      - Name of the container to move (for a Compose service, one of its containers, e.g. V(monitoring-agent-1)).
     type: str
     required: true
   image:
@@ -40,6 +54,7 @@ options:
     description:
       - Environment entries to set on the new container (added, or replacing the container's own), for example
         C(DOCKER_API_VERSION=1.24) to pin a client's API version.
+      - Refused for a container that Compose manages (set it in the service's C(environment) instead).
     type: dict
     default: {}
   docker_host:
@@ -59,6 +74,7 @@ options:
     default: 60
 requirements:
   - The Python library C(docker) on the host (Debian's python3-docker).
+  - For a container that Compose manages, Compose v2 on the host (C(docker compose) or C(docker-compose) 2.x).
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -66,10 +82,13 @@ attributes:
     details: Reports the move it would make (and fails the same way on a missing image); changes nothing.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in diff_mode).
-    support: none
+    support: partial
+    details: The change to the compose file of a container that Compose manages; nothing for other containers.
 notes:
   - The old container's anonymous volumes are attached to the new one under the same paths, and no volume is
     ever removed.
+  - What Compose v2 does with a container recreated behind its back, seen on Compose 2.26.1, is told in the
+    collection's C(docs/managed_clients.md).
 """
 
 EXAMPLES = r"""
@@ -78,6 +97,13 @@ EXAMPLES = r"""
     name: agent
     image: fleetsafe-lab/agent:2.0.0
   become: true
+
+- name: Move a monitoring agent that Compose runs (its compose file gets the new image, then docker compose up -d)
+  fleetsafe.container_engine.api_client_move:
+    name: monitoring-agent-1
+    image: fleetsafe-lab/agent:2.0.0
+  become: true
+  diff: true
 
 - name: Pin a client's API version instead
   fleetsafe.container_engine.api_client_move:
@@ -135,6 +161,18 @@ was_running:
   returned: always
   type: bool
   sample: true
+managed_by:
+  description:
+    - V(compose) when Compose manages the container (it was moved through its project), else V(null). (A swarm task
+      is refused.)
+  returned: success
+  type: str
+  sample: compose
+compose_file:
+  description: The compose file whose C(image:) line the move changed (or would change), V(null) without Compose.
+  returned: success
+  type: str
+  sample: /srv/monitoring/compose.yaml
 """
 
 import copy
