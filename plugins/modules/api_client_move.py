@@ -431,9 +431,13 @@ def read_text(path):
     """A file's text, None when it does not exist (OSError when it cannot be read)."""
     try:
         with open(path, 'rb') as handle:
-            return handle.read().decode('utf-8')
+            data = handle.read()
     except FileNotFoundError:
         return None
+    try:
+        return data.decode('utf-8')
+    except UnicodeDecodeError:
+        raise OSError('%s is not UTF-8 text' % path) from None
 
 
 class Compose:
