@@ -189,9 +189,9 @@ def test_facts_without_the_manager_keys_are_read_as_unmanaged():
 
 # --- findings per manager --------------------------------------------------------------------------------------------
 
-def _found(mounts, target=TARGET, **kw):
-    return {(f['id'], f['component']): f for f in compat_findings(L.host(L.docker('20.10.24'), mounts=mounts),
-                                                                  target, **kw)}
+def _found(mounts, target=None, **kw):
+    facts = L.host(L.docker('20.10.24'), mounts=mounts)
+    return {(f['id'], f['component']): f for f in compat_findings(facts, TARGET if target is None else target, **kw)}
 
 
 def test_a_swarm_task_that_must_move_is_a_blocker_naming_docker_service_update():
