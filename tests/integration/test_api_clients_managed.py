@@ -191,8 +191,9 @@ def test_the_role_moves_a_compose_client_through_its_project_and_it_stays_moved(
     assert moved.returncode == 0, moved.stdout[-3000:]
     assert [(m["name"], m["to"], m["managed_by"], m["compose_file"]) for m in moved.result["moved"]] == [
         ("monitoring-agent-1", AGENT_NEW, "compose", MONITORING)]
-    assert {b["finding"] for b in moved.result["blockers"] if b["client"] == "stray-agent-1"} == {
-        "client_compose_file_unreachable"}
+    # (verify judges them against the target as they are: client_api_too_old too)
+    assert "client_compose_file_unreachable" in {b["finding"] for b in moved.result["blockers"]
+                                                 if b["client"] == "stray-agent-1"}
     assert "client_swarm_managed" in {b["finding"] for b in moved.result["blockers"]
                                       if b["client"].startswith("watcher.1.")}
     assert host.exec(["cat", MONITORING]).stdout == SERVICE.format(image=AGENT_NEW)
