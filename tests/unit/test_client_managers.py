@@ -268,3 +268,37 @@ def test_the_module_names_file_service_and_command_when_it_cannot_move_through_t
                               'Docker Compose v2 (docker compose or docker-compose 2.x) is not installed on this host')
     assert 'Change the image of service agent in /srv/agent/compose.yaml to fleetsafe-lab/agent:2.0.0, then run ' \
            'docker compose -p agent -f /srv/agent/compose.yaml up -d agent' in message
+
+
+class _Compose:
+    """What `docker compose config --format json` answers, per file list (the edited file is a temporary one)."""
+
+    def __init__(self, path, answer):
+        self.files = [str(path)]
+        self.answer = answer
+
+    def config(self, files=None):
+        if files is None:
+            return {'name': 'agent', 'services': {'agent': {'image': 'fleetsafe-lab/agent:1.0.0', 'restart': 'always'}}}
+        assert files != self.files and files[0].endswith('.fleetsafe.yml')
+        return self.answer
+
+
+def test_the_edit_is_checked_with_compose_before_anything_is_written(tmp_path):
+    from ansible_collections.fleetsafe.container_engine.plugins.modules.api_client_move import (
+        MoveError,
+        checked_compose_edit,
+    )
+    path = tmp_path / 'compose.yaml'
+    path.write_text(LAB_FILE)
+    new = M.set_service_image(LAB_FILE, 'agent', 'fleetsafe-lab/agent:2.0.0')
+    same = {'name': 'agent', 'services': {'agent': {'image': 'fleetsafe-lab/agent:2.0.0', 'restart': 'always'}}}
+    checked_compose_edit(_Compose(path, same), str(path), new, 'agent', 'fleetsafe-lab/agent:2.0.0')
+    more = {'name': 'agent', 'services': {'agent': {'image': 'fleetsafe-lab/agent:2.0.0', 'restart': 'no'}}}
+    with pytest.raises(MoveError, match='changes more than the image of service agent'):
+        checked_compose_edit(_Compose(path, more), str(path), new, 'agent', 'fleetsafe-lab/agent:2.0.0')
+    other = {'name': 'agent', 'services': {'agent': {'image': 'fleetsafe-lab/agent:1.0.0', 'restart': 'always'}}}
+    with pytest.raises(MoveError, match="gives service agent the image 'fleetsafe-lab/agent:1.0.0'"):
+        checked_compose_edit(_Compose(path, other), str(path), new, 'agent', 'fleetsafe-lab/agent:2.0.0')
+    # nothing written, no temporary file left
+    assert path.read_text() == LAB_FILE and [p.name for p in tmp_path.iterdir()] == ['compose.yaml']
