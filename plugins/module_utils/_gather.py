@@ -15,6 +15,7 @@ from ansible.module_utils.six.moves.urllib.parse import urlsplit
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._host import EngineError
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _hostclients as HC
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _managers as M
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _parse as P
 
 DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock'
@@ -898,6 +899,19 @@ def registry_version(ctx, socket_path, image_id, tag, registries):
     return None
 
 
+def client_manager(ctx, labels):
+    """{'managed_by', 'manager'} of a socket mount: the manager its labels name (M.manager_of) and, for Compose,
+    where the service's image is written in the files the labels name and whether the move can change it there."""
+    managed_by, manager = M.manager_of(labels)
+    if managed_by == 'compose':
+        def read(path):
+            text = ctx.host.read(path)
+            return text.decode('utf-8', 'replace') if isinstance(text, bytes) else text
+        image_file, image, problem = M.locate_compose_image(manager, read)
+        manager.update(image_file=image_file, image_in_file=image, problem=problem)
+    return {'managed_by': managed_by, 'manager': manager}
+
+
 def gather_clients(ctx, socket_path=DEFAULT_DOCKER_SOCKET, declared=None, host_processes=True, registries=None):
     installed = bool(ctx.host.which('dockerd'))
     facts = {'socket_mounts': [], 'declared': [], 'error': None}
@@ -943,6 +957,7 @@ def gather_clients(ctx, socket_path=DEFAULT_DOCKER_SOCKET, declared=None, host_p
             if facts['socket_mounts'][-1]['version_learned'] is None and not P.names_release(image_tag):
                 facts['socket_mounts'][-1]['version_learned'] = registry_version(
                     ctx, socket_path, detail.get('Image'), image_tag, registries)
+            facts['socket_mounts'][-1].update(client_manager(ctx, summary.get('Labels') or {}))
     except EngineError as err:
         facts['error'] = engine_error_sentence(ctx, err, socket_path, installed)
     facts['socket_mounts'].sort(key=lambda item: item['name'])

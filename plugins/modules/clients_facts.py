@@ -143,6 +143,40 @@ ansible_facts:
                       returned: always
                       type: str
                       sample: label:org.opencontainers.image.version
+                managed_by:
+                  description:
+                    - What owns the container and recreates it from its own definition - V(compose) (a service of a
+                      Docker Compose project, from its C(com.docker.compose.*) labels), V(swarm) (a task of a swarm
+                      service, from its C(com.docker.swarm.*) labels), or V(null) (nothing does - C(docker run), or a
+                      tool that leaves no label).
+                    - A client that something else manages is moved through that manager, or the move would last only
+                      until it next recreates the container (docs/managed_clients.md).
+                  returned: always
+                  type: str
+                  sample: compose
+                manager:
+                  description:
+                    - What C(managed_by) says about the container, V(null) when C(managed_by) is V(null).
+                    - For V(compose) - C(project), C(service), C(working_dir), C(config_files) (the files the project
+                      was brought up with, as its labels name them on this host), C(compose_version), and, read from
+                      those files on this host, C(image_file) (the file whose C(image:) line sets the service's image;
+                      the last one that does), C(image_in_file) (the image as written there) and C(problem) (why the
+                      service's image cannot be changed in its files here - a file missing or unreadable, the service
+                      or its C(image:) line not found, the image set through a variable - else V(null)).
+                    - For V(swarm) - C(service_name), C(service_id), C(task_name), C(stack) (the C(docker stack) it
+                      was deployed with, else V(null)).
+                  returned: always
+                  type: dict
+                  sample:
+                    project: monitoring
+                    service: agent
+                    working_dir: /srv/monitoring
+                    config_files:
+                      - /srv/monitoring/compose.yaml
+                    compose_version: 2.26.1
+                    image_file: /srv/monitoring/compose.yaml
+                    image_in_file: fleetsafe-lab/agent:1.0.0
+                    problem: null
             declared:
               description:
                 - The O(declared) clients, each with C(name), C(api_version), C(image), C(image_name), C(image_tag)

@@ -232,7 +232,7 @@ class Client:
     runs."""
 
     __slots__ = ('name', 'image', 'image_name', 'image_tag', 'api_env', 'declared_api', 'program', 'version', 'exe',
-                 'unit', 'learned', 'learned_from')
+                 'unit', 'learned', 'learned_from', 'managed_by', 'manager')
 
     def __init__(self, name):
         self.name = name
@@ -247,6 +247,8 @@ class Client:
         self.unit = None    # a systemd service that points a program at the socket
         self.learned = None         # the release the host tells when the image tag does not (a label, a registry)
         self.learned_from = None    # where: label:org.opencontainers.image.version, registry:...
+        self.managed_by = None  # compose, swarm: what recreates the container from its own definition
+        self.manager = None     # what the facts say about that manager (as_manager)
 
     @property
     def product(self):
@@ -395,6 +397,8 @@ class Host:
             client.api_env = as_api(req(item, 'api_version_env', ip), ip + '.api_version_env')
             # optional: facts gathered by older releases of clients_facts do not carry it
             client.learned, client.learned_from = as_learned(item.get('version_learned'), ip + '.version_learned')
+            # optional: facts gathered before 0.5 do not say
+            client.managed_by, client.manager = as_manager(item.get('managed_by'), item.get('manager'), ip)
         # optional: facts gathered before 0.4, or with host_processes=false, carry none
         for i, item in enumerate(as_list(d.get('host_processes'), p + '.host_processes')):
             ip = '%s.host_processes[%d]' % (p, i)
@@ -445,6 +449,39 @@ def as_learned(value, path):
         raise InputError('%s must hold the release learned and where it was read (version, source), got %s' % (
             path, describe(value)))
     return version, source
+MANAGERS = ('compose', 'swarm')
+
+
+def as_manager(managed_by, manager, path):
+    """socket_mounts[].managed_by and .manager (docs/facts.md): (None, None), ('compose', {project, service,
+    working_dir, config_files, image_file, image_in_file, problem}) or ('swarm', {service_name, service_id,
+    task_name, stack})."""
+    managed_by = as_str(managed_by, path + '.managed_by')
+    if managed_by is None:
+        if manager is not None:
+            raise InputError('%s.manager must be null when %s.managed_by is null, got %s' % (
+                path, path, describe(manager)))
+        return None, None
+    if managed_by not in MANAGERS:
+        raise InputError('%s.managed_by must be one of %s or null, got %s' % (
+            path, ', '.join(MANAGERS), describe(managed_by)))
+    mp = path + '.manager'
+    manager = as_dict(manager, mp)
+    if managed_by == 'swarm':
+        parsed = {key: as_str(manager.get(key), '%s.%s' % (mp, key))
+                  for key in ('service_name', 'service_id', 'task_name', 'stack')}
+        if not parsed['service_name'] and not parsed['service_id']:
+            raise InputError('%s needs service_name or service_id (the swarm service the task belongs to)' % mp)
+        return managed_by, parsed
+    parsed = {key: as_str(req(manager, key, mp), '%s.%s' % (mp, key)) for key in ('project', 'service')}
+    for key in ('project', 'service'):
+        if not parsed[key]:
+            raise InputError('%s.%s must name the compose %s, got %s' % (mp, key, key, describe(parsed[key])))
+    for key in ('working_dir', 'compose_version', 'image_file', 'image_in_file', 'problem'):
+        parsed[key] = as_str(manager.get(key), '%s.%s' % (mp, key))
+    files = as_list(req(manager, 'config_files', mp), mp + '.config_files')
+    parsed['config_files'] = [as_str(f, '%s.config_files[%d]' % (mp, i)) for i, f in enumerate(files)]
+    return managed_by, parsed
 
 
 def _named_client(by_name, item, path, key, what):

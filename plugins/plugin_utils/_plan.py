@@ -79,6 +79,13 @@ def _client_steps(ctx, before, after):
                                'in between (%s)' % (product, later[-1]['source'])))
 
 
+def client_moves(ctx):
+    """{client name: its upgrade_client step} for every client the plan moves (before or after the engine)."""
+    before, after = [], []
+    _client_steps(ctx, before, after)
+    return {step['component'][len('client:'):]: step for step in before + after}
+
+
 def _containerd_steps(ctx):
     steps = []
     c = ctx.host.containerd
