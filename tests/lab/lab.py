@@ -3,7 +3,7 @@ with three real version sets, and lab hosts (systemd containers with their own D
 
 Stdlib only, so it runs before the project's virtualenv exists. Idempotent: every artefact is cached
 outside the clone (``FLEETSAFE_LAB_CACHE``, default ``/var/cache/fleetsafe-lab``) under a key derived
-from ``manifest.json``; a missing or stale artefact is rebuilt, a present one is reused.
+from ``manifest.json`` and ``docker_ce/``; a missing or stale artefact is rebuilt, a present one is reused.
 
     python3 tests/lab/lab.py build            # engine + image + repo (cold ~4 min, warm ~1 s)
     python3 tests/lab/lab.py set-image old    # the lab host image with a version set installed (made once)
@@ -32,7 +32,19 @@ HERE = Path(__file__).resolve().parent
 MANIFEST_PATH = HERE / "manifest.json"
 MANIFEST = json.loads(MANIFEST_PATH.read_text())
 CACHE = Path(os.environ.get("FLEETSAFE_LAB_CACHE", "/var/cache/fleetsafe-lab"))
-KEY = hashlib.sha256(MANIFEST_PATH.read_bytes()).hexdigest()[:12]
+DOCKER_CE_DIR = HERE / "docker_ce"  # Docker's packaging files the docker-ce family is built from
+
+
+def _content_key() -> str:
+    """The manifest and Docker's packaging files: a change to either makes another key, so artefacts are rebuilt."""
+    h = hashlib.sha256(MANIFEST_PATH.read_bytes())
+    for path in sorted(DOCKER_CE_DIR.rglob("*")):
+        if path.is_file():
+            h.update(b"\0" + str(path.relative_to(HERE)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+KEY = _content_key()
 IMAGE = f"fleetsafe-lab-host:{KEY}"
 LABEL = "fleetsafe.lab"
 PREFIX = os.environ.get("FLEETSAFE_LAB_PREFIX", "fleetsafe-lab")
@@ -433,7 +445,6 @@ def _build_busybox(dest: Path) -> None:
 # taken from the Debian packages of the set named by 'binaries', so the daemons are real. dpkg-deb builds the
 # packages on this machine; they are cached under a key of everything they are made of and copied into the
 # offline repository, where apt sees them as it would see Docker's.
-DOCKER_CE_DIR = HERE / "docker_ce"
 DOCKER_CE_RECIPE = 1  # bump when the way the packages are assembled changes
 DOCKER_CE_PACKAGES = ("containerd.io", "docker-ce-cli", "docker-ce", "docker-ce-rootless-extras")
 
@@ -555,98 +566,15 @@ def _shlibs(*debs: Path) -> str:
     return ", ".join(seen.values())
 
 
-# The parts debhelper 13 (bookworm) adds to the maintainer scripts for these packages: units enabled and
+# The parts debhelper 13 (bookworm) adds to the maintainer scripts for these packages (its templates, filled in as
+# dh_installsystemd, dh_installinit and dh_installdeb do, in tests/lab/docker_ce/debhelper/): units enabled and
 # started on install, restarted on upgrade (containerd.io sed's try-restart into restart; docker-ce's units are
 # restarted by the default restart-after-upgrade), stopped on removal, the init script registered.
-_DH_CONFIGURE = ('if [ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-deconfigure" ] || '
-                 '[ "$1" = "abort-remove" ] ; then')
-_DH_SYSTEMD_POSTINST = """# Automatically added by dh_installsystemd/13.11.4
-{configure}
-{enable}fi
-# End automatically added section
-# Automatically added by dh_installsystemd/13.11.4
-{configure}
-	if [ -d /run/systemd/system ]; then
-		systemctl --system daemon-reload >/dev/null || true
-		if [ -n "$2" ]; then
-			_dh_action=restart
-		else
-			_dh_action=start
-		fi
-		deb-systemd-invoke $_dh_action {units} >/dev/null || true
-	fi
-fi
-# End automatically added section
-"""
-_DH_SYSTEMD_ENABLE = """	# The following line should be removed in trixie or trixie+1
-	deb-systemd-helper unmask {unit} >/dev/null || true
-
-	# was-enabled defaults to true, so new installations run enable.
-	if deb-systemd-helper --quiet was-enabled {unit}; then
-		# Enables the unit on first installation, creates new
-		# symlinks on upgrades if the unit file has changed.
-		deb-systemd-helper enable {unit} >/dev/null || true
-	else
-		# Update the statefile to add new symlinks (if any), which need to be
-		# cleaned up on purge. Also remove old symlinks.
-		deb-systemd-helper update-state {unit} >/dev/null || true
-	fi
-"""
-_DH_SYSTEMD_PRERM = """# Automatically added by dh_installsystemd/13.11.4
-if [ -d /run/systemd/system ] && [ "$1" = remove ]; then
-	deb-systemd-invoke stop {units} >/dev/null || true
-fi
-# End automatically added section
-"""
-_DH_SYSTEMD_POSTRM = """# Automatically added by dh_installsystemd/13.11.4
-if [ "$1" = remove ] && [ -d /run/systemd/system ] ; then
-	systemctl --system daemon-reload >/dev/null || true
-fi
-# End automatically added section
-# Automatically added by dh_installsystemd/13.11.4
-if [ "$1" = "remove" ]; then
-	if [ -x "/usr/bin/deb-systemd-helper" ]; then
-		deb-systemd-helper mask {units} >/dev/null || true
-	fi
-fi
-
-if [ "$1" = "purge" ]; then
-	if [ -x "/usr/bin/deb-systemd-helper" ]; then
-		deb-systemd-helper purge {units} >/dev/null || true
-		deb-systemd-helper unmask {units} >/dev/null || true
-	fi
-fi
-# End automatically added section
-"""
-_DH_INIT_POSTINST = """# Automatically added by dh_installinit/13.11.4
-{configure}
-	if [ -z "${{DPKG_ROOT:-}}" ] && [ -x "/etc/init.d/{name}" ]; then
-		update-rc.d {name} defaults >/dev/null
-		if [ -n "$2" ]; then
-			_dh_action=restart
-		else
-			_dh_action=start
-		fi
-		invoke-rc.d --skip-systemd-native {name} $_dh_action || exit 1
-	fi
-fi
-# End automatically added section
-"""
-_DH_INIT_PRERM = """# Automatically added by dh_installinit/13.11.4
-if [ -z "${{DPKG_ROOT:-}}" ] && [ "$1" = remove ] && [ -x "/etc/init.d/{name}" ] ; then
-	invoke-rc.d --skip-systemd-native {name} stop || exit 1
-fi
-# End automatically added section
-"""
-_DH_INIT_POSTRM = """# Automatically added by dh_installinit/13.11.4
-if [ "$1" = "purge" ] ; then
-	update-rc.d {name} remove >/dev/null
-fi
-# End automatically added section
-"""
-_DH_MAINTSCRIPT = """# Automatically added by dh_installdeb/13.11.4
-{lines}# End automatically added section
-"""
+def _debhelper(name: str, **values: str) -> str:
+    text = (DOCKER_CE_DIR / "debhelper" / name).read_text()
+    for key, value in values.items():
+        text = text.replace(f"#{key}#", value)
+    return text
 
 
 def _maintainer_scripts(units: list[str], init: str | None = None, postinst: str | None = None,
@@ -654,19 +582,19 @@ def _maintainer_scripts(units: list[str], init: str | None = None, postinst: str
     quoted = " ".join(f"'{u}'" for u in units)
     helper = "".join(f"dpkg-maintscript-helper {line.strip()} -- \"$@\"\n"
                      for line in (maintscript or "").splitlines() if line.strip())
-    added = _DH_MAINTSCRIPT.format(lines=helper) if helper else ""
+    added = _debhelper("maintscript", LINES=helper) if helper else ""
     post = added
     if init:
-        post += _DH_INIT_POSTINST.format(name=init, configure=_DH_CONFIGURE)
-    post += _DH_SYSTEMD_POSTINST.format(enable="".join(_DH_SYSTEMD_ENABLE.format(unit=f"'{u}'") for u in units),
-                                        units=quoted, configure=_DH_CONFIGURE)
+        post += _debhelper("postinst-init", SCRIPT=init)
+    enable = "".join(_debhelper("postinst-systemd-enable", UNITFILE=f"'{u}'") for u in units)
+    post += _debhelper("postinst-systemd", ENABLE=enable, UNITFILES=quoted)
     scripts = {
         "postinst": (postinst.replace("#DEBHELPER#", post.rstrip("\n")) if postinst
                      else "#!/bin/sh\nset -e\n" + post),
-        "prerm": "#!/bin/sh\nset -e\n" + _DH_SYSTEMD_PRERM.format(units=quoted)
-                 + (_DH_INIT_PRERM.format(name=init) if init else ""),
-        "postrm": "#!/bin/sh\nset -e\n" + (_DH_INIT_POSTRM.format(name=init) if init else "")
-                  + _DH_SYSTEMD_POSTRM.format(units=quoted) + added,
+        "prerm": "#!/bin/sh\nset -e\n" + _debhelper("prerm-systemd", UNITFILES=quoted)
+                 + (_debhelper("prerm-init", SCRIPT=init) if init else ""),
+        "postrm": "#!/bin/sh\nset -e\n" + (_debhelper("postrm-init", SCRIPT=init) if init else "")
+                  + _debhelper("postrm-systemd", UNITFILES=quoted) + added,
     }
     if helper:
         scripts["preinst"] = "#!/bin/sh\nset -e\n" + added
