@@ -143,3 +143,38 @@ def test_targets_of_both_families_are_judged_alike():
     upstream = {"engine": "28.5.2", "containerd": "2.1.9"}
     assert _judged(facts, debian) == _judged(facts, docker) == _judged(facts, upstream)
     assert _judged(facts, debian)  # not vacuous: the mid -> new upgrade has findings
+
+
+def test_facts_of_a_docker_ce_host_name_dockers_packages():
+    """Recorded on a lab host at the docker-ce family's mid set (record_fixtures.py ce)."""
+    facts = _fixture_facts("ce_mid")
+    docker, containerd = facts["docker"], facts["containerd"]
+    assert docker["package_family"] == containerd["package_family"] == "docker-ce"
+    assert docker["package_version"] == "5:26.1.5-1~debian.12~bookworm"
+    assert docker["installed_version"] == "26.1.5" and docker["stale"] is False
+    assert (containerd["package"], containerd["package_version"]) == ("containerd.io", "1.7.24-1")
+    assert docker["packages"]["docker-ce-cli"] == docker["packages"]["docker-ce-rootless-extras"] == \
+        "5:26.1.5-1~debian.12~bookworm"
+    assert not {"docker.io", "docker-cli", "containerd", "runc"} & set(docker["packages"])
+
+
+def test_hosts_of_both_families_are_judged_alike():
+    """The docker-ce host's facts, and the same host as it would look with Debian's packages of the same upstream
+    versions: the same findings for each target, in either family's version strings - the package names and
+    revisions never change a judgement. (The recorded mid host is not the comparison: its containerd config carries
+    `version = 2` and its daemon.json live-restore, both of which the knowledge base judges, rightly.)"""
+    docker = _fixture_facts("ce_mid")
+    debian = json.loads(json.dumps(docker))
+    names = {"docker-ce": ("docker.io", "26.1.5+dfsg1-9+deb13u1+b1"),
+             "docker-ce-cli": ("docker-cli", "26.1.5+dfsg1-9+deb13u1+b1"),
+             "containerd.io": ("containerd", "1.7.24~ds1-6+deb13u1"),
+             "docker-ce-rootless-extras": ("rootlesskit", "2.0.2-2+b9")}
+    debian["docker"]["packages"] = {names.get(k, (k, v))[0]: names.get(k, (k, v))[1]
+                                    for k, v in docker["docker"]["packages"].items()}
+    debian["docker"].update(package_family="debian", package_version="26.1.5+dfsg1-9+deb13u1+b1")
+    debian["containerd"].update(package="containerd", package_version="1.7.24~ds1-6+deb13u1", package_family="debian")
+    for target in ({}, {"engine": "28.5.2", "containerd": "2.1.9"}, {"engine": "20.10.24", "containerd": "1.6.20"},
+                   {"engine": "5:28.5.2-1~debian.12~bookworm", "containerd": "2.1.9-1~debian.12~bookworm"},
+                   {"engine": "28.5.2+dfsg4-5", "containerd": "2.1.9+ds1-5"}):
+        assert _judged(debian, target) == _judged(docker, target), target
+    assert _judged(docker, {"engine": "28.5.2", "containerd": "2.1.9"})  # not vacuous
