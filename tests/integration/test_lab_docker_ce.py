@@ -100,3 +100,14 @@ def test_relations_are_dockers(host):
     assert depends.startswith("containerd.io (>= 1.7.27), docker-ce-cli,")
     provides = host.exec(["dpkg-query", "-W", "-f=${Provides}|${Conflicts}|${Replaces}", "containerd.io"]).stdout
     assert provides == "containerd, runc|containerd, runc|containerd, runc"
+
+
+def test_debians_docker_cli_takes_dockers_engine_with_it(host):
+    """Docker's packaging of these releases does not name Debian's docker-cli (split from docker.io in 26.x) in
+    docker-ce-cli's Conflicts; Debian's docker-cli names docker-ce-cli in its own. So asking for docker-cli alone on a
+    docker-ce host makes apt remove docker-ce-cli and, through docker-ce's Depends, the engine itself."""
+    new = lab.MANIFEST["sets"]["new"]
+    assert "docker-cli" not in host.exec(["dpkg-query", "-W", "-f=${Conflicts}", "docker-ce-cli"]).stdout
+    sim = host.exec(["apt-get", "install", "-s", "-qq", f"docker-cli={new['docker-cli']}"], check=False).stdout
+    removed = set(re.findall(r"^Remv (\S+)", sim, re.M))
+    assert {"docker-ce-cli", "docker-ce"} <= removed, sim
