@@ -242,7 +242,7 @@ def empty_docker(socket_path):
         'security_options': [], 'containers': {'total': None, 'running': None, 'paused': None, 'stopped': None},
         'daemon_json_path': DEFAULT_DAEMON_JSON, 'daemon_json': {}, 'min_api_overrides': [],
         'daemon_environment': [], 'daemon_flags': [], 'host': empty_host(),
-        'packages': {}, 'package_family': None, 'installed_version': None, 'stale': None,
+        'packages': {}, 'package_family': None, 'package_version': None, 'installed_version': None, 'stale': None,
     }
 
 
@@ -271,6 +271,7 @@ def gather_docker(ctx, socket_path=DEFAULT_DOCKER_SOCKET):
     packages = ctx.packages()
     facts['packages'] = packages
     facts['package_family'] = P.package_family(packages)
+    facts['package_version'] = P.component_package(packages, 'engine')[1]
     facts['installed_version'] = P.engine_package_version(packages)
 
     proc = rootful_dockerd(ctx)
@@ -548,7 +549,8 @@ def empty_containerd(socket_path):
         'installed': False, 'path': None, 'installed_version': None, 'installed_version_raw': None,
         'running': False, 'running_version': None, 'running_version_raw': None, 'pid': None,
         'exe_deleted': None, 'restart_required': False, 'restart_reasons': [], 'socket': socket_path,
-        'config_path': DEFAULT_CONTAINERD_CONFIG, 'config_version': None, 'shims': [], 'error': None,
+        'config_path': DEFAULT_CONTAINERD_CONFIG, 'config_version': None, 'shims': [],
+        'package': None, 'package_version': None, 'package_family': None, 'error': None,
     }
 
 
@@ -562,6 +564,9 @@ def gather_containerd(ctx, socket_path=DEFAULT_CONTAINERD_SOCKET, engine_compone
         raw, _revision = P.parse_containerd_version(out)
         facts['installed_version_raw'] = raw
         facts['installed_version'] = P.upstream_version(raw)
+    packages = ctx.packages()
+    facts['package'], facts['package_version'] = P.component_package(packages, 'containerd')
+    facts['package_family'] = P.package_family(packages, 'containerd')
 
     # The running daemon: a root containerd process (not a shim, not a rootless user's).
     procs = find_processes(ctx, 'containerd', uid=0)

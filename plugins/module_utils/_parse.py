@@ -95,20 +95,36 @@ def parse_dpkg_query(text):
     return packages
 
 
-def package_family(packages):
-    if 'docker-ce' in packages:
-        return 'docker-ce'
-    if 'docker.io' in packages:
-        return 'debian'
+# The two package families and their package for each component: Debian's archive and Docker's repository.
+# The one table of them (the filters' version checks in plugin_utils/_versions.py read it too).
+PACKAGE_FAMILIES = {
+    'debian': {'engine': 'docker.io', 'cli': 'docker-cli', 'containerd': 'containerd', 'rootless': 'rootlesskit'},
+    'docker-ce': {'engine': 'docker-ce', 'cli': 'docker-ce-cli', 'containerd': 'containerd.io',
+                  'rootless': 'docker-ce-rootless-extras'},
+}
+
+
+def package_family(packages, component='engine'):
+    """The family whose COMPONENT package is installed (docker-ce before debian, as apt lets only one be), or None."""
+    for family in ('docker-ce', 'debian'):
+        if PACKAGE_FAMILIES[family][component] in packages:
+            return family
     return None
+
+
+def component_package(packages, component='engine'):
+    """(package name, its full dpkg version with epoch and revision) of the installed COMPONENT, or (None, None)."""
+    family = package_family(packages, component)
+    if family is None:
+        return None, None
+    name = PACKAGE_FAMILIES[family][component]
+    return name, packages[name]
 
 
 def engine_package_version(packages):
     """Upstream engine version of the installed engine package."""
-    for name in ('docker-ce', 'docker.io'):
-        if name in packages:
-            return upstream_version(packages[name])
-    return None
+    _name, version = component_package(packages, 'engine')
+    return upstream_version(version) if version else None
 
 
 def parse_containerd_version(text):

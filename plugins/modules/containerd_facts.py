@@ -171,6 +171,25 @@ ansible_facts:
                   returned: always
                   type: str
                   sample: 2.1.9
+            package:
+              description: The installed package that ships containerd - Debian's C(containerd) or Docker's
+                C(containerd.io) (which also ships runc) - or V(null) without one.
+              returned: always
+              type: str
+              sample: containerd
+            package_version:
+              description:
+                - That package's version as dpkg has it, with Docker's revision (C(1.7.24-1),
+                  C(2.1.9-1~debian.12~bookworm)) or Debian's (C(1.7.24~ds1-6+deb13u1)).
+              returned: always
+              type: str
+              sample: 1.6.20~ds1-1+deb12u3
+            package_family:
+              description: V(debian) (C(containerd)), V(docker-ce) (C(containerd.io)) or V(null) when neither is
+                installed.
+              returned: always
+              type: str
+              sample: debian
             error:
               description: One sentence naming the problem and its fix, or V(null).
               returned: always

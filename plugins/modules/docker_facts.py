@@ -354,6 +354,14 @@ ansible_facts:
               returned: always
               type: str
               sample: debian
+            package_version:
+              description:
+                - The installed engine package's version as dpkg has it, with its epoch and revision (Docker's
+                  C(5:26.1.5-1~debian.12~bookworm), Debian's C(26.1.5+dfsg1-9+deb13u1)); V(null) when none is
+                  installed.
+              returned: always
+              type: str
+              sample: 20.10.24+dfsg1-1+deb12u1+b6
             installed_version:
               description:
                 - Upstream engine version of the installed engine package (C(5:28.0.1-1~debian.12~bookworm) gives

@@ -14,7 +14,8 @@ Three schemes:
 * Debian package versions, compared with dpkg's algorithm (``[epoch:]upstream[-revision]``,
   ``~`` sorts before everything, even the end of the string).
 
-Everything here is pure Python (stdlib only) so it runs under ansible-test's import sanity test.
+Everything here is pure Python (stdlib only, and the package-family table of module_utils/_parse.py) so it
+runs under ansible-test's import sanity test.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from functools import lru_cache
+
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import PACKAGE_FAMILIES
 
 __all__ = [
     'InputError',
@@ -35,6 +38,9 @@ __all__ = [
     'parse_spec',
     'debian_compare',
     'compare',
+    'PACKAGE_FAMILIES',
+    'version_family',
+    'check_package_version',
 ]
 
 
@@ -419,3 +425,64 @@ def compare(left, right, scheme='upstream'):
     else:
         raise InputError('scheme must be one of upstream, api, debian, got %s' % _describe(scheme))
     return (a > b) - (a < b)
+
+
+# ---------------------------------------------------------------------------------------------
+# Package families: Debian's packages and Docker's, and whose version a pinned version string is
+
+_FAMILY_EXAMPLES = {
+    ('debian', 'containerd'): '1.7.24~ds1-6+deb13u1', ('docker-ce', 'containerd'): '1.7.24-1',
+    ('debian', 'engine'): '26.1.5+dfsg1-9+deb13u1', ('docker-ce', 'engine'): '5:26.1.5-1~debian.12~bookworm',
+}
+# 1~debian.12~bookworm, 0~debian-bullseye
+_DOCKER_REVISION = re.compile(r'^\d+~(?:debian|ubuntu|raspbian)[.-]')
+# 1, 1~debian.12~bookworm
+_CONTAINERD_IO_REVISION = re.compile(r'^\d+(?:~(?:debian|ubuntu|raspbian)\.[\d.]+~[a-z]+)?$')
+_DEBIAN_UPSTREAM = re.compile(r'[+~](?:dfsg|ds)\d*')                  # the repacked sources: +dfsg1, ~ds1, +ds1
+_DEBIAN_REVISION = re.compile(r'(?:deb\d+u\d+|\+b\d+$|\dubuntu\d)')   # +deb12u1, +b6 (binNMU), 0ubuntu1
+
+
+def version_family(version, component='engine'):
+    """Whose package VERSION is a version of: ``'docker-ce'`` (Docker's repository: the epoch 5 of docker-ce,
+    docker-ce-cli and the rootless extras, ``-1~debian.12~bookworm`` / ``~3-0~debian-bullseye`` revisions, a
+    containerd.io revision ``-1``), ``'debian'`` (Debian's or Ubuntu's archive: repacked sources ``+dfsg1`` /
+    ``~ds1``, ``+deb12u1``, binNMU ``+b6``, ``0ubuntu1`` revisions) or None when it shows neither (an upstream
+    version such as ``26.1.5``, a package of one's own)."""
+    epoch, upstream, revision = parse_debian(version)
+    if component == 'containerd':
+        docker = bool(_CONTAINERD_IO_REVISION.match(revision)) and not _DEBIAN_UPSTREAM.search(upstream)
+    else:
+        docker = epoch == 5 or bool(_DOCKER_REVISION.match(revision))
+    debian = bool(_DEBIAN_UPSTREAM.search(upstream) or _DEBIAN_REVISION.search(revision))
+    if docker == debian:
+        return None
+    return 'docker-ce' if docker else 'debian'
+
+
+def check_package_version(version, family, component='engine', what=None):
+    """VERSION as given, when it can be a version of FAMILY's COMPONENT package; InputError naming the value
+    otherwise: a family that does not exist, a value that is not a Debian package version, or a version of the
+    other family's package (``26.1.5+dfsg1-9+deb13u1`` asked of docker-ce, ``5:26.1.5-1~debian.12~bookworm`` of
+    Debian's). The one check the roles and filters make before anything changes on a host."""
+    if not isinstance(family, str) or family not in PACKAGE_FAMILIES:
+        raise InputError('package family %s does not exist: choose one of %s'
+                         % (describe(family), ', '.join(sorted(PACKAGE_FAMILIES))))
+    if component not in PACKAGE_FAMILIES[family]:
+        raise InputError('component %s is none of %s' % (describe(component), ', '.join(PACKAGE_FAMILIES[family])))
+    package = PACKAGE_FAMILIES[family][component]
+    what = what or '%s version' % package
+    if not isinstance(version, str) or isinstance(version, bool) or not version.strip():
+        raise InputError('%s must be a package version string, got %s %s' % (what, kind(version), describe(version)))
+    parse_debian(version, what)
+    found = version_family(version.strip(), component)
+    if found is not None and found != family:
+        other = PACKAGE_FAMILIES[found][component]
+        example = _FAMILY_EXAMPLES.get((family, 'containerd' if component == 'containerd' else 'engine'))
+        raise InputError('%s %s is a version of %s package %s, not of %s package %s (whose versions look like %s): '
+                         'give a version of %s or choose the package family %s'
+                         % (what, describe(version), _OWNER[found], other, _OWNER[family], package, example,
+                            package, found))
+    return version
+
+
+_OWNER = {'debian': "Debian's", 'docker-ce': "Docker's"}

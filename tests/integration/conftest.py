@@ -52,11 +52,11 @@ def lab_host_factory(lab_ready, request):
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw")
     tag = uuid.uuid4().hex[:6]
 
-    def make(set_name: str | None = None) -> lab.LabHost:
-        """A lab host with no engine, or at SET_NAME (started from that set's image, made on first use)."""
+    def make(set_name: str | None = None, family: str = "debian") -> lab.LabHost:
+        """A lab host with no engine, or at SET_NAME of FAMILY (started from that set's image, made on first use)."""
         host = lab.LabHost(f"fleetsafe-it-{worker}-{tag}-{len(made) + 1}")
         made.append(host)
-        host.start(set_name)
+        host.start(set_name, family)
         return host
 
     yield make

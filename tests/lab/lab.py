@@ -3,7 +3,7 @@ with three real version sets, and lab hosts (systemd containers with their own D
 
 Stdlib only, so it runs before the project's virtualenv exists. Idempotent: every artefact is cached
 outside the clone (``FLEETSAFE_LAB_CACHE``, default ``/var/cache/fleetsafe-lab``) under a key derived
-from ``manifest.json``; a missing or stale artefact is rebuilt, a present one is reused.
+from ``manifest.json`` and ``docker_ce/``; a missing or stale artefact is rebuilt, a present one is reused.
 
     python3 tests/lab/lab.py build            # engine + image + repo (cold ~4 min, warm ~1 s)
     python3 tests/lab/lab.py set-image old    # the lab host image with a version set installed (made once)
@@ -32,7 +32,19 @@ HERE = Path(__file__).resolve().parent
 MANIFEST_PATH = HERE / "manifest.json"
 MANIFEST = json.loads(MANIFEST_PATH.read_text())
 CACHE = Path(os.environ.get("FLEETSAFE_LAB_CACHE", "/var/cache/fleetsafe-lab"))
-KEY = hashlib.sha256(MANIFEST_PATH.read_bytes()).hexdigest()[:12]
+DOCKER_CE_DIR = HERE / "docker_ce"  # Docker's packaging files the docker-ce family is built from
+
+
+def _content_key() -> str:
+    """The manifest and Docker's packaging files: a change to either makes another key, so artefacts are rebuilt."""
+    h = hashlib.sha256(MANIFEST_PATH.read_bytes())
+    for path in sorted(DOCKER_CE_DIR.rglob("*")):
+        if path.is_file():
+            h.update(b"\0" + str(path.relative_to(HERE)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+KEY = _content_key()
 IMAGE = f"fleetsafe-lab-host:{KEY}"
 LABEL = "fleetsafe.lab"
 PREFIX = os.environ.get("FLEETSAFE_LAB_PREFIX", "fleetsafe-lab")
@@ -336,6 +348,7 @@ def ensure_repo() -> None:
     for group in groups:
         _download_closure(group, tmp)
     _build_busybox(tmp)
+    ensure_docker_ce(tmp, resolved)
     with open(tmp / "Packages", "w") as fh:
         run(["apt-ftparchive", "packages", "."], cwd=tmp, stdout=fh)
     with open(tmp / "Release", "w") as fh:
@@ -421,6 +434,293 @@ def _build_busybox(dest: Path) -> None:
              str(dest / "images/busybox.tar"), "."])
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Docker's own packages: docker-ce, docker-ce-cli, docker-ce-rootless-extras, containerd.io
+# --------------------------------------------------------------------------------------------
+# Docker's repository cannot be reached from these machines, its packaging can be read: the control data,
+# units, default/init files and maintainer scripts in tests/lab/docker_ce/ are Docker's at each release
+# (sources.json says where each file comes from). Around them go Debian's builds of the same upstream versions,
+# taken from the Debian packages of the set named by 'binaries', so the daemons are real. dpkg-deb builds the
+# packages on this machine; they are cached under a key of everything they are made of and copied into the
+# offline repository, where apt sees them as it would see Docker's.
+DOCKER_CE_RECIPE = 1  # bump when the way the packages are assembled changes
+DOCKER_CE_PACKAGES = ("containerd.io", "docker-ce-cli", "docker-ce", "docker-ce-rootless-extras")
+
+
+def docker_ce_pins(set_name: str) -> dict[str, str]:
+    """The docker-ce family's packages of SET_NAME and their versions (the CLI and the rootless extras carry
+    docker-ce's version, as in Docker's repository)."""
+    spec = MANIFEST["docker_ce"]["sets"][set_name]
+    return {"containerd.io": spec["containerd.io"], "docker-ce-cli": spec["docker-ce"],
+            "docker-ce": spec["docker-ce"], "docker-ce-rootless-extras": spec["docker-ce"]}
+
+
+def _deb_file_name(pkg: str, version: str) -> str:
+    return f"{pkg}_{version.split(':', 1)[-1]}_amd64.deb"
+
+
+def _docker_ce_sources(set_name: str, resolved: dict, repo: Path) -> dict[str, Path]:
+    """The Debian packages whose binaries go into SET_NAME's docker-ce packages."""
+    pins = resolved[MANIFEST["docker_ce"]["sets"][set_name]["binaries"]]
+    names = {"engine": ("docker.io", pins["docker.io"]),  # before 26.x Debian's docker.io carries the CLI too
+             "cli": ("docker-cli", pins["docker-cli"]) if "docker-cli" in pins else ("docker.io", pins["docker.io"]),
+             "containerd": ("containerd", pins["containerd"]), "runc": ("runc", pins["runc"]),
+             "tini": ("tini", resolved["old"]["tini"])}
+    for pin in MANIFEST["extras"]["rootless"]:
+        if pin.startswith("rootlesskit="):
+            names["rootlesskit"] = ("rootlesskit", pin.split("=", 1)[1])
+    found = {}
+    for role, (pkg, version) in names.items():
+        candidates = sorted(repo.glob(f"{pkg}_{version.split(':', 1)[-1]}*_amd64.deb"))
+        if not candidates:
+            raise SystemExit(f"[lab] docker-ce {set_name}: {pkg} {version} is not in the offline repository")
+        found[role] = candidates[0]
+    return found
+
+
+def _docker_ce_key(resolved: dict, repo: Path) -> str:
+    h = hashlib.sha256(json.dumps({"recipe": DOCKER_CE_RECIPE, "spec": MANIFEST["docker_ce"]["sets"]},
+                                  sort_keys=True).encode())
+    for path in sorted(DOCKER_CE_DIR.rglob("*")):
+        if path.is_file():
+            h.update(str(path.relative_to(DOCKER_CE_DIR)).encode() + b"\0" + path.read_bytes())
+    for set_name in sorted(MANIFEST["docker_ce"]["sets"]):
+        for role, deb in sorted(_docker_ce_sources(set_name, resolved, repo).items()):
+            h.update(f"{set_name}/{role}/{deb.name}".encode() + hashlib.sha256(deb.read_bytes()).digest())
+    return h.hexdigest()[:12]
+
+
+def ensure_docker_ce(repo: Path, resolved: dict) -> None:
+    """Docker's packages of every docker-ce set, built once per key into CACHE/docker-ce-KEY, copied into REPO."""
+    import fcntl
+    key = _docker_ce_key(resolved, repo)
+    built = CACHE / f"docker-ce-{key}"
+    with open(CACHE / "docker-ce.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (built / "done").exists():
+            t0 = time.monotonic()
+            tmp = Path(tempfile.mkdtemp(prefix="docker-ce-build-", dir=CACHE))
+            try:
+                for set_name in MANIFEST["docker_ce"]["sets"]:
+                    _build_docker_ce_set(set_name, _docker_ce_sources(set_name, resolved, repo), tmp)
+                (tmp / "done").write_text(key + "\n")
+                shutil.rmtree(built, ignore_errors=True)
+                tmp.rename(built)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+            log(f"docker-ce family: {len(list(built.glob('*.deb')))} packages built in "
+                f"{time.monotonic() - t0:.1f} s -> {built}")
+        for stale in CACHE.glob("docker-ce-*"):
+            if stale.is_dir() and stale != built and not stale.name.startswith("docker-ce-build-"):
+                shutil.rmtree(stale, ignore_errors=True)
+    for deb in built.glob("*.deb"):
+        shutil.copyfile(deb, repo / deb.name)
+    (repo / "docker-ce.key").write_text(key + "\n")
+
+
+def _control_stanzas(text: str) -> list[dict[str, str]]:
+    """deb822 stanzas of a debian/control (comment lines dropped, continuation lines kept)."""
+    stanzas, field = [], None
+    for block in re.split(r"\n\s*\n", text.strip()):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            if line.startswith("#"):
+                continue
+            if line[:1] in (" ", "\t") and field:
+                fields[field] += "\n" + line
+            elif ":" in line:
+                field, value = line.split(":", 1)
+                fields[field] = value.strip()
+        stanzas.append(fields)
+    return stanzas
+
+
+def _relations(value: str, subst: dict[str, str]) -> str:
+    """A relation field on one line, ${...} substituted and empty entries dropped."""
+    for var, repl in subst.items():
+        value = value.replace("${" + var + "}", repl)
+    parts = []
+    for part in value.replace("\n", " ").split(","):
+        restriction = re.search(r"\[([^]]*)\]", part)  # "aufs-tools [amd64]": kept on amd64, as dpkg-gencontrol does
+        if restriction:
+            arches = restriction.group(1).split()
+            if "amd64" not in arches:
+                continue
+            part = part.replace(restriction.group(0), "")
+        part = " ".join(part.split())
+        if part:
+            parts.append(part)
+    return ", ".join(parts)
+
+
+def _shlibs(*debs: Path) -> str:
+    """The shared-library dependencies of the Debian builds inside (what dh_shlibdeps finds for them)."""
+    seen: dict[str, str] = {}
+    for deb in debs:
+        for dep in run(["dpkg-deb", "-f", str(deb), "Depends"], capture=True).stdout.split(","):
+            dep = dep.strip()
+            if dep.startswith("lib"):
+                seen.setdefault(dep.split()[0], dep)
+    return ", ".join(seen.values())
+
+
+# The parts debhelper 13 (bookworm) adds to the maintainer scripts for these packages (its templates, filled in as
+# dh_installsystemd, dh_installinit and dh_installdeb do, in tests/lab/docker_ce/debhelper/): units enabled and
+# started on install, restarted on upgrade (containerd.io sed's try-restart into restart; docker-ce's units are
+# restarted by the default restart-after-upgrade), stopped on removal, the init script registered.
+def _debhelper(name: str, **values: str) -> str:
+    text = (DOCKER_CE_DIR / "debhelper" / name).read_text()
+    for key, value in values.items():
+        text = text.replace(f"#{key}#", value)
+    return text
+
+
+def _maintainer_scripts(units: list[str], init: str | None = None, postinst: str | None = None,
+                        maintscript: str | None = None) -> dict[str, str]:
+    quoted = " ".join(f"'{u}'" for u in units)
+    helper = "".join(f"dpkg-maintscript-helper {line.strip()} -- \"$@\"\n"
+                     for line in (maintscript or "").splitlines() if line.strip())
+    added = _debhelper("maintscript", LINES=helper) if helper else ""
+    post = added
+    if init:
+        post += _debhelper("postinst-init", SCRIPT=init)
+    enable = "".join(_debhelper("postinst-systemd-enable", UNITFILE=f"'{u}'") for u in units)
+    post += _debhelper("postinst-systemd", ENABLE=enable, UNITFILES=quoted)
+    scripts = {
+        "postinst": (postinst.replace("#DEBHELPER#", post.rstrip("\n")) if postinst
+                     else "#!/bin/sh\nset -e\n" + post),
+        "prerm": "#!/bin/sh\nset -e\n" + _debhelper("prerm-systemd", UNITFILES=quoted)
+                 + (_debhelper("prerm-init", SCRIPT=init) if init else ""),
+        "postrm": "#!/bin/sh\nset -e\n" + (_debhelper("postrm-init", SCRIPT=init) if init else "")
+                  + _debhelper("postrm-systemd", UNITFILES=quoted) + added,
+    }
+    if helper:
+        scripts["preinst"] = "#!/bin/sh\nset -e\n" + added
+    return scripts
+
+
+def _build_deb(out_dir: Path, root: Path, control: dict[str, str], conffiles: list[str],
+               scripts: dict[str, str]) -> None:
+    debian = root / "DEBIAN"
+    debian.mkdir(parents=True, exist_ok=True)
+    size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+    control = {**control, "Installed-Size": str(size // 1024 + 1)}
+    order = ["Package", "Source", "Version", "Architecture", "Maintainer", "Installed-Size", "Pre-Depends",
+             "Depends", "Recommends", "Suggests", "Enhances", "Conflicts", "Breaks", "Replaces", "Provides",
+             "Section", "Priority", "Homepage", "Description"]
+    lines = [f"{k}: {control[k]}" for k in order if control.get(k)]
+    (debian / "control").write_text("\n".join(lines) + "\n")
+    if conffiles:
+        (debian / "conffiles").write_text("".join(f"{c}\n" for c in conffiles))
+    for name, text in scripts.items():
+        (debian / name).write_text(text if text.endswith("\n") else text + "\n")
+        (debian / name).chmod(0o755)
+    sums = []
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if p.is_file() and not p.is_symlink() and rel.parts[0] != "DEBIAN":
+            sums.append(f"{hashlib.md5(p.read_bytes()).hexdigest()}  {rel}\n")  # noqa: S324 - dpkg's md5sums
+    (debian / "md5sums").write_text("".join(sums))
+    # gzip at level 1: the packages live next to the lab hosts; Docker's own use xz, which takes minutes here
+    run(["dpkg-deb", "--root-owner-group", "-Zgzip", "-z1", "--build", str(root),
+         str(out_dir / _deb_file_name(control["Package"], control["Version"]))], capture=True)
+
+
+def _put(root: Path, path: str, data: bytes, mode: int = 0o644) -> None:
+    dest = root / path.lstrip("/")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(data)
+    dest.chmod(mode)
+
+
+def _build_docker_ce_set(set_name: str, src: dict[str, Path], out: Path) -> None:
+    spec = MANIFEST["docker_ce"]["sets"][set_name]
+    pins = docker_ce_pins(set_name)
+    engine_dir = DOCKER_CE_DIR / spec["engine_packaging"]
+    ctd_dir = DOCKER_CE_DIR / "containerd"
+    work = Path(tempfile.mkdtemp(prefix=f"docker-ce-{set_name}-", dir=out))
+    x = {}
+    for role, deb in src.items():
+        x[role] = work / "x" / role
+        x[role].mkdir(parents=True)
+        run(["dpkg-deb", "-x", str(deb), str(x[role])])
+
+    def binary(role: str, path: str) -> bytes:
+        p = x[role] / path.lstrip("/")
+        return (p.resolve() if p.is_symlink() else p).read_bytes()
+
+    def fields(control: Path, package: str) -> dict[str, str]:
+        stanzas = _control_stanzas(control.read_text())
+        return {"source": stanzas[0], "binary": next(s for s in stanzas[1:] if s.get("Package") == package)}
+
+    def control_for(control: Path, package: str, version: str, shlibs: str) -> dict[str, str]:
+        c = fields(control, package)
+        src_stanza, b = c["source"], c["binary"]
+        subst = {"shlibs:Depends": shlibs, "misc:Depends": ""}
+        out_fields = {"Package": package, "Version": version, "Architecture": "amd64",
+                      "Maintainer": src_stanza["Maintainer"],
+                      "Section": b.get("Section", src_stanza.get("Section")),
+                      "Priority": b.get("Priority", src_stanza.get("Priority")),
+                      "Homepage": b.get("Homepage", src_stanza.get("Homepage")), "Description": b["Description"]}
+        if src_stanza["Source"] != package:
+            out_fields["Source"] = src_stanza["Source"]
+        for rel in ("Pre-Depends", "Depends", "Recommends", "Suggests", "Enhances", "Conflicts", "Breaks",
+                    "Replaces", "Provides"):
+            if b.get(rel):
+                out_fields[rel] = _relations(b[rel], subst)
+        return out_fields
+
+    # containerd.io: containerd's binaries and runc, containerd's unit with Docker's path, Docker's stock config
+    root = work / "containerd.io"
+    ctd_bin = x["containerd"] / "usr/bin"
+    for p in sorted(ctd_bin.iterdir()):
+        if p.is_file() and not p.is_symlink():
+            _put(root, f"/usr/bin/{p.name}", p.read_bytes(), 0o755)
+    _put(root, "/usr/bin/runc", binary("runc", "/usr/sbin/runc"), 0o755)
+    upstream_ctd = pins["containerd.io"].split("-")[0]
+    _put(root, "/lib/systemd/system/containerd.service", (ctd_dir / f"containerd.service-{upstream_ctd}").read_bytes())
+    _put(root, "/etc/containerd/config.toml", (ctd_dir / "config.toml").read_bytes())
+    _build_deb(out, root, control_for(ctd_dir / f"control-{spec['containerd_packaging']}", "containerd.io",
+                                      pins["containerd.io"], _shlibs(src["containerd"], src["runc"])),
+               ["/etc/containerd/config.toml"], _maintainer_scripts(["containerd.service"]))
+
+    control = engine_dir / "control"
+    libexec_init = spec["engine_packaging"] != "engine-20.10"  # 23.0+ moved docker-init to /usr/libexec/docker
+    # docker-ce-cli
+    root = work / "docker-ce-cli"
+    cli_role = "cli" if (x["cli"] / "usr/bin/docker").exists() else "engine"
+    _put(root, "/usr/bin/docker", binary(cli_role, "/usr/bin/docker"), 0o755)
+    _build_deb(out, root, control_for(control, "docker-ce-cli", pins["docker-ce-cli"], _shlibs(src["cli"])), [], {})
+    # docker-ce: dockerd, docker-proxy, docker-init (tini, static), Docker's units, default and init files
+    root = work / "docker-ce"
+    _put(root, "/usr/bin/dockerd", binary("engine", "/usr/sbin/dockerd"), 0o755)
+    _put(root, "/usr/bin/docker-proxy", binary("engine", "/usr/sbin/docker-proxy"), 0o755)
+    _put(root, "/usr/libexec/docker/docker-init" if libexec_init else "/usr/bin/docker-init",
+         binary("tini", "/usr/bin/tini-static"), 0o755)
+    _put(root, "/lib/systemd/system/docker.service", (engine_dir / "docker.service").read_bytes())
+    _put(root, "/lib/systemd/system/docker.socket", (engine_dir / "docker.socket").read_bytes())
+    _put(root, "/etc/default/docker", (engine_dir / "docker-ce.docker.default").read_bytes())
+    _put(root, "/etc/init.d/docker", (engine_dir / "docker-ce.docker.init").read_bytes(), 0o755)
+    (root / "etc/docker").mkdir(parents=True, exist_ok=True)
+    maintscript = engine_dir / "docker-ce.maintscript"
+    _build_deb(out, root, control_for(control, "docker-ce", pins["docker-ce"], _shlibs(src["engine"])),
+               ["/etc/default/docker", "/etc/init.d/docker"],
+               _maintainer_scripts(["docker.service", "docker.socket"], init="docker",
+                                   postinst=(engine_dir / "docker-ce.postinst").read_text(),
+                                   maintscript=maintscript.read_text() if maintscript.exists() else None))
+    # docker-ce-rootless-extras: rootlesskit and the rootless scripts of the same engine release
+    root = work / "docker-ce-rootless-extras"
+    _put(root, "/usr/bin/rootlesskit", binary("rootlesskit", "/usr/bin/rootlesskit"), 0o755)
+    if spec["engine_packaging"] != "engine-28.x":  # 28.x no longer ships rootlesskit-docker-proxy
+        _put(root, "/usr/bin/rootlesskit-docker-proxy",
+             binary("rootlesskit", "/usr/bin/rootlesskit-docker-proxy"), 0o755)
+    for script in ("dockerd-rootless.sh", "dockerd-rootless-setuptool.sh"):
+        _put(root, f"/usr/bin/{script}", binary("engine", f"/usr/share/docker.io/contrib/{script}"), 0o755)
+    _build_deb(out, root, control_for(control, "docker-ce-rootless-extras", pins["docker-ce-rootless-extras"],
+                                      _shlibs(src["rootlesskit"])), [], {})
+    shutil.rmtree(work)
 
 
 # --------------------------------------------------------------------------------------------
@@ -678,48 +978,61 @@ SET_IMAGE_REPO = "fleetsafe-lab-set"
 NO_DAEMON_STARTS = "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d\n"
 
 
-def install_script(set_name: str) -> str:
-    """Shell lines that install SET_NAME's pinned versions from the offline repository."""
-    pins = [f"{p}={v}" for p, v in MANIFEST["sets"][set_name].items()]
+FAMILIES = ("debian", "docker-ce")
+
+
+def set_pins(set_name: str, family: str = "debian") -> dict[str, str]:
+    """The packages and versions of a version set in a package family: Debian's (docker.io, containerd, runc, ...)
+    or Docker's (docker-ce, docker-ce-cli, docker-ce-rootless-extras, containerd.io)."""
+    if family not in FAMILIES:
+        raise SystemExit(f"[lab] package family {family!r} does not exist: choose one of {', '.join(FAMILIES)}")
+    return docker_ce_pins(set_name) if family == "docker-ce" else MANIFEST["sets"][set_name]
+
+
+def install_script(set_name: str, family: str = "debian") -> str:
+    """Shell lines that install SET_NAME's pinned versions of FAMILY from the offline repository."""
+    pins = [f"{p}={v}" for p, v in set_pins(set_name, family).items()]
     return (f"echo '{REPO_LINE}' > /etc/apt/sources.list.d/fleetsafe-lab.list\n"
             "[ -f /var/lib/apt/lists/_srv_repo_._Packages ] || apt-get update -qq\n"
             f"apt-get install -y -qq --allow-downgrades {' '.join(pins)} >/tmp/install.log 2>&1 "
             "|| { cat /tmp/install.log; exit 1; }\n")
 
 
-def _set_image_script(set_name: str) -> str:
+def _set_image_script(set_name: str, family: str = "debian") -> str:
     # no systemd runs while the image is made: policy-rc.d keeps the packages from starting daemons with
     # init scripts, and the units are enabled (as any install does) so the host's systemd starts them
-    return ("export DEBIAN_FRONTEND=noninteractive\n" + NO_DAEMON_STARTS + install_script(set_name)
+    return ("export DEBIAN_FRONTEND=noninteractive\n" + NO_DAEMON_STARTS + install_script(set_name, family)
             + "rm -f /usr/sbin/policy-rc.d\n")
 
 
-def set_image(set_name: str) -> str:
-    """The lab host image with SET_NAME installed, made once (under a lock: xdist workers and other checkouts
-    ask for it at the same time) and kept in the machine's engine."""
+def set_image(set_name: str, family: str = "debian") -> str:
+    """The lab host image with SET_NAME (of FAMILY) installed, made once (under a lock: xdist workers and other
+    checkouts ask for it at the same time) and kept in the machine's engine."""
     import fcntl
     base = run([DOCKER, "image", "inspect", "-f", "{{.Id}}", IMAGE], capture=True).stdout.strip()
+    script = _set_image_script(set_name, family)
     recipe = {"base": base, "index": hashlib.sha256((repo_dir() / "Release").read_bytes()).hexdigest(),
-              "pins": MANIFEST["sets"][set_name], "script": _set_image_script(set_name), "run": RUN_OPTS}
+              "pins": set_pins(set_name, family), "script": script, "run": RUN_OPTS}
     digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
-    tag = f"{SET_IMAGE_REPO}:{KEY}-{set_name}-{digest}"
+    label = set_name if family == "debian" else f"ce-{set_name}"
+    tag = f"{SET_IMAGE_REPO}:{KEY}-{label}-{digest}"
     if ok([DOCKER, "image", "inspect", tag]):
         return tag
-    with open(CACHE / f"set-image-{set_name}.lock", "w") as lock:
+    with open(CACHE / f"set-image-{label}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if ok([DOCKER, "image", "inspect", tag]):
             return tag
         t0 = time.monotonic()
-        builder = f"{PREFIX}-set-image-{set_name}-{os.getpid()}"
+        builder = f"{PREFIX}-set-image-{label}-{os.getpid()}"
         run([DOCKER, "rm", "-f", "-v", builder], capture=True, check=False)
         try:
             # /tmp and /run as in a host (tmpfs, so not in the image); /var/lib/docker an anonymous volume
             # (a host mounts its own there), so the image holds no engine state
             res = run([DOCKER, "run", "--name", builder, "--tmpfs", "/tmp", "--tmpfs", "/run",
                        "-v", "/var/lib/docker", "-v", f"{repo_dir()}:/srv/repo:ro", IMAGE,
-                       "bash", "-ec", _set_image_script(set_name)], capture=True, check=False)
+                       "bash", "-ec", script], capture=True, check=False)
             if res.returncode != 0:
-                raise SystemExit(f"[lab] installing the {set_name} set for its image failed:\n{res.stdout}{res.stderr}")
+                raise SystemExit(f"[lab] installing the {label} set for its image failed:\n{res.stdout}{res.stderr}")
             run([DOCKER, "commit", "-c", 'CMD ["/sbin/init"]', "-c", "ENV container=docker",
                  builder, tag], capture=True)
         finally:
@@ -727,7 +1040,7 @@ def set_image(set_name: str) -> str:
         log(f"{tag} made in {time.monotonic() - t0:.1f} s")
         made = run([DOCKER, "images", "--format", "{{.Repository}}:{{.Tag}}", SET_IMAGE_REPO], capture=True).stdout
         for image in made.split():  # the same set made of older parts
-            if image != tag and image.split(":", 1)[1].startswith(f"{KEY}-{set_name}-"):
+            if image != tag and image.split(":", 1)[1].startswith(f"{KEY}-{label}-"):
                 run([DOCKER, "rmi", image], capture=True, check=False)
     return tag
 
@@ -757,10 +1070,10 @@ class LabHost:
     def __init__(self, name: str):
         self.name = name
 
-    def start(self, set_name: str | None = None) -> LabHost:
-        """Start the host; with SET_NAME, from that version set's image (see set_image): the set installed
-        from the offline repository, its daemons started by systemd at boot."""
-        start_host(self.name, set_image(set_name) if set_name else IMAGE)
+    def start(self, set_name: str | None = None, family: str = "debian") -> LabHost:
+        """Start the host; with SET_NAME, from that version set's image (see set_image): the set (of FAMILY)
+        installed from the offline repository, its daemons started by systemd at boot."""
+        start_host(self.name, set_image(set_name, family) if set_name else IMAGE)
         wait_host(self.name)
         if set_name:  # a daemon that failed at boot leaves systemd "degraded": say so here, not in a test
             self.sh("systemctl is-active -q containerd docker || "
@@ -786,8 +1099,9 @@ class LabHost:
     def sh(self, script: str, check: bool = True) -> subprocess.CompletedProcess:
         return self.exec(["bash", "-ec", script], check=check)
 
-    def install_set(self, set_name: str, restart: bool = True, no_restart_policy: bool = False) -> None:
-        """apt-get install one version set from the offline repo (hosts start with none).
+    def install_set(self, set_name: str, restart: bool = True, no_restart_policy: bool = False,
+                    family: str = "debian") -> None:
+        """apt-get install one version set of FAMILY from the offline repo (hosts start with none).
 
         no_restart_policy: keep the packages from (re)starting daemons, as in the incidents where a
         package was upgraded under a running daemon.
@@ -795,7 +1109,7 @@ class LabHost:
         script = "export DEBIAN_FRONTEND=noninteractive\n"
         if no_restart_policy:
             script += NO_DAEMON_STARTS
-        script += install_script(set_name)
+        script += install_script(set_name, family)
         if no_restart_policy:
             script += "rm -f /usr/sbin/policy-rc.d\n"
         if restart:
@@ -821,6 +1135,11 @@ def inventory_text(names: list[str], group: str = "lab") -> str:
         "docker_engine_extra_packages": {p: v for p, v in pins.items()
                                          if p not in ("docker.io", "docker-cli", "containerd")},
     } for name, pins in MANIFEST["sets"].items()}
+    ce_sets = {name: {
+        "docker_engine_version": pins["docker-ce"], "docker_engine_cli_version": pins["docker-ce-cli"],
+        "docker_engine_containerd_version": pins["containerd.io"],
+        "docker_engine_extra_packages": {"docker-ce-rootless-extras": pins["docker-ce-rootless-extras"]},
+    } for name, pins in ((n, docker_ce_pins(n)) for n in MANIFEST["docker_ce"]["sets"])}
     inv = {"all": {"children": {group: {
         "hosts": {n: {} for n in names},
         "vars": {
@@ -828,6 +1147,7 @@ def inventory_text(names: list[str], group: str = "lab") -> str:
             "ansible_python_interpreter": "/usr/bin/python3",
             "fleetsafe_lab_apt_source": REPO_LINE,
             "fleetsafe_lab_sets": sets,
+            "fleetsafe_lab_docker_ce_sets": ce_sets,
             "fleetsafe_lab_knowledge": agent_knowledge(),
         }}}}}
     return "# Generated by tests/lab/lab.py from tests/lab/manifest.json.\n" + json.dumps(inv, indent=2) + "\n"
@@ -892,6 +1212,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("image", help="print the lab host image name")
     p_set = sub.add_parser("set-image", help="make (once) and print the image of a host at a version set")
     p_set.add_argument("set_name", choices=sorted(MANIFEST["sets"]))
+    p_set.add_argument("--family", choices=FAMILIES, default="debian")
     sub.add_parser("agent-knowledge", help="print the lab agent's knowledge-base rows (JSON, for knowledge=)")
     args = ap.parse_args(argv)
     if args.cmd == "build":
@@ -914,7 +1235,7 @@ def main(argv: list[str] | None = None) -> int:
         print(IMAGE)
     elif args.cmd == "set-image":
         build()
-        print(set_image(args.set_name))
+        print(set_image(args.set_name, args.family))
     elif args.cmd == "agent-knowledge":
         print(json.dumps(agent_knowledge(), indent=2))
     return 0

@@ -176,8 +176,16 @@ def scenario_floating(host: lab.LabHost) -> None:
            registries=[{"url": REGISTRY_URL}])
 
 
+
+def scenario_ce(host: lab.LabHost) -> None:
+    host.install_set("mid", family="docker-ce")
+    record(host, "ce_mid", "docker-ce family, mid set (Docker's docker-ce 5:26.1.5-1~debian.12~bookworm, "
+           "containerd.io 1.7.24-1, built by the lab around Debian's binaries)")
+
+
 SCENARIOS = {"old": scenario_old, "mid": scenario_mid, "rootless": scenario_rootless, "socket": scenario_socket,
-             "flags": scenario_flags, "hostclients": scenario_hostclients, "floating": scenario_floating}
+             "flags": scenario_flags, "hostclients": scenario_hostclients, "floating": scenario_floating,
+             "ce": scenario_ce}
 
 
 def main(argv: list[str]) -> int:
