@@ -449,6 +449,8 @@ def as_learned(value, path):
         raise InputError('%s must hold the release learned and where it was read (version, source), got %s' % (
             path, describe(value)))
     return version, source
+
+
 MANAGERS = ('compose', 'swarm')
 
 
