@@ -52,10 +52,9 @@ def main() -> int:
     args = ap.parse_args()
 
     lab.build()
-    host = lab.LabHost(f"fsfacts-bench-{os.getpid()}")
-    host.start()
+    host = lab.LabHost(f"{lab.PREFIX}-bench-facts-{os.getpid()}")
     try:
-        host.install_set(args.set)
+        host.start(args.set)   # from the set's image (tests/lab/lab.py set-image)
         tmp = Path(tempfile.mkdtemp(prefix="bench-facts-"))
         inventory = tmp / "inventory.yml"
         inventory.write_text(lab.inventory_text([host.name]))

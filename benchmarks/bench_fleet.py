@@ -1,0 +1,140 @@
+"""A fleet's facts on one controller: a playbook across N lab hosts against `ansible -m ping` on the same hosts.
+
+    .venv/bin/python benchmarks/bench_fleet.py [--hosts 50] [--runs 5] [--forks 50] [--set old]
+                                               [--playbook benchmarks/fleet_facts.yml] [--strategy linear|free]
+                                               [--reuse] [--keep]
+
+Starts N lab hosts from a version set's image (tests/lab/lab.py; named $FLEETSAFE_LAB_PREFIX-1..N), then runs,
+paired and alternating so that drift and the other load of the machine hit both sides alike:
+  ansible all -m ping -f FORKS                   (the floor: a connection and the smallest module per host)
+  ansible-playbook PLAYBOOK -f FORKS             (default: benchmarks/fleet_facts.yml, one facts module per host)
+and prints the median wall time of each and the median of the per-pair ratios. Goal: ratio <= 1.3.
+The playbook must gather facts on every host: the run fails when a host is missing from its recap or failed.
+--playbook takes the collection's fleet playbooks (check, facts) the same way. Not a test: nothing here asserts
+a time. The hosts are removed at the end unless --keep (--reuse takes running ones).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "lab"))
+import lab  # noqa: E402
+
+BIN = ROOT / ".venv" / "bin"
+
+
+def start_hosts(n: int, set_name: str) -> list[str]:
+    image = lab.set_image(set_name)
+    names = lab.host_names(n)
+    t0 = time.monotonic()
+    for name in names:
+        lab.start_host(name, image)
+    for name in names:
+        lab.wait_host(name, seconds=180)
+    print(f"{n} lab hosts at the {set_name!r} set up in {time.monotonic() - t0:.1f} s", flush=True)
+    return names
+
+
+def timed(cmd: list[str], env: dict) -> tuple[float, subprocess.CompletedProcess]:
+    t0 = time.monotonic()
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    return time.monotonic() - t0, res
+
+
+RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=\d+\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def check_playbook(res: subprocess.CompletedProcess, names: list[str]) -> None:
+    recap = {m.group(1): (int(m.group(2)), int(m.group(3)), int(m.group(4))) for m in RECAP.finditer(res.stdout)}
+    bad = [n for n in names if n not in recap or recap[n][0] < 1 or recap[n][1] or recap[n][2]]
+    if res.returncode != 0 or bad:
+        raise SystemExit(f"playbook failed (rc {res.returncode}) on {bad[:5]}:\n"
+                         f"{res.stdout[-3000:]}\n{res.stderr[-2000:]}")
+
+
+def check_ping(res: subprocess.CompletedProcess, names: list[str]) -> None:
+    ok = set(re.findall(r"^(\S+) \| SUCCESS", res.stdout, re.M))
+    if res.returncode != 0 or set(names) - ok:
+        raise SystemExit(f"ping failed (rc {res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-2000:]}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--hosts", type=int, default=50)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--forks", type=int, default=0, help="default: one per host")
+    ap.add_argument("--set", default="old", choices=sorted(lab.MANIFEST["sets"]))
+    ap.add_argument("--playbook", type=Path, default=ROOT / "benchmarks" / "fleet_facts.yml")
+    ap.add_argument("--strategy", default="linear", choices=["linear", "free", "host_pinned"])
+    ap.add_argument("--extra", action="append", default=[], help="-e for the playbook (repeatable)")
+    ap.add_argument("--reuse", action="store_true", help="use lab hosts already running under this prefix")
+    ap.add_argument("--keep", action="store_true", help="leave the lab hosts running")
+    ap.add_argument("--json", type=Path, help="also write the figures here")
+    args = ap.parse_args()
+    forks = args.forks or args.hosts
+
+    lab.build()
+    names = lab.host_names(args.hosts)
+    if args.reuse and set(names) <= set(lab.lab_hosts()):
+        print(f"reusing {args.hosts} running lab hosts", flush=True)
+    else:
+        start_hosts(args.hosts, args.set)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
+        inventory = tmp / "inventory.yml"
+        inventory.write_text(lab.inventory_text(names))
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / "build" / "collections"),
+                   ANSIBLE_FORCE_COLOR="0", ANSIBLE_PIPELINING="True", ANSIBLE_STRATEGY=args.strategy,
+                   ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+        ping = [str(BIN / "ansible"), "-i", str(inventory), "all", "-m", "ping", "-f", str(forks), "-o"]
+        play = [str(BIN / "ansible-playbook"), "-i", str(inventory), str(args.playbook), "-f", str(forks)]
+        for extra in args.extra:
+            play += ["-e", extra]
+        # warm-up: the first runs pay for caches (page cache, the controller's bytecode) on both sides
+        check_ping(timed(ping, env)[1], names)
+        check_playbook(timed(play, env)[1], names)
+        pings, plays, ratios = [], [], []
+        for i in range(args.runs):
+            pair = {}
+            for side in (("ping", "play") if i % 2 == 0 else ("play", "ping")):
+                elapsed, res = timed(ping if side == "ping" else play, env)
+                (check_ping if side == "ping" else check_playbook)(res, names)
+                pair[side] = elapsed
+            pings.append(pair["ping"])
+            plays.append(pair["play"])
+            ratios.append(pair["play"] / pair["ping"])
+            print(f"  run {i + 1}: ping {pair['ping']:.2f} s, playbook {pair['play']:.2f} s, "
+                  f"ratio {ratios[-1]:.2f}", flush=True)
+        figures = {
+            "hosts": args.hosts, "forks": forks, "strategy": args.strategy, "set": args.set, "runs": args.runs,
+            "playbook": str(args.playbook.relative_to(ROOT) if args.playbook.is_relative_to(ROOT) else args.playbook),
+            "ping_median_s": round(statistics.median(pings), 2),
+            "playbook_median_s": round(statistics.median(plays), 2),
+            "ratio_median": round(statistics.median(ratios), 2),
+            "load_average": os.getloadavg()[0], "cpus": os.cpu_count(),
+        }
+        print(f"{args.hosts} lab hosts, {forks} forks, strategy {args.strategy}, {args.runs} paired runs: "
+              f"ping median {figures['ping_median_s']:.2f} s, {figures['playbook']} median "
+              f"{figures['playbook_median_s']:.2f} s, ratio median {figures['ratio_median']:.2f} "
+              f"(load average {figures['load_average']:.1f} on {figures['cpus']} cores)")
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        return 0
+    finally:
+        if not args.keep:
+            for name in names:
+                lab.remove_host(name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
