@@ -33,7 +33,27 @@ import lab  # noqa: E402
 BIN = ROOT / ".venv" / "bin"
 
 
+INOTIFY = Path("/proc/sys/fs/inotify/max_user_instances")
+INOTIFY_PER_HOST = 8   # systemd, journald, udev-less services and dockerd of one lab host held 7 on the lab
+
+
+def inotify_room(n: int) -> None:
+    """systemd in each lab host takes inotify instances, counted against root on the machine: Debian's default of
+    128 lets some 15 lab hosts boot next to other containers, the rest stop with 'Failed to create inotify
+    object: Too many open files'. Raise the limit as for other container-in-container labs (kind), and say so."""
+    limit = int(INOTIFY.read_text())
+    wanted = 256 + INOTIFY_PER_HOST * n
+    if limit >= wanted:
+        return
+    if os.geteuid() != 0:
+        raise SystemExit(f"{n} lab hosts need fs.inotify.max_user_instances >= {wanted} (it is {limit}): "
+                         f"run `sysctl -w fs.inotify.max_user_instances={wanted}` as root")
+    subprocess.run(["sysctl", "-q", "-w", f"fs.inotify.max_user_instances={wanted}"], check=True)
+    print(f"raised fs.inotify.max_user_instances from {limit} to {wanted} for {n} lab hosts", flush=True)
+
+
 def start_hosts(n: int, set_name: str) -> list[str]:
+    inotify_room(n)
     image = lab.set_image(set_name)
     names = lab.host_names(n)
     t0 = time.monotonic()
@@ -85,11 +105,11 @@ def main() -> int:
 
     lab.build()
     names = lab.host_names(args.hosts)
-    if args.reuse and set(names) <= set(lab.lab_hosts()):
-        print(f"reusing {args.hosts} running lab hosts", flush=True)
-    else:
-        start_hosts(args.hosts, args.set)
     try:
+        if args.reuse and set(names) <= set(lab.lab_hosts()):
+            print(f"reusing {args.hosts} running lab hosts", flush=True)
+        else:
+            start_hosts(args.hosts, args.set)
         tmp = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
         inventory = tmp / "inventory.yml"
         inventory.write_text(lab.inventory_text(names))
