@@ -9,6 +9,10 @@ paired and alternating so that drift and the other load of the machine hit both 
   ansible all -m ping -f FORKS                   (the floor: a connection and the smallest module per host)
   ansible-playbook PLAYBOOK -f FORKS             (default: benchmarks/fleet_facts.yml, one facts module per host)
 and prints the median wall time of each and the median of the per-pair ratios. Goal: ratio <= 1.3.
+It also counts the CPU each run costs, which the machine's other load does not change: the controller's (the
+ansible process and everything it waited for: workers, docker CLI calls) and the lab hosts' (their cgroups'
+CPU accounting: the modules, the commands they run, the daemons answering them). On a saturated machine the
+wall times follow the CPU ratio; when the machine is shared, the CPU ratio is the steadier figure.
 The playbook must gather facts on every host: the run fails when a host is missing from its recap or failed.
 --playbook takes the collection's fleet playbooks (check, facts) the same way. Not a test: nothing here asserts
 a time. The hosts are removed at the end unless --keep (--reuse takes running ones).
@@ -19,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -65,10 +70,46 @@ def start_hosts(n: int, set_name: str) -> list[str]:
     return names
 
 
-def timed(cmd: list[str], env: dict) -> tuple[float, subprocess.CompletedProcess]:
+def cgroup_cpu_files(names: list[str]) -> list[Path] | None:
+    """Each lab host's CPU usage file (cgroup v1 cpuacct, or v2 cpu.stat); None when they cannot be found."""
+    ids = lab.run([lab.DOCKER, "inspect", "-f", "{{.Id}}", *names], capture=True).stdout.split()
+    found = []
+    for cid in ids:
+        candidates = [Path(f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage"),
+                      Path(f"/sys/fs/cgroup/docker/{cid}/cpu.stat"),
+                      Path(f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat")]
+        path = next((c for c in candidates if c.exists()), None)
+        if path is None:
+            return None
+        found.append(path)
+    return found
+
+
+def hosts_cpu(files: list[Path] | None) -> float:
+    """Seconds of CPU the lab hosts have used so far."""
+    total = 0.0
+    for path in files or []:
+        text = path.read_text()
+        if path.name == "cpuacct.usage":
+            total += int(text) / 1e9
+        else:
+            total += int(re.search(r"^usage_usec (\d+)", text, re.M).group(1)) / 1e6
+    return total
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(cmd: list[str], env: dict,
+          files: list[Path] | None = None) -> tuple[float, tuple[float, float], subprocess.CompletedProcess]:
+    """(wall seconds, (CPU seconds of the controller, of the lab hosts), result)."""
+    controller0, hosts0 = children_cpu(), hosts_cpu(files)
     t0 = time.monotonic()
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    return time.monotonic() - t0, res
+    elapsed = time.monotonic() - t0
+    return elapsed, (children_cpu() - controller0, hosts_cpu(files) - hosts0), res
 
 
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=\d+\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
@@ -121,32 +162,44 @@ def main() -> int:
         for extra in args.extra:
             play += ["-e", extra]
         # warm-up: the first runs pay for caches (page cache, the controller's bytecode) on both sides
-        check_ping(timed(ping, env)[1], names)
-        check_playbook(timed(play, env)[1], names)
-        pings, plays, ratios = [], [], []
+        files = cgroup_cpu_files(names)
+        check_ping(timed(ping, env)[2], names)
+        check_playbook(timed(play, env)[2], names)
+        pings, plays, ratios, cpu, split = [], [], [], {"ping": [], "play": []}, {"ping": [], "play": []}
         for i in range(args.runs):
             pair = {}
             for side in (("ping", "play") if i % 2 == 0 else ("play", "ping")):
-                elapsed, res = timed(ping if side == "ping" else play, env)
+                elapsed, used, res = timed(ping if side == "ping" else play, env, files)
                 (check_ping if side == "ping" else check_playbook)(res, names)
                 pair[side] = elapsed
+                cpu[side].append(sum(used))
+                split[side].append(used)
             pings.append(pair["ping"])
             plays.append(pair["play"])
             ratios.append(pair["play"] / pair["ping"])
-            print(f"  run {i + 1}: ping {pair['ping']:.2f} s, playbook {pair['play']:.2f} s, "
-                  f"ratio {ratios[-1]:.2f}", flush=True)
+            print(f"  run {i + 1}: ping {pair['ping']:.2f} s (CPU {split['ping'][-1][0]:.1f} s controller + "
+                  f"{split['ping'][-1][1]:.1f} s hosts), playbook {pair['play']:.2f} s (CPU {split['play'][-1][0]:.1f} "
+                  f"s controller + {split['play'][-1][1]:.1f} s hosts), ratio {ratios[-1]:.2f}", flush=True)
         figures = {
             "hosts": args.hosts, "forks": forks, "strategy": args.strategy, "set": args.set, "runs": args.runs,
             "playbook": str(args.playbook.relative_to(ROOT) if args.playbook.is_relative_to(ROOT) else args.playbook),
             "ping_median_s": round(statistics.median(pings), 2),
             "playbook_median_s": round(statistics.median(plays), 2),
             "ratio_median": round(statistics.median(ratios), 2),
+            "ping_cpu_median_s": round(statistics.median(cpu["ping"]), 1),
+            "playbook_cpu_median_s": round(statistics.median(cpu["play"]), 1),
+            "cpu_ratio": round(statistics.median(cpu["play"]) / statistics.median(cpu["ping"]), 2),
+            "controller_cpu_median_s": {k: round(statistics.median(c for c, _h in v), 1) for k, v in split.items()},
+            "hosts_cpu_median_s": {k: round(statistics.median(h for _c, h in v), 1) for k, v in split.items()},
+            "hosts_cpu_counted": files is not None,
             "load_average": os.getloadavg()[0], "cpus": os.cpu_count(),
         }
         print(f"{args.hosts} lab hosts, {forks} forks, strategy {args.strategy}, {args.runs} paired runs: "
               f"ping median {figures['ping_median_s']:.2f} s, {figures['playbook']} median "
               f"{figures['playbook_median_s']:.2f} s, ratio median {figures['ratio_median']:.2f} "
-              f"(load average {figures['load_average']:.1f} on {figures['cpus']} cores)")
+              f"(load average {figures['load_average']:.1f} on {figures['cpus']} cores); CPU median: ping "
+              f"{figures['ping_cpu_median_s']:.1f} s, playbook {figures['playbook_cpu_median_s']:.1f} s, ratio "
+              f"{figures['cpu_ratio']:.2f}" + ("" if files else " (controller only: no cgroup CPU accounting)"))
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2) + "\n")
         return 0
