@@ -70,6 +70,7 @@ class Context:
         start = getattr(self.host, 'start_commands', None)
         argvs = [argv for argv in argvs if argv]
         if start is not None and argvs:
+            self.processes()   # the process table as it was before: `containerd --version` is no containerd daemon
             start(argvs)
 
     def read(self, path, binary=False, why=None):

@@ -159,12 +159,14 @@ class Host:
         return os.path.exists(path)
 
     def processes(self):
-        """[{'pid', 'name', 'ppid', 'uid'}] for every process in this host's PID namespace.
+        """[{'pid', 'name', 'ppid', 'uid'}] for every process in this host's PID namespace but the commands this
+        module started itself.
 
         Processes of nested PID namespaces (containers running their own daemons) are visible in /proc
         too; they are left out when their namespace can be read and differs from ours.
         """
         own_ns = self._pidns('self')
+        own_pid = os.getpid()
         result = []
         for entry in self.listdir('/proc') or []:
             if not entry.isdigit():
@@ -179,6 +181,8 @@ class Host:
                 if pidns is not None and pidns != own_ns:
                     continue
             info = parse_status(text)
+            if info.get('ppid') == own_pid:
+                continue   # a command this module started (start_commands), not something the host runs
             info['pid'] = int(entry)
             result.append(info)
         return result
