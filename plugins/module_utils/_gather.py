@@ -697,7 +697,7 @@ def gather_containerd(ctx, socket_path=DEFAULT_CONTAINERD_SOCKET, engine_compone
             _rc, out, _err = ctx.host.run(argv)
             version = P.parse_shim_version(out)
         facts['shims'].append({'name': name, 'path': path, 'version': version,
-                                   'version_normalized': P.upstream_version(version)})
+                               'version_normalized': P.upstream_version(version)})
     facts['shims'].sort(key=lambda shim: shim['name'])
 
     reasons = []
