@@ -141,4 +141,40 @@ options:
       - V(false) skips this; the facts C(host_processes) and C(declared_by_unit) are then V(null).
     type: bool
     default: true
+  registries:
+    description:
+      - Container registries to ask which release a client container runs when its image tag does not say
+        (V(latest), no tag, a digest, V(3.6)) and no version label of its image does. The module reads the image's
+        C(RepoDigests), lists the tags of that repository in the registry whose name matches, and asks the release
+        tags (V(1.12.0), newest first, at most 100) for their digest until one matches; the fact
+        C(socket_mounts[].version_learned) then names it.
+      - Nothing is asked of any registry unless it is listed here. A registry that cannot be asked becomes a
+        warning; the fact stays V(null).
+      - Credentials go only to the registry's own scheme, host and port, and to the token service it names over
+        https, as with M(fleetsafe.container_engine.registry_tag_info); they never appear in the facts or messages.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      url:
+        description:
+          - Base URL of the registry (V(https://registry-1.docker.io), V(http://127.0.0.1:5000)), without user
+            information.
+        type: str
+        required: true
+      name:
+        description:
+          - How image names spell this registry (V(registry.example.com:5000)); defaults to the host and port of
+            O(registries[].url), V(docker.io) for Docker Hub's.
+        type: str
+      username:
+        description: User name for basic authentication or the token service.
+        type: str
+      password:
+        description: Password or access token for O(registries[].username).
+        type: str
+      validate_certs:
+        description: Verify the registry's TLS certificate.
+        type: bool
+        default: true
 """

@@ -27,7 +27,8 @@ description:
   - With an empty target the host's current state is checked.
   - A gate never passes on malformed input. Sections of the facts that were not gathered (absent or null)
     are skipped, but facts with no section at all (unless the target only lists images), a dict of another
-    shape (a whole C(hostvars[host])), keys missing inside a gathered section, a target key set to null,
+    shape (a whole C(hostvars[host])), a misspelt section (C(dockr)) whether the facts are wrapped in
+    C(ansible_facts) or not, a null or unset target, keys missing inside a gathered section, a target key set to null,
     versions with anything but a packaging suffix after the release (C(26.1.5garbage)), image tags longer
     than the 128 characters registries allow, target clients the facts do not show, and engine or containerd
     lines the knowledge base does not know are errors whose message starts with C(compat_findings) and shows
@@ -46,6 +47,8 @@ options:
     description:
       - What the host should run after the change. Every key may be left out (that part does not change);
         a key that is present must hold a value (C(engine=null) is an error).
+      - Leave the argument out, or pass C({}), to judge the host as it is. A target that is null, an empty string or
+        an unset variable (C(upgrade_target | default(none))) is an error, never "no change".
       - C(engine) is an Engine version (V(26.1.5)) or line (V(26.1)); C(containerd) a containerd version;
         C(clients) maps a client name (as in the clients facts) to the version it will run.
       - C(images) lists images the change needs, each C({image, tag, available, allow_fallback}) with

@@ -33,7 +33,7 @@ options:
     required: true
   target:
     description: Same as for compat_findings (C(engine), C(containerd), C(clients); C(images) is checked but adds no
-      step).
+      step). Leave it out or pass C({}) to plan for the host as it is; null or an unset variable is an error.
     type: dict
     default: {}
   knowledge:

@@ -9,13 +9,13 @@
 
 from __future__ import annotations
 
-import re
-
 from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.six.moves.urllib.parse import urlsplit
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _gather as G
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _parse as P
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._host import Host
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._registry import url_problem
 
 PARTS = ('docker', 'containerd', 'rootless', 'clients')
 
@@ -37,12 +37,15 @@ DECLARED_ARGUMENT_SPEC = dict(
         version=dict(type='str'),
     )),
     host_processes=dict(type='bool', default=True),
+    registries=dict(type='list', elements='dict', default=[], options=dict(
+        url=dict(type='str', required=True),
+        name=dict(type='str'),
+        username=dict(type='str'),
+        password=dict(type='str', no_log=True),
+        validate_certs=dict(type='bool', default=True),
+    )),
 )
 
-
-# A release as the filters read it (plugin_utils/_versions.py): 6.1.3, v2.0.2, 29.0.0-rc.1, 1274 (a Jenkins plugin's
-# leading number).
-RELEASE_RE = re.compile(r'^[vV]?\d+(\.\d+)*([-~.]?(dev|alpha|beta|pre|rc|a|b)[.-]?\d*)?([-+~][-+~._:A-Za-z0-9]*)?$')
 
 # A unix socket path fits in sockaddr_un.sun_path (108 bytes on Linux) with its closing NUL byte.
 UNIX_PATH_MAX = 107
@@ -104,7 +107,7 @@ def declared_problem(declared):
             return ('declared[%d].api_version of client %s must be an Engine API version like "1.41", not %s.'
                     % (index, P.shown(item.get('name')), P.shown(api)))
         version = item.get('version')
-        if version is not None and not RELEASE_RE.match(version):
+        if version is not None and not P.RELEASE_RE.match(version):
             return ('declared[%d].version of client %s must be the release it runs, like "6.1.3", not %s.'
                     % (index, P.shown(item.get('name')), P.shown(version)))
         if item.get('program') is not None and version is None:
@@ -140,12 +143,18 @@ def run_facts_module(parts, extra_spec=None, part_option=None):
         if problem:
             module.fail_json(msg=problem)
     problem = declared_problem(params.get('declared'))
+    for index, item in enumerate(params.get('registries') or []):
+        # a password written into the URL is masked wherever the module's output would show it (its invocation too)
+        password = urlsplit(item['url']).password if '@' in item['url'] else None
+        if password:
+            module.no_log_values.add(password)
+        problem = problem or url_problem(item['url'], 'registries[%d].url' % index)
     if problem:
         module.fail_json(msg=problem)
     if params['timeout'] <= 0:
         module.fail_json(msg='timeout must be a positive number of seconds, not %s.' % params['timeout'])
 
-    host = Host(module, timeout=params['timeout'])
+    host = Host(module, timeout=params['timeout'], registries=params.get('registries'))
     ctx = G.Context(host)
     facts = {}
     try:
@@ -159,7 +168,8 @@ def run_facts_module(parts, extra_spec=None, part_option=None):
             facts['rootless'] = G.gather_rootless(ctx)
         if 'clients' in parts:
             facts['clients'] = G.gather_clients(
-                ctx, socket_path, params.get('declared'), host_processes=params.get('host_processes', True))
+                ctx, socket_path, params.get('declared'), host_processes=params.get('host_processes', True),
+                registries=params.get('registries'))
     finally:
         host.close()
 

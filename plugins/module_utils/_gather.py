@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 import os
 
+from ansible.module_utils.six.moves.urllib.parse import urlsplit
+
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._host import EngineError
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _hostclients as HC
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _managers as M
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _parse as P
 
 DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock'
@@ -891,7 +894,96 @@ def host_clients(ctx, socket_path):
     return facts
 
 
-def gather_clients(ctx, socket_path=DEFAULT_DOCKER_SOCKET, declared=None, host_processes=True):
+# Labels that name the release an image was built as, in the order they are read: the OCI image spec's annotation,
+# then the older label-schema.org convention. Not read: `version` (Red Hat's base images set it to their own release,
+# which every image built on them inherits) and `io.buildah.version` (the build tool's release).
+VERSION_LABELS = ('org.opencontainers.image.version', 'org.label-schema.version')
+
+
+def learned_version(tag, labels):
+    """{'version', 'source'} for a container whose image tag names no release (latest, none, a digest, a partial
+    release such as 3 or 3.6) when one of VERSION_LABELS does, else None. The labels are the container's
+    configuration, which holds its image's labels (the engine copies them in when it creates the container). A label
+    value that is not a release of three parts, or that the tag cannot stand for (tag 3, label 2.11.5), is not used."""
+    if P.names_release(tag):
+        return None
+    for label in VERSION_LABELS:
+        value = (labels.get(label) or '').strip()
+        parts = P.release_parts(value)
+        if parts is not None and len(parts) >= 3 and P.tag_admits(tag, value):
+            return {'version': value, 'source': 'label:' + label}
+    return None
+
+
+# At most this many tags of a repository are asked for their digest, newest release first.
+MAX_TAGS_ASKED = 100
+DOCKER_HUB_HOSTS = ('registry-1.docker.io', 'index.docker.io', 'registry.hub.docker.com', 'docker.io')
+
+
+def registry_name(item):
+    """How image names spell a registry the task names: its `name`, else the host and port of its URL (docker.io
+    for Docker Hub's)."""
+    if item.get('name'):
+        return item['name'].lower()
+    host = urlsplit(item['url']).netloc.lower()
+    return 'docker.io' if host in DOCKER_HUB_HOSTS else host
+
+
+def digest_reference(ref):
+    """'127.0.0.1:5000/acme/agent@sha256:ab..' -> ('127.0.0.1:5000', 'acme/agent', 'sha256:ab..');
+    'traefik@sha256:..' -> ('docker.io', 'library/traefik', 'sha256:..')."""
+    name, _sep, digest = ref.partition('@')
+    first, slash, rest = name.partition('/')
+    if slash and ('.' in first or ':' in first or first == 'localhost'):
+        registry, repository = first.lower(), rest
+    else:
+        registry, repository = 'docker.io', name
+    if registry == 'docker.io' and '/' not in repository:
+        repository = 'library/' + repository
+    return registry, repository, digest
+
+
+def registry_version(ctx, socket_path, image_id, tag, registries):
+    """{'version', 'source'} from a registry the task names: the newest release tag (one the container's floating tag
+    can stand for) whose manifest digest is one of the image's RepoDigests; else None. A registry that cannot be
+    asked becomes a warning, never a failure."""
+    by_name = {registry_name(item): item['url'] for item in registries or []}
+    if not by_name or not image_id:
+        return None
+    try:
+        digests = api_get(ctx, socket_path, '/images/%s/json' % image_id).get('RepoDigests') or []
+    except EngineError as err:
+        ctx.note('Could not read the image %s of a client container: %s' % (image_id[:19], err.detail))
+        return None
+    for ref in digests:
+        registry, repository, digest = digest_reference(ref)
+        url = by_name.get(registry)
+        if url is None or not digest:
+            continue
+        try:
+            tags = [t for t in ctx.host.registry_tags(url, repository) if P.names_release(t) and P.tag_admits(tag, t)]
+            for candidate in sorted(tags, key=P.release_parts, reverse=True)[:MAX_TAGS_ASKED]:
+                if ctx.host.registry_digest(url, repository, candidate) == digest:
+                    return {'version': candidate, 'source': 'registry:%s/%s:%s' % (registry, repository, candidate)}
+        except EngineError as err:
+            ctx.note('Could not ask the registry %s which release %s is: %s' % (url, ref, err.detail))
+    return None
+
+
+def client_manager(ctx, labels):
+    """{'managed_by', 'manager'} of a socket mount: the manager its labels name (M.manager_of) and, for Compose,
+    where the service's image is written in the files the labels name and whether the move can change it there."""
+    managed_by, manager = M.manager_of(labels)
+    if managed_by == 'compose':
+        def read(path):
+            text = ctx.host.read(path)
+            return text.decode('utf-8', 'replace') if isinstance(text, bytes) else text
+        image_file, image, problem = M.locate_compose_image(manager, read)
+        manager.update(image_file=image_file, image_in_file=image, problem=problem)
+    return {'managed_by': managed_by, 'manager': manager}
+
+
+def gather_clients(ctx, socket_path=DEFAULT_DOCKER_SOCKET, declared=None, host_processes=True, registries=None):
     installed = bool(ctx.host.which('dockerd'))
     facts = {'socket_mounts': [], 'declared': [], 'error': None}
     if host_processes:
@@ -915,12 +1007,13 @@ def gather_clients(ctx, socket_path=DEFAULT_DOCKER_SOCKET, declared=None, host_p
             if not mounts:
                 continue
             detail = api_get(ctx, socket_path, '/containers/%s/json' % summary['Id'])
+            config = detail.get('Config') or {}
             env = {}
-            for item in (detail.get('Config') or {}).get('Env') or []:
+            for item in config.get('Env') or []:
                 if '=' in item:
                     key, value = item.split('=', 1)
                     env[key] = value
-            image = (detail.get('Config') or {}).get('Image') or summary.get('Image')
+            image = config.get('Image') or summary.get('Image')
             image_name, image_tag = P.split_image(image)
             names = summary.get('Names') or [detail.get('Name') or '']
             facts['socket_mounts'].append({
@@ -930,7 +1023,12 @@ def gather_clients(ctx, socket_path=DEFAULT_DOCKER_SOCKET, declared=None, host_p
                 'socket_path': mounts[0].get('Source'), 'mount_destination': mounts[0].get('Destination'),
                 'api_version_env': env.get('DOCKER_API_VERSION'), 'docker_host_env': env.get('DOCKER_HOST'),
                 'labels': summary.get('Labels') or {},
+                'version_learned': learned_version(image_tag, config.get('Labels') or {}),
             })
+            if facts['socket_mounts'][-1]['version_learned'] is None and not P.names_release(image_tag):
+                facts['socket_mounts'][-1]['version_learned'] = registry_version(
+                    ctx, socket_path, detail.get('Image'), image_tag, registries)
+            facts['socket_mounts'][-1].update(client_manager(ctx, summary.get('Labels') or {}))
     except EngineError as err:
         facts['error'] = engine_error_sentence(ctx, err, socket_path, installed)
     facts['socket_mounts'].sort(key=lambda item: item['name'])

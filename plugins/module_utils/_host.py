@@ -4,8 +4,8 @@
 # replay responses recorded from real daemons (tests/unit/modules/fixtures/) through the same code.
 # Reads only: commands run with argument lists (never a shell), files are opened read-only, the
 # Docker Engine API is reached over unix sockets only, with the standard library (_engine_api.py): the
-# facts modules need no Docker SDK on the managed host. Commands a gathering run will need can be started
-# together (start_commands) so that their wall times overlap.
+# facts modules need no Docker SDK on the managed host; a container registry only when the task names it.
+# Commands a gathering run will need can be started together (start_commands) so that their wall times overlap.
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import sys
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import EngineClient
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import parse_status, parse_unix_diag
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._registry import Registry, RegistryError
 
 # sock_diag netlink (linux/sock_diag.h, linux/unix_diag.h): the dump `ss -x` reads.
 _NETLINK_SOCK_DIAG = 4
@@ -56,12 +57,37 @@ def sdk_missing_message():
 class Host:
     """The real host. run() uses AnsibleModule.run_command when a module is given."""
 
-    def __init__(self, module=None, timeout=10):
+    def __init__(self, module=None, timeout=10, registries=None):
         self.module = module
         self.timeout = timeout
         self._clients = {}
         self._which = {}
         self._started = {}
+        # the registries the task names, by URL, with their credentials (never returned, never in a message)
+        self._registries = {item['url']: item for item in registries or []}
+        self._registry_clients = {}
+
+    # --- container registries (only those the task names) ----------------------------------
+    def _registry(self, url):
+        if url not in self._registry_clients:
+            item = self._registries.get(url) or {'url': url}
+            self._registry_clients[url] = Registry(url, item.get('username'), item.get('password'),
+                                                   item.get('validate_certs', True), self.timeout)
+        return self._registry_clients[url]
+
+    def _ask_registry(self, url, question, *args):
+        try:
+            return getattr(self._registry(url), question)(*args)
+        except RegistryError as exc:
+            raise EngineError('registry', str(exc)) from None
+
+    def registry_tags(self, url, repository):
+        """Every tag of a repository in the registry at url ([] when it does not know the repository)."""
+        return self._ask_registry(url, 'list_tags', repository)[0]
+
+    def registry_digest(self, url, repository, tag):
+        """The digest of a tag's manifest in the registry at url, None when there is no such tag."""
+        return self._ask_registry(url, 'tag_digest', repository, tag)
 
     # --- processes and files -------------------------------------------------------------
     def start_commands(self, argvs):

@@ -309,6 +309,36 @@ def system_unit_from_cgroup(text):
     return None
 
 
+# A release as the filters read it (plugin_utils/_versions.py): 6.1.3, v2.0.2, 29.0.0-rc.1, 1274 (a Jenkins plugin's
+# leading number).
+RELEASE_RE = re.compile(r'^[vV]?\d+(\.\d+)*([-~.]?(dev|alpha|beta|pre|rc|a|b)[.-]?\d*)?([-+~][-+~._:A-Za-z0-9]*)?$')
+_RELEASE_PARTS = re.compile(r'^[vV]?(\d+(?:\.\d+)*)')
+
+
+def release_parts(text):
+    """'v3.6.2-alpine' -> (3, 6, 2); '3' -> (3,); None for what is not a release (latest, a digest, 2024-05)."""
+    if not text or not RELEASE_RE.match(text):
+        return None
+    return tuple(int(part) for part in _RELEASE_PARTS.match(text).group(1).split('.'))
+
+
+def names_release(tag):
+    """Does an image tag name one release? Only with three parts or more, as the filters read tags (traefik:3.6,
+    traefik:3 and traefik:latest float: the release behind them changes when the image is pushed again)."""
+    parts = release_parts(tag)
+    return parts is not None and len(parts) >= 3
+
+
+def tag_admits(tag, version):
+    """Can a floating tag stand for this release? A partial release tag (3, v3.6) only for releases it starts
+    (3.6.2 for 3.6); latest, no tag or a name like stable for any."""
+    parts = release_parts(tag)
+    wanted = release_parts(version)
+    if wanted is None:
+        return False
+    return parts is None or wanted[:len(parts)] == parts
+
+
 def split_image(image):
     """'caprover/caprover:1.12.0' -> ('caprover/caprover', '1.12.0'); 'localhost:5000/a' -> ('localhost:5000/a', None).
 

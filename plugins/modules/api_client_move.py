@@ -22,12 +22,26 @@ description:
     one gave (its last healthcheck output or its log).
   - A container that was not running is recreated and left stopped. A container started with C(--rm) is refused
     (stopping it would delete it, leaving nothing to roll back to).
-  - Talks to the engine on its unix socket only, with the Python library C(docker).
+  - A container that Docker Compose manages (it carries Compose's C(com.docker.compose.*) labels) is moved through
+    its project instead, because Compose would bring the old image back the next time it recreates the service
+    (C(up --force-recreate), C(down)/C(up), a change to the service) - the module changes the C(image:) line of the
+    service in the compose file its labels name (the last of them that sets it), asks C(docker compose config)
+    whether the edited files mean the same project with only that image changed, writes the file (same mode and
+    owner) and runs C(docker compose up -d --no-deps SERVICE) with the project name, directory and files of the labels.
+    If the new container does not become healthy, the file is put back and the service brought up again. When that
+    cannot be done safely - a file missing or unreadable on the host, the service or its C(image:) line not found,
+    the image set through a variable, no Compose v2 on the host, an O(env) change - the module changes nothing and
+    fails naming the file and the service to change.
+  - A task of a swarm service (C(com.docker.swarm.*) labels) is refused, naming C(docker service update --image),
+    because the swarm replaces a task recreated behind its back.
+  - Talks to the engine on its unix socket only, with the Python library C(docker); Compose is pointed at the same
+    socket (E(DOCKER_HOST)).
 author:
   - fleetsafe developers (@fleetsafe)
 options:
   name:
-    description: Name of the container to move.
+    description:
+      - Name of the container to move (for a Compose service, one of its containers, e.g. V(monitoring-agent-1)).
     type: str
     required: true
   image:
@@ -40,6 +54,7 @@ options:
     description:
       - Environment entries to set on the new container (added, or replacing the container's own), for example
         C(DOCKER_API_VERSION=1.24) to pin a client's API version.
+      - Refused for a container that Compose manages (set it in the service's C(environment) instead).
     type: dict
     default: {}
   docker_host:
@@ -59,6 +74,7 @@ options:
     default: 60
 requirements:
   - The Python library C(docker) on the host (Debian's python3-docker).
+  - For a container that Compose manages, Compose v2 on the host (C(docker compose) or C(docker-compose) 2.x).
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -66,10 +82,13 @@ attributes:
     details: Reports the move it would make (and fails the same way on a missing image); changes nothing.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in diff_mode).
-    support: none
+    support: partial
+    details: The change to the compose file of a container that Compose manages; nothing for other containers.
 notes:
   - The old container's anonymous volumes are attached to the new one under the same paths, and no volume is
     ever removed.
+  - What Compose v2 does with a container recreated behind its back, seen on Compose 2.26.1, is told in the
+    collection's C(docs/managed_clients.md).
 """
 
 EXAMPLES = r"""
@@ -78,6 +97,13 @@ EXAMPLES = r"""
     name: agent
     image: fleetsafe-lab/agent:2.0.0
   become: true
+
+- name: Move a monitoring agent that Compose runs (its compose file gets the new image, then docker compose up -d)
+  fleetsafe.container_engine.api_client_move:
+    name: monitoring-agent-1
+    image: fleetsafe-lab/agent:2.0.0
+  become: true
+  diff: true
 
 - name: Pin a client's API version instead
   fleetsafe.container_engine.api_client_move:
@@ -135,14 +161,30 @@ was_running:
   returned: always
   type: bool
   sample: true
+managed_by:
+  description:
+    - V(compose) when Compose manages the container (it was moved through its project), else V(null). (A swarm task
+      is refused.)
+  returned: success
+  type: str
+  sample: compose
+compose_file:
+  description: The compose file whose C(image:) line the move changed (or would change), V(null) without Compose.
+  returned: success
+  type: str
+  sample: /srv/monitoring/compose.yaml
 """
 
 import copy
+import json
+import os
+import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _host as H
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _managers as M
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._common import socket_path_of
 
 try:  # this module's Engine API client (the facts modules use the standard library's, module_utils/_engine_api.py)
@@ -324,6 +366,12 @@ def move(module, engine):
     if new_image is None:
         raise MoveError('image %r is not on this host: load or pull it before moving %s to it (nothing was changed)'
                         % (p['image'], name))
+    managed_by, manager = M.manager_of(old['Config'].get('Labels'))
+    result.update(managed_by=managed_by, compose_file=None)
+    if managed_by == 'swarm':
+        raise MoveError(swarm_message(name, manager, p['image']))
+    if managed_by == 'compose':
+        return move_compose(module, engine, old, new_image, manager, result)
     env_now = dict(item.split('=', 1) for item in old['Config'].get('Env') or [] if '=' in item)
     env_ok = all(env_now.get(k) == str(v) for k, v in p['env'].items())
     if old['Config'].get('Image') == p['image'] and old['Image'] == new_image['Id'] and env_ok:
@@ -375,6 +423,197 @@ def move(module, engine):
     return result
 
 
+def swarm_message(name, swarm, image):
+    service = swarm['service_name'] or swarm['service_id']
+    return ('%s is a task of the swarm service %s: the swarm replaces a task recreated behind its back with a new one '
+            'from the service\'s image, so move it through the swarm, on a manager node: docker service update '
+            '--image %s %s%s (nothing was changed)' % (
+                name, service, image, service,
+                '; and change the image in the stack file of %s too' % swarm['stack'] if swarm.get('stack') else ''))
+
+
+def read_text(path):
+    """A file's text, None when it does not exist (OSError when it cannot be read)."""
+    try:
+        with open(path, 'rb') as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return None
+    try:
+        return data.decode('utf-8')
+    except UnicodeDecodeError:
+        raise OSError('%s is not UTF-8 text' % path) from None
+
+
+class Compose:
+    """`docker compose` (v2) on one project, as its labels name it, against the module's socket only."""
+
+    def __init__(self, module, socket_path, manager, files=None):
+        self.module = module
+        self.manager = manager
+        self.env = {'DOCKER_HOST': 'unix://' + socket_path}
+        self.command = self.find(module, self.env)
+        self.files = files or manager['config_files']
+
+    @staticmethod
+    def find(module, env):
+        """The Compose v2 command on this host, or None."""
+        for cmd in ([module.get_bin_path('docker'), 'compose'], [module.get_bin_path('docker-compose')]):
+            if not cmd[0]:
+                continue
+            rc, out, _err = module.run_command(cmd + ['version', '--short'], environ_update=env)
+            if rc == 0 and out.strip().lstrip('v').split('.')[0].isdigit() and \
+                    int(out.strip().lstrip('v').split('.')[0]) >= 2:
+                return cmd
+        return None
+
+    def run(self, *args, files=None):
+        base = list(self.command) + ['--project-name', self.manager['project']]
+        if self.manager['working_dir']:
+            base += ['--project-directory', self.manager['working_dir']]
+        for path in files or self.files:
+            base += ['--file', path]
+        return self.module.run_command(base + list(args), environ_update=self.env)
+
+    def config(self, files=None):
+        rc, out, err = self.run('config', '--format', 'json', files=files)
+        if rc != 0:
+            raise MoveError('docker compose config of project %s failed: %s' % (
+                self.manager['project'], (err or out).strip()[-500:]))
+        return json.loads(out)
+
+
+def compose_blocker(name, compose, image_file, image, problem):
+    files = ' '.join('-f %s' % f for f in compose['config_files'])
+    return ('%s is service %s of the Compose project %s, which would bring its old image back at its next up '
+            '--force-recreate, down/up or change to the service; it cannot be moved through its project here: %s. '
+            'Change the image of service %s in %s to %s, then run docker compose -p %s %sup -d %s (nothing was '
+            'changed)' % (name, compose['service'], compose['project'], problem, compose['service'],
+                          image_file or ', '.join(compose['config_files']) or 'its compose file', image,
+                          compose['project'], files + ' ' if files else '', compose['service']))
+
+
+def _write_like(path, text, like):
+    """Write text to path with the mode and owner of the file ``like``."""
+    with open(path, 'w', encoding='utf-8') as handle:
+        handle.write(text)
+    info = os.stat(like)
+    os.chmod(path, info.st_mode & 0o7777)
+    if hasattr(os, 'chown'):
+        try:
+            os.chown(path, info.st_uid, info.st_gid)
+        except PermissionError:
+            pass    # not root: the file stays ours, as any edit by this user would leave it
+
+
+def replace_file(path, text):
+    """Replace path atomically (a file in the same folder renamed over it), keeping its mode and owner."""
+    handle, temp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.fleetsafe',
+                                    dir=os.path.dirname(path))
+    os.close(handle)
+    try:
+        _write_like(temp, text, path)
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+
+
+def checked_compose_edit(compose, image_file, new_text, service, image):
+    """Ask Compose what the edited files mean before writing anything: the same project with only the service's
+    image changed, else MoveError (nothing written)."""
+    handle, temp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(image_file), suffix='.fleetsafe.yml',
+                                    dir=os.path.dirname(image_file))
+    os.close(handle)
+    try:
+        _write_like(temp, new_text, image_file)
+        before = compose.config()
+        after = compose.config(files=[temp if f == image_file else f for f in compose.files])
+    finally:
+        os.unlink(temp)
+    got = ((after.get('services') or {}).get(service) or {}).get('image')
+    if got != image:
+        raise MoveError('after the edit, docker compose config gives service %s the image %r, not %r' % (
+            service, got, image))
+    after['services'][service]['image'] = ((before.get('services') or {}).get(service) or {}).get('image')
+    if after != before:
+        raise MoveError('the edit of %s changes more than the image of service %s (docker compose config differs)'
+                        % (image_file, service))
+
+
+def service_containers(engine, compose):
+    found = engine.call('GET', '/containers/json', params={'all': 1, 'filters': json.dumps({'label': [
+        '%s=%s' % (M.COMPOSE_PROJECT, compose['project']), '%s=%s' % (M.COMPOSE_SERVICE, compose['service'])]})})
+    return [c for c in found or [] if (c.get('Labels') or {}).get(M.COMPOSE_ONEOFF) != 'True']
+
+
+def move_compose(module, engine, old, new_image, compose, result):
+    """Move a Compose service's container through its project: change the service's image in the compose file its
+    labels name, then `docker compose up -d --no-deps SERVICE`; put the file back and bring the service up again
+    when the new container does not become healthy."""
+    p = module.params
+    name, image, service = p['name'], p['image'], compose['service']
+    image_file, image_in_file, problem = M.locate_compose_image(compose, read_text)
+    result.update(compose_file=image_file)
+    if p['env']:
+        raise MoveError('%s is service %s of the Compose project %s: set %s in the environment of service %s in %s '
+                        'and run docker compose up -d %s; this module changes only the image of a Compose service '
+                        '(nothing was changed)' % (name, service, compose['project'], ', '.join(sorted(p['env'])),
+                                                   service, image_file or 'its compose file', service))
+    if problem is not None:
+        raise MoveError(compose_blocker(name, compose, image_file, image, problem))
+    if image_in_file == image and old['Config'].get('Image') == image and old['Image'] == new_image['Id']:
+        result['health'] = health_text(old['State'])
+        return result
+    handler = Compose(module, engine.socket_path, compose)
+    if handler.command is None:
+        raise MoveError(compose_blocker(name, compose, image_file, image, 'Docker Compose v2 (docker compose or '
+                                        'docker-compose 2.x) is not installed on this host'))
+    text = read_text(image_file)
+    new_text = M.set_service_image(text, service, image) if image_in_file != image else text
+    if new_text != text:
+        try:
+            checked_compose_edit(handler, image_file, new_text, service, image)
+        except MoveError as exc:
+            raise MoveError(compose_blocker(name, compose, image_file, image, str(exc))) from None
+    result.update(changed=True, move_needed=True, to=image, diff={
+        'before': text, 'after': new_text, 'before_header': image_file, 'after_header': image_file})
+    if module.check_mode:
+        return result
+    was_running = result['was_running']
+    up = ['up', '--detach', '--no-deps', service] if was_running else ['up', '--no-start', '--no-deps', service]
+    replace_file(image_file, new_text)
+    started = time.monotonic()
+    rc, out, err = handler.run(*up)
+    why = None if rc == 0 else 'docker compose %s failed: %s' % (' '.join(up), (err or out).strip()[-500:])
+    containers = service_containers(engine, compose) if why is None else []
+    if why is None and was_running:
+        for item in containers:
+            info = engine.find('containers', item['Id']) or {}
+            check = (info.get('Config') or {}).get('Healthcheck') or {}
+            has_health = bool(check.get('Test')) and check['Test'][0] != 'NONE'
+            ready, reason = wait_ready(engine, item['Id'], has_health, p['wait_timeout'])
+            if not ready:
+                why = '%s did not become healthy on %s: %s' % (name, image, reason)
+                break
+        result['seconds_down'] = round(time.monotonic() - started, 2)
+    if why is not None:
+        replace_file(image_file, text)
+        rc, out, err = handler.run(*up)
+        back = ('rolled back: %s has its image %s again in %s and docker compose brought it up again' % (
+            service, image_in_file, image_file)) if rc == 0 else \
+            'ROLLBACK FAILED: %s has its image %s again in %s, but docker compose %s failed: %s' % (
+                service, image_in_file, image_file, ' '.join(up), (err or out).strip()[-300:])
+        result.update(rolled_back=rc == 0, to=result['from'])
+        error = MoveError('%s; %s' % (why, back))
+        error.result = result
+        raise error
+    now = engine.find('containers', name) or {}
+    result['container_id'] = (now.get('Id') or '')[:12] or result['container_id']
+    result['health'] = health_text(now.get('State') or {})
+    return result
+
+
 def rollback(engine, old, name, new_id, was_running, timeout):
     """Remove the new container, give the old one its name back and start it again.
 
@@ -413,6 +652,9 @@ def main():
         module.fail_json(msg='docker_host must be a unix socket (unix:///var/run/docker.sock), not %r: this module '
                              'never opens a TCP connection, so run it on the Docker host itself.'
                              % module.params['docker_host'])
+    if not module.params['name'].strip() or '/' in module.params['name']:
+        module.fail_json(msg='name must be the name of a container, got %r (nothing was changed)'
+                             % module.params['name'])
     bad_env = [k for k, v in module.params['env'].items() if isinstance(v, (dict, list)) or v is None]
     if bad_env:
         module.fail_json(msg='env values must be strings or numbers: %s (nothing was changed)' % ', '.join(bad_env))

@@ -115,6 +115,68 @@ ansible_facts:
                   description: The container's labels.
                   returned: always
                   type: dict
+                version_learned:
+                  description:
+                    - When C(image_tag) names no release (V(latest), no tag, a digest, a partial release such as V(3)
+                      or V(3.6)), the release the host tells it runs, else V(null). Read, in this order, from the
+                      image's labels as the container carries them - C(org.opencontainers.image.version), then
+                      C(org.label-schema.version) (not C(version), which base images such as Red Hat's set to their
+                      own release) - and, only when O(registries) names the image's registry, from the registry - the
+                      tag whose manifest digest is one of the image's C(RepoDigests). A value that is not a release of
+                      three parts, or that a partial tag cannot stand for (tag V(3), label V(2.11.5)), is not used.
+                    - E(DOCKER_API_VERSION) in the container's environment (C(api_version_env)) tells the API version
+                      without a release; the filters use it before any release.
+                    - The filters judge a client on a floating tag whose release is still unknown across every release
+                      the knowledge base holds for its image (docs/findings.md).
+                  returned: always
+                  type: dict
+                  contains:
+                    version:
+                      description: The release, as the label or tag writes it.
+                      returned: always
+                      type: str
+                      sample: 1.12.0
+                    source:
+                      description:
+                        - Where it was read - V(label:<label name>), or V(registry:<registry>/<repository>:<tag>) (the
+                          tag whose manifest has the image's digest).
+                      returned: always
+                      type: str
+                      sample: label:org.opencontainers.image.version
+                managed_by:
+                  description:
+                    - What owns the container and recreates it from its own definition - V(compose) (a service of a
+                      Docker Compose project, from its C(com.docker.compose.*) labels), V(swarm) (a task of a swarm
+                      service, from its C(com.docker.swarm.*) labels), or V(null) (nothing does - C(docker run), or a
+                      tool that leaves no label).
+                    - A client that something else manages is moved through that manager, or the move would last only
+                      until it next recreates the container (docs/managed_clients.md).
+                  returned: always
+                  type: str
+                  sample: compose
+                manager:
+                  description:
+                    - What C(managed_by) says about the container, V(null) when C(managed_by) is V(null).
+                    - For V(compose) - C(project), C(service), C(working_dir), C(config_files) (the files the project
+                      was brought up with, as its labels name them on this host), C(compose_version), and, read from
+                      those files on this host, C(image_file) (the file whose C(image:) line sets the service's image;
+                      the last one that does), C(image_in_file) (the image as written there) and C(problem) (why the
+                      service's image cannot be changed in its files here - a file missing or unreadable, the service
+                      or its C(image:) line not found, the image set through a variable - else V(null)).
+                    - For V(swarm) - C(service_name), C(service_id), C(task_name), C(stack) (the C(docker stack) it
+                      was deployed with, else V(null)).
+                  returned: always
+                  type: dict
+                  sample:
+                    project: monitoring
+                    service: agent
+                    working_dir: /srv/monitoring
+                    config_files:
+                      - /srv/monitoring/compose.yaml
+                    compose_version: 2.26.1
+                    image_file: /srv/monitoring/compose.yaml
+                    image_in_file: fleetsafe-lab/agent:1.0.0
+                    problem: null
             declared:
               description:
                 - The O(declared) clients, each with C(name), C(api_version), C(image), C(image_name), C(image_tag)

@@ -14,16 +14,18 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findin
     _engine,
     _images,
     _known_bad,
+    _managers,
 )
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._facts import OMITTED
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings._registry import REGISTRY, run
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._judge import Context
 
 __all__ = ['FAMILIES', 'REGISTRY', 'compat_findings']
 
 # Importing a family module registers its findings: these modules are the whole catalogue.
-FAMILIES = (_clients, _containerd, _daemon_options, _engine, _images, _known_bad)
+FAMILIES = (_clients, _containerd, _daemon_options, _engine, _images, _known_bad, _managers)
 
 
-def compat_findings(facts, target=None, knowledge=None, findings=None):
+def compat_findings(facts, target=OMITTED, knowledge=None, findings=None):
     """Every finding for the host, blockers first; ``findings`` switches findings off or changes severities by id."""
     return run(Context(facts, target, knowledge), findings)

@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import (
     InputError,
     describe,
+    got,
+    is_undefined,
     kind,
     parse_api,
     parse_version,
@@ -58,7 +60,7 @@ def as_dict(value, path, optional=False):
     if value is None and optional:
         return None
     if not isinstance(value, dict) and not isinstance(value, Mapping):   # or what Ansible hands over (hostvars)
-        raise InputError('%s must be a dict, got %s %s' % (path, kind(value), describe(value)))
+        raise InputError('%s must be a dict, got %s' % (path, got(value)))
     return value
 
 
@@ -125,7 +127,7 @@ def as_list(value, path):
     if value is None:
         return []
     if not isinstance(value, list):
-        raise InputError('%s must be a list, got %s %s' % (path, kind(value), describe(value)))
+        raise InputError('%s must be a list, got %s' % (path, got(value)))
     return value
 
 
@@ -133,7 +135,7 @@ def as_str(value, path):
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InputError('%s must be a string or null, got %s %s' % (path, kind(value), describe(value)))
+        raise InputError('%s must be a string or null, got %s' % (path, got(value)))
     return value
 
 
@@ -173,7 +175,7 @@ def as_api(value, path):
 def check_tag(tag, path):
     """An image tag as registries accept it (OCI distribution spec), else InputError."""
     if not isinstance(tag, str) or not tag:
-        raise InputError('%s must be a non-empty tag string, got %s %s' % (path, kind(tag), describe(tag)))
+        raise InputError('%s must be a non-empty tag string, got %s' % (path, got(tag)))
     if len(tag) > TAG_MAX:
         raise InputError('%s is %d characters long; registries allow at most %d: %s' % (
             path, len(tag), TAG_MAX, describe(tag)))
@@ -194,10 +196,19 @@ def split_image(ref):
 
 
 def _unwrap(facts):
-    """The container_engine dict out of what the user passed, or InputError saying what was passed."""
+    """The container_engine dict out of what the user passed, or InputError saying what was passed.  A wrapped
+    ``{'container_engine': {...}}`` (the whole ansible_facts) is checked exactly like the unwrapped dict."""
+    if facts is None or is_undefined(facts):
+        raise InputError('facts are %s: pass ansible_facts.container_engine as gathered by fleetsafe.container_engine.'
+                         'container_engine_facts (an unset variable never means "nothing to check")' % got(facts))
     facts = as_dict(facts, 'facts')
+    path = 'facts'
     if 'container_engine' in facts:
-        return as_dict(facts['container_engine'], 'facts.container_engine')
+        facts, path = facts['container_engine'], 'facts.container_engine'
+        if facts is None or is_undefined(facts):
+            raise InputError('%s is %s: gather the facts first (fleetsafe.container_engine.container_engine_facts)' % (
+                path, got(facts)))
+        facts = as_dict(facts, path)
     unknown = sorted(str(key) for key in facts if key not in SECTIONS)
     if unknown:
         hint = ''
@@ -206,6 +217,9 @@ def _unwrap(facts):
         elif any(key.startswith('ansible_') or key in ('os_family', 'distribution') for key in unknown):
             hint = ' (this looks like ansible_facts without container_engine: run fleetsafe.container_engine.' \
                    'container_engine_facts first)'
+        if path != 'facts':
+            raise InputError('%s has key(s) %s that are not sections (%s): a misspelt section would skip every check '
+                             'of it%s' % (path, describe(', '.join(unknown)), ', '.join(SECTIONS), hint))
         raise InputError('facts must be ansible_facts.container_engine (sections %s), got a dict with key(s) %s%s' % (
             ', '.join(SECTIONS), describe(', '.join(unknown)), hint))
     return facts
@@ -218,7 +232,7 @@ class Client:
     runs."""
 
     __slots__ = ('name', 'image', 'image_name', 'image_tag', 'api_env', 'declared_api', 'program', 'version', 'exe',
-                 'unit')
+                 'unit', 'learned', 'learned_from', 'managed_by', 'manager')
 
     def __init__(self, name):
         self.name = name
@@ -231,6 +245,10 @@ class Client:
         self.version = None
         self.exe = None     # a host process: its executable
         self.unit = None    # a systemd service that points a program at the socket
+        self.learned = None         # the release the host tells when the image tag does not (a label, a registry)
+        self.learned_from = None    # where: label:org.opencontainers.image.version, registry:...
+        self.managed_by = None  # compose, swarm: what recreates the container from its own definition
+        self.manager = None     # what the facts say about that manager (as_manager)
 
     @property
     def product(self):
@@ -352,7 +370,7 @@ class Host:
             item = as_dict(item, ip)
             user = req(item, 'user', ip)
             if isinstance(user, (dict, list)):
-                raise InputError('%s.user must be a user name, got %s %s' % (ip, kind(user), describe(user)))
+                raise InputError('%s.user must be a user name, got %s' % (ip, got(user)))
             daemons.append({
                 'user': str(user) if user is not None else '?',
                 'engine_version': as_version(req(item, 'engine_version', ip), ip + '.engine_version'),
@@ -377,6 +395,10 @@ class Host:
             client.image_name = as_str(req(item, 'image_name', ip), ip + '.image_name')
             client.image_tag = as_str(req(item, 'image_tag', ip), ip + '.image_tag')
             client.api_env = as_api(req(item, 'api_version_env', ip), ip + '.api_version_env')
+            # optional: facts gathered by older releases of clients_facts do not carry it
+            client.learned, client.learned_from = as_learned(item.get('version_learned'), ip + '.version_learned')
+            # optional: facts gathered before 0.5 do not say
+            client.managed_by, client.manager = as_manager(item.get('managed_by'), item.get('manager'), ip)
         # optional: facts gathered before 0.4, or with host_processes=false, carry none
         for i, item in enumerate(as_list(d.get('host_processes'), p + '.host_processes')):
             ip = '%s.host_processes[%d]' % (p, i)
@@ -416,6 +438,52 @@ class Host:
         self.clients = list(by_name.values())
 
 
+def as_learned(value, path):
+    """socket_mounts[].version_learned: (Version, source) or (None, None) when null."""
+    value = as_dict(value, path, optional=True)
+    if value is None:
+        return None, None
+    version = as_version(req(value, 'version', path), path + '.version')
+    source = as_str(req(value, 'source', path), path + '.source')
+    if version is None or not source:
+        raise InputError('%s must hold the release learned and where it was read (version, source), got %s' % (
+            path, describe(value)))
+    return version, source
+MANAGERS = ('compose', 'swarm')
+
+
+def as_manager(managed_by, manager, path):
+    """socket_mounts[].managed_by and .manager (docs/facts.md): (None, None), ('compose', {project, service,
+    working_dir, config_files, image_file, image_in_file, problem}) or ('swarm', {service_name, service_id,
+    task_name, stack})."""
+    managed_by = as_str(managed_by, path + '.managed_by')
+    if managed_by is None:
+        if manager is not None:
+            raise InputError('%s.manager must be null when %s.managed_by is null, got %s' % (
+                path, path, describe(manager)))
+        return None, None
+    if managed_by not in MANAGERS:
+        raise InputError('%s.managed_by must be one of %s or null, got %s' % (
+            path, ', '.join(MANAGERS), describe(managed_by)))
+    mp = path + '.manager'
+    manager = as_dict(manager, mp)
+    if managed_by == 'swarm':
+        parsed = {key: as_str(manager.get(key), '%s.%s' % (mp, key))
+                  for key in ('service_name', 'service_id', 'task_name', 'stack')}
+        if not parsed['service_name'] and not parsed['service_id']:
+            raise InputError('%s needs service_name or service_id (the swarm service the task belongs to)' % mp)
+        return managed_by, parsed
+    parsed = {key: as_str(req(manager, key, mp), '%s.%s' % (mp, key)) for key in ('project', 'service')}
+    for key in ('project', 'service'):
+        if not parsed[key]:
+            raise InputError('%s.%s must name the compose %s, got %s' % (mp, key, key, describe(parsed[key])))
+    for key in ('working_dir', 'compose_version', 'image_file', 'image_in_file', 'problem'):
+        parsed[key] = as_str(manager.get(key), '%s.%s' % (mp, key))
+    files = as_list(req(manager, 'config_files', mp), mp + '.config_files')
+    parsed['config_files'] = [as_str(f, '%s.config_files[%d]' % (mp, i)) for i, f in enumerate(files)]
+    return managed_by, parsed
+
+
 def _named_client(by_name, item, path, key, what):
     """(the item as a dict, the Client named by item[key]: the one already read under that name, else a new one)."""
     item = as_dict(item, path)
@@ -440,9 +508,25 @@ def _target_version(target, key):
     return version
 
 
+class _Omitted:
+    """The target argument left out of the filter call: judge the host as it is.  Shown as {} in signatures."""
+
+    def __repr__(self):
+        return '{}'
+
+
+OMITTED = _Omitted()
+
+
 def read_target(target):
-    if target is None:
-        return {'engine': None, 'containerd': None, 'clients': {}, 'images': []}
+    """The target, checked.  Left out (OMITTED) or ``{}``: nothing changes.  ``None``, an undefined variable or any
+    other non-dict is an error: a target built from an unset variable must never turn every blocker into a green
+    light."""
+    if target is OMITTED:
+        target = {}
+    if target is None or is_undefined(target):
+        raise InputError('target is %s: give the versions to judge (like {"engine": "26.1.5"}), {} to judge the host '
+                         'as it is, or leave the argument out; an unset variable is never "no change"' % got(target))
     target = as_dict(target, 'target')
     for key in target:
         if key not in TARGET_KEYS:
@@ -451,8 +535,8 @@ def read_target(target):
     if 'clients' in target:
         raw = target['clients']
         if not isinstance(raw, dict):
-            raise InputError('target.clients must map client names to versions, got %s %s' % (
-                kind(raw), describe(raw)))
+            raise InputError('target.clients must map client names to versions, got %s' % (
+                got(raw)))
         for name, version in raw.items():
             if not isinstance(name, str):
                 raise InputError('target.clients keys must be client names, got %s' % describe(name))
@@ -462,8 +546,8 @@ def read_target(target):
     images = []
     if 'images' in target:
         if not isinstance(target['images'], list):
-            raise InputError('target.images must be a list of {image, tag, available}, got %s %s' % (
-                kind(target['images']), describe(target['images'])))
+            raise InputError('target.images must be a list of {image, tag, available}, got %s' % (
+                got(target['images'])))
         for i, entry in enumerate(target['images']):
             where = 'target.images[%d]' % i
             entry = as_dict(entry, where)
@@ -508,3 +592,14 @@ def check_against(host, target):
         if unknown:
             raise InputError('target.clients names %s, which the clients facts do not show (known: %s)' % (
                 ', '.join(unknown), ', '.join(sorted(known)) or 'none'))
+
+
+def check_plannable(host, target):
+    """A plan for a target engine or containerd needs what the host runs of it: without that section of the facts the
+    plan would be empty ("nothing to do") for want of facts, not because nothing needs doing."""
+    needs = (('engine', 'docker', 'docker_facts'), ('containerd', 'containerd', 'containerd_facts'))
+    for key, section, module in needs:
+        if target[key] is not None and section not in host.sections:
+            raise InputError('target.%s is %s, but the %s facts were not gathered, so no step for the %s can be '
+                             'planned (run fleetsafe.container_engine.%s or container_engine_facts)' % (
+                                 key, describe(target[key].raw), section, key, module))

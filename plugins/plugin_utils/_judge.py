@@ -25,6 +25,7 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versio
     InputError,
     format_api,
     parse_api,
+    parse_spec,
     parse_version,
 )
 
@@ -137,16 +138,70 @@ def client_match(kb, client):
 
 
 def client_version(client):
-    """The release the client runs: a declared program's version, else its image tag's, else None (latest, a
-    digest, no tag)."""
+    """The release the client runs: a declared program's version, else its image tag's when the tag names a release
+    (three parts), else the release the facts learned from the host (an image label, the registry), else the tag's
+    partial release (3.6, 3) or None (latest, a digest, no tag)."""
     if client.version is not None:
         return client.version
-    if not client.image_tag:
+    tag = None
+    if client.image_tag:
+        try:
+            tag = parse_version(client.image_tag)
+        except InputError:
+            tag = None
+    if tag is not None and len(tag.release) >= 3:
+        return tag
+    return client.learned or tag
+
+
+def learned_how(client):
+    """How a person reads where the facts learned a client's release: 'its image label org.opencontainers.image.
+    version', 'the registry: 127.0.0.1:5000/acme/agent:1.2.3 has its digest'."""
+    source = client.learned_from or ''
+    kind, _sep, detail = source.partition(':')
+    if kind == 'label':
+        return 'its image label %s' % detail
+    if kind == 'registry':
+        return 'the registry: %s has its digest' % detail
+    return source
+
+
+def row_api(row):
+    """(kind, data) of a knowledge-base client row, as judge() takes them."""
+    if row['negotiates']:
+        return 'negotiates', (row['_api_min'], row['_api_max'])
+    return 'fixed', row['_api']
+
+
+def floating_rows(kb, client):
+    """The knowledge-base rows of a client's image whose release is not known (a floating tag: latest, none, a digest,
+    3, 3.6, and nothing learned): every row of the image for latest, no tag or a digest, the rows that reach 3.6.x
+    for the tag 3.6 ([] when the knowledge base holds none). None for a client that is not an image, whose API its
+    environment or the inventory pins, or whose release is known."""
+    if client.image_name is None or client.api_env is not None or client.declared_api is not None:
         return None
-    try:
-        return parse_version(client.image_tag)
-    except InputError:
+    version = client_version(client)
+    if client.version is not None or (version is not None and len(version.release) >= 3):
         return None
+    rows = kb.client_rows(client.image_name)
+    if version is None:
+        return list(rows)
+    return [row for row in rows if row['_spec'].reaches(version.release)]
+
+
+def switched_off_client_rows(kb, client):
+    """The ids of rows of the client's image switched off with enabled: false that its floating tag could stand for
+    (floating_rows would have judged them)."""
+    version = client_version(client)
+    prefix = version.release if version is not None else None
+    wanted = _kb.normalise_image(client.image_name or '')
+    found = []
+    for row in kb.sections.get('clients', []):
+        if row.get('enabled', True) or wanted not in [_kb.normalise_image(i) for i in row.get('images') or ()]:
+            continue
+        if prefix is None or parse_spec(row['versions']).reaches(prefix):
+            found.append(row['id'])
+    return found
 
 
 def client_api(kb, client, version=None):
@@ -164,7 +219,8 @@ def client_api(kb, client, version=None):
     if version is not None and (len(version.release) >= 3 or via_program):
         row = next((r for r in rows if r['_spec'].contains(version)), None)
         if row is not None:
-            ref = '%s %s (knowledge base row %s)' % (label, version.raw, row['id'])
+            origin = 'learned from %s; ' % learned_how(client) if version is client.learned else ''
+            ref = '%s %s (%sknowledge base row %s)' % (label, version.raw, origin, row['id'])
             if row['negotiates']:
                 return 'negotiates', (row['_api_min'], row['_api_max']), ref, row
             return 'fixed', row['_api'], ref, row
@@ -193,8 +249,7 @@ def client_versions_ok(kb, client, ranges):
     """Knowledge-base rows for this client whose API every range in ``ranges`` accepts."""
     rows = []
     for row in client_rows(kb, client):
-        kind = 'negotiates' if row['negotiates'] else 'fixed'
-        data = (row['_api_min'], row['_api_max']) if row['negotiates'] else row['_api']
+        kind, data = row_api(row)
         if all(judge(kind, data, rng) == 'ok' for rng in ranges):
             rows.append(row)
     return rows
@@ -276,6 +331,23 @@ class Context:
     @property
     def judged_range(self):
         return self.target_range or self.current
+
+    def min_api_raise(self):
+        """(before, after, what before is) when the target engine accepts a higher minimum API than the engine it
+        replaces - the host's running engine, else the knowledge base's line before the target's - which is when
+        clients nobody knows the API of break (Engine 25.0: 1.12 -> 1.24, 29.0: 1.24 -> 1.44); else None."""
+        rng = self.target_range
+        if rng is None:
+            return None
+        if self.current is not None:
+            before, what = self.current.api_min, 'the host runs %s' % self.current.label
+        else:
+            line = self.target['engine'].line
+            earlier = [row for known, row in self.kb.engine_lines if known < line]
+            if not earlier:
+                return None
+            before, what = earlier[-1]['_api_min'], 'Engine %s accepts it' % earlier[-1]['line']
+        return (before, rng.api_min, what) if rng.api_min > before else None
 
     def once(self, key, compute):
         if key not in self._cache:

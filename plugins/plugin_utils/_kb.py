@@ -27,7 +27,7 @@ import yaml
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import (
     InputError,
     describe,
-    kind,
+    got,
     parse_api,
     parse_spec,
     parse_version,
@@ -271,13 +271,13 @@ def validate_sections(sections, origin='knowledge base'):
 def merge(base, user):
     """Merge the user's knowledge dict over the (validated) built-in sections; return new sections."""
     if not isinstance(user, dict):
-        raise InputError('knowledge must be a dict of sections (%s), got %s' % (', '.join(SCHEMA), kind(user)))
+        raise InputError('knowledge must be a dict of sections (%s), got %s' % (', '.join(SCHEMA), got(user)))
     merged = {section: [dict(row) for row in rows] for section, rows in base.items()}
     for section, rows in user.items():
         if section not in SCHEMA:
             raise InputError('knowledge has unknown section %r (known: %s)' % (section, ', '.join(SCHEMA)))
         if not isinstance(rows, list):
-            raise InputError('knowledge section %r must be a list of rows, got %s' % (section, kind(rows)))
+            raise InputError('knowledge section %r must be a list of rows, got %s' % (section, got(rows)))
         key_field = SCHEMA[section][0]
         target = merged.setdefault(section, [])
         index_of = {row[key_field]: i for i, row in enumerate(target)}
@@ -521,12 +521,12 @@ def _merged(fingerprint):
 
 def _check_shape(user):
     if not isinstance(user, dict):
-        raise InputError('knowledge must be a dict of sections (%s), got %s' % (', '.join(SCHEMA), kind(user)))
+        raise InputError('knowledge must be a dict of sections (%s), got %s' % (', '.join(SCHEMA), got(user)))
     for section, rows in user.items():
         if section not in SCHEMA:
             raise InputError('knowledge has unknown section %r (known: %s)' % (section, ', '.join(SCHEMA)))
         if not isinstance(rows, list):
-            raise InputError('knowledge section %r must be a list of rows, got %s' % (section, kind(rows)))
+            raise InputError('knowledge section %r must be a list of rows, got %s' % (section, got(rows)))
         for index, row in enumerate(rows):
             if not isinstance(row, dict) or not all(isinstance(k, str) for k in row):
                 raise InputError('knowledge %s row #%d must be a mapping with string keys, got %s' % (

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._facts import OMITTED, check_plannable
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings._daemon_options import (
     judged_settings,
     refused_message,
@@ -76,6 +77,13 @@ def _client_steps(ctx, before, after):
             after.append(_step('upgrade_client', component, current_tag, bound.raw if bound else later[-1]['versions'],
                                'no %s release works with both engines: upgrade it right after the engine; it is down '
                                'in between (%s)' % (product, later[-1]['source'])))
+
+
+def client_moves(ctx):
+    """{client name: its upgrade_client step} for every client the plan moves (before or after the engine)."""
+    before, after = [], []
+    _client_steps(ctx, before, after)
+    return {step['component'][len('client:'):]: step for step in before + after}
 
 
 def _containerd_steps(ctx):
@@ -156,8 +164,9 @@ def _daemon_edit(judged):
     return 'remove' if judged['removable'] else None
 
 
-def upgrade_plan(facts, target=None, knowledge=None):
+def upgrade_plan(facts, target=OMITTED, knowledge=None):
     ctx = Context(facts, target, knowledge)
+    check_plannable(ctx.host, ctx.target)
     check_knowledge(ctx.kb)
     before, after = [], []
     _client_steps(ctx, before, after)

@@ -17,7 +17,7 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._judge 
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import (
     InputError,
     describe,
-    kind,
+    got,
     parse_api,
     parse_version,
 )
@@ -70,7 +70,7 @@ def predict_min_api_override_valid(engine_version, value, knowledge=None, source
     if source not in OVERRIDE_SOURCES:
         raise InputError('source must be one of %s, got %s' % (', '.join(OVERRIDE_SOURCES), describe(source)))
     if not isinstance(value, str):
-        raise InputError('override value must be a string like "1.24", got %s %s' % (kind(value), describe(value)))
+        raise InputError('override value must be a string like "1.24", got %s' % (got(value)))
     kb = _kb.get(knowledge)
     row = engine_row_or_error(kb, parse_version(engine_version, 'engine version'), 'engine version')
     problem = validate_override(row, source, value)

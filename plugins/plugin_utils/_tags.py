@@ -11,7 +11,7 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._facts 
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import (
     InputError,
     describe,
-    kind,
+    got,
 )
 
 # prefix, dotted numbers, suffix: v1.32 -> ("v", (1, 32), ""); 1.31.2-alpine -> ("", (1, 31, 2), "-alpine")
@@ -30,7 +30,7 @@ def choose_tag(wanted, available, allow_fallback=True):
     same form (``best``), used as ``tag`` only when a fallback is allowed."""
     check_tag(wanted, "the wanted tag")
     if not isinstance(available, (list, tuple)) or not all(isinstance(t, str) for t in available):
-        raise InputError("available must be a list of tags, got %s %s" % (kind(available), describe(available)))
+        raise InputError("available must be a list of tags, got %s" % (got(available)))
     if not isinstance(allow_fallback, bool):
         raise InputError("allow_fallback must be true or false, got %s" % describe(allow_fallback))
     result = {"wanted": wanted, "tag": wanted, "exact": True, "fallback": False, "best": None}

@@ -144,6 +144,26 @@ def describe(value, limit=80):
 _describe = describe
 
 
+def is_undefined(value):
+    """True for a Jinja undefined (an unset variable) that reached a filter as a value."""
+    try:
+        from jinja2 import Undefined   # pylint: disable=import-outside-toplevel  # controller side only
+    except ImportError:                 # pragma: no cover - module_utils on a host without Jinja
+        return False
+    return isinstance(value, Undefined)
+
+
+def got(value):
+    """What an error says it got: ``null``, ``an undefined value``, or the value's type and the value as written
+    (``string 'abc'``, ``list [1, 2]``), shortened."""
+    if value is None:
+        return 'null'
+    if is_undefined(value):
+        hint = getattr(value, '_undefined_name', None)
+        return 'an undefined value%s' % (' (%s is not set)' % hint if hint else '')
+    return '%s %s' % (kind(value), describe(value))
+
+
 @lru_cache(maxsize=8192)
 def _parse_version_str(text):
     match = _UPSTREAM_RE.match(text)
@@ -161,7 +181,7 @@ def _parse_version_str(text):
 def parse_version(value, what='version'):
     """Parse an upstream version string; raise InputError naming ``what`` and the value."""
     if not isinstance(value, str) or isinstance(value, bool):
-        raise InputError('%s must be a version string, got %s %s' % (what, kind(value), describe(value)))
+        raise InputError('%s must be a version string, got %s' % (what, got(value)))
     text = value.strip()
     if not text or len(text) > _MAX_LEN:
         raise InputError('%s is not a version: %s' % (what, _describe(value)))
@@ -185,7 +205,7 @@ def parse_api(value, what='API version'):
     Floats are refused: ``1.4`` and ``1.40`` would be the same float.
     """
     if not isinstance(value, str):
-        raise InputError('%s must be a string like "1.41", got %s %s' % (what, kind(value), describe(value)))
+        raise InputError('%s must be a string like "1.41", got %s' % (what, got(value)))
     parsed = _parse_api_str(value.strip()) if len(value) <= _MAX_LEN else None
     if parsed is None:
         raise InputError('%s is not an API version like "1.41": %s' % (what, _describe(value)))
@@ -237,6 +257,18 @@ class Spec:
             if (op == '<' and bound <= version) or (op in ('<=', '==') and bound < version):
                 return True
         return False
+
+    def reaches(self, prefix):
+        """Does the spec hold a release that starts with the release tuple ``prefix`` ((3,) -> any 3.x.y, (3, 6) ->
+        any 3.6.x)?  ``!=`` clauses are not taken into account (a range minus one release still reaches)."""
+        low, low_open = Version('', tuple(prefix)), False
+        high, high_open = Version('', tuple(prefix[:-1]) + (prefix[-1] + 1,)), True
+        for op, bound in self.clauses:
+            if op in ('>=', '==') and bound > low or op == '>' and bound >= low:
+                low, low_open = bound, op == '>'
+            if op in ('<=', '==') and bound < high or op == '<' and bound <= high:
+                high, high_open = bound, op == '<'
+        return low < high or (low == high and not low_open and not high_open)
 
     def __repr__(self):
         return 'Spec(%r)' % self.text

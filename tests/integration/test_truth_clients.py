@@ -124,6 +124,17 @@ def sdk_releases():
     return [row["_spec"].lower_bound().raw for row in rows]
 
 
+def _pip_version() -> str:
+    return subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True, text=True,
+                          check=False).stdout.split(" from ")[0].strip() or "pip (version unknown)"
+
+
+def _pip_takes_build_constraints() -> bool:
+    out = subprocess.run([sys.executable, "-m", "pip", "install", "--help"], capture_output=True, text=True,
+                         check=False).stdout
+    return "--build-constraint" in out
+
+
 def pyclient_tree(package: str, version: str, *pins: str) -> Path:
     """An installed tree (pip --target) of package==version, its dependencies and ``pins``, built once into the
     cache."""
@@ -135,9 +146,21 @@ def pyclient_tree(package: str, version: str, *pins: str) -> Path:
     try:
         constraints = work / "constraints.txt"
         constraints.write_text(BUILD_CONSTRAINTS)
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                        "--target", str(work / "tree"), f"{package}=={version}", *pins, *PINNED_DEPS],
-                       check=True, env=dict(os.environ, PIP_CONSTRAINT=str(constraints)))
+        # pip >= 26 applies only build constraints to isolated builds (PIP_CONSTRAINT no longer reaches them);
+        # older pip knows only PIP_CONSTRAINT. Give both, so the pin holds whichever pip the venv has.
+        env = dict(os.environ, PIP_CONSTRAINT=str(constraints))
+        if _pip_takes_build_constraints():
+            env["PIP_BUILD_CONSTRAINT"] = str(constraints)
+        res = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                              "--target", str(work / "tree"), f"{package}=={version}", *pins, *PINNED_DEPS],
+                             capture_output=True, text=True, check=False, env=env)
+        if res.returncode != 0:
+            lines = [line for line in (res.stderr + res.stdout).splitlines() if line.strip()]
+            cause = next((line.strip() for line in reversed(lines) if "Error" in line or "error:" in line),
+                         lines[-1].strip() if lines else "no output")
+            pytest.fail(f"the real client {package}=={version} could not be installed from PyPI with "
+                        f"{_pip_version()} (build constraints: {BUILD_CONSTRAINTS.strip()}): {cause}; last lines:\n"
+                        + "\n".join(lines[-8:]), pytrace=False)
         (work / "tree" / ".complete").write_text(f"{package}=={version}\n")
         if tree.exists():
             shutil.rmtree(tree)
@@ -195,7 +218,7 @@ def run_sdk(host: lab.LabHost, path: str) -> dict:
 
 
 def predicted(version: dict, declared: dict) -> tuple[bool, list]:
-    found = [f for f in compat_findings(engine_facts(version, [declared]), None)
+    found = [f for f in compat_findings(engine_facts(version, [declared]), {})
              if f["component"].startswith("client")]
     return not [f for f in found if f["severity"] == "blocker"], found
 
@@ -425,7 +448,7 @@ def test_testcontainers_python_against_every_lab_engine(hosts):
         for tc, sdk in pairs:
             declared = [{"name": "tests", "program": "testcontainers-python", "version": tc},
                         {"name": "sdk", "program": "docker-py", "version": sdk}]
-            found = [f for f in compat_findings(engine_facts(version, declared), None)
+            found = [f for f in compat_findings(engine_facts(version, declared), {})
                      if f["component"].startswith("client")]
             ok = not [f for f in found if f["severity"] == "blocker"]
             res = host.exec(["env", f"PYTHONPATH=/opt/fs-pyclients/testcontainers-{tc}-docker-{sdk}", "python3", "-W",

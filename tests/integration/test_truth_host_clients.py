@@ -113,7 +113,7 @@ def test_host_clients_found_and_judged_like_the_engine_answers(lab_host_factory,
 
     # before: the engine's own minimum (1.24) accepts both, and both are connected
     before = unversioned_version(host)
-    predicted = [f for f in compat_findings(engine_facts(before, [])["container_engine"] | {"clients": clients}, None)
+    predicted = [f for f in compat_findings(engine_facts(before, [])["container_engine"] | {"clients": clients}, {})
                  if f["component"].startswith("client")]
     assert predicted == []
 
@@ -122,7 +122,7 @@ def test_host_clients_found_and_judged_like_the_engine_answers(lab_host_factory,
         after = unversioned_version(host)
         assert after["MinAPIVersion"] == "1.44"
         facts_after = engine_facts(after, [])["container_engine"] | {"clients": clients}
-        predicted = {f["component"]: f for f in compat_findings(facts_after, None)
+        predicted = {f["component"]: f for f in compat_findings(facts_after, {})
                      if f["component"].startswith("client") and f["severity"] == "blocker"}
         assert set(predicted) == {"client:fs-sdk-events.service", f"client:{cli['name']}"}
         assert {f["id"] for f in predicted.values()} == {"client_api_too_old"}

@@ -87,23 +87,32 @@ the filters fail with "line ... is not in the knowledge base" wherever that line
 ## What the filters accept
 
 - **facts**: `ansible_facts.container_engine` (its keys are the sections `docker`, `containerd`,
-  `rootless`, `clients`), or the whole `ansible_facts`. A section that is absent or `null` was not
-  gathered and its checks are skipped; any other key is an error, so a whole `hostvars[host]`
-  passed by mistake fails instead of skipping every check. At least one section must be present,
+  `rootless`, `clients`), or the whole `ansible_facts` (a dict with a `container_engine` key), which
+  is checked exactly like the unwrapped dict. A section that is absent or `null` was not
+  gathered and its checks are skipped; any other key is an error, wrapped or not, so a whole
+  `hostvars[host]` passed by mistake, or a misspelt section (`dockr`), fails instead of skipping
+  every check. Facts that are `null` or an unset variable are an error. At least one section must be present,
   unless the target only lists `images`. Inside a present section every key the filters read must
   be there (docs/facts.md). Facts gathered by older releases may still carry
   `containerd.shim_protocol_accepted` / `shim_protocol_produced`; they are used only when the
   containerd versions are unknown, the knowledge base judges otherwise.
-- **target**: every key may be left out (that part does not change); a key that is present must
-  hold a value: `engine: null` is an error, not "no change". `engine` and `containerd` are releases
+- **target**: the argument may be left out, or be `{}`, to judge the host as it is. `null`, an
+  empty string, an unset variable that reaches the filter (`upgrade_target | default(none)`) or any
+  other non-dict is an error naming the filter: a target built from an unset variable never turns
+  every blocker into a green light. Every key may be left out (that part does not change); a key
+  that is present must hold a value: `engine: null` is an error, not "no change". `engine` and `containerd` are releases
   (`26.1.5`) or lines (`26.1`); a Debian package version (`5:28.0.1-1~debian.12~bookworm`) is read
   as its upstream release, but anything else after the release (`26.1.5garbage`, `28.0.1.x`) is an
   error. `clients` maps client names the clients facts show to the version each will run.
   `images` lists `{image, tag, available, allow_fallback}`; a tag must be one a registry accepts
-  (letters, digits, `_`, `.`, `-`, at most 128 characters).
+  (letters, digits, `_`, `.`, `-`, at most 128 characters). `upgrade_plan` needs the section a
+  target key is about (`docker` for `engine`, `containerd` for `containerd`): without it the plan
+  would be empty for want of facts, so it is an error.
 - **errors**: bad input fails with one error whose message starts with the filter's name, names the
-  bad value's path and shows the value as written. Any other failure is a bug in the collection and
-  says so ("internal error ... please report it"); it is never disguised as bad input.
+  bad value's path and shows the value as written, shortened (`got string 'abc'`, `got null`,
+  `got an undefined value`). The same holds for the `knowledge` and `findings` arguments. Any other
+  failure is a bug in the collection and says so ("internal error ... please report it"); it is
+  never disguised as bad input.
 
 ## All findings
 

@@ -116,6 +116,32 @@ def socket_mount(name, image, api_version_env=None):
             'labels': {}}
 
 
+def compose_mount(name, image, service='agent', problem=None, files=('/srv/monitoring/compose.yaml',)):
+    """A socket mount that a Compose project manages, as clients_facts reports it (labels of Compose 2.26.1)."""
+    mount = socket_mount(name, image)
+    files = list(files)
+    mount['labels'] = {'com.docker.compose.project': 'monitoring', 'com.docker.compose.service': service,
+                       'com.docker.compose.project.working_dir': '/srv/monitoring',
+                       'com.docker.compose.project.config_files': ','.join(files),
+                       'com.docker.compose.version': '2.26.1'}
+    mount['managed_by'] = 'compose'
+    mount['manager'] = {'project': 'monitoring', 'service': service, 'working_dir': '/srv/monitoring',
+                        'config_files': files, 'compose_version': '2.26.1',
+                        'image_file': files[-1] if files else None, 'image_in_file': None if problem else image,
+                        'problem': problem}
+    return mount
+
+
+def swarm_mount(name, image, service='watcher', stack=None):
+    """A socket mount that is a swarm service's task (labels the swarm put on a task on Engine 26.1.5)."""
+    mount = socket_mount(name, image)
+    mount['labels'] = {'com.docker.swarm.service.name': service, 'com.docker.swarm.service.id': 'fd57bxco7u5l',
+                       'com.docker.swarm.task.name': name}
+    mount['managed_by'] = 'swarm'
+    mount['manager'] = {'service_name': service, 'service_id': 'fd57bxco7u5l', 'task_name': name, 'stack': stack}
+    return mount
+
+
 def host(docker_section=None, containerd_section=None, rootless_daemons=None, mounts=None, declared=None):
     facts = {}
     if docker_section is not None:

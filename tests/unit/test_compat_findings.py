@@ -284,7 +284,7 @@ def test_docker_unreachable_is_reported_not_raised():
 def test_whole_ansible_facts_accepted():
     facts = L.host(L.docker('20.10.24'), mounts=[L.socket_mount('captain', 'caprover/caprover:1.12.0')])
     assert compat_findings({'container_engine': facts['container_engine'], 'os_family': 'Debian'}, {}) == \
-        compat_findings(facts, None)
+        compat_findings(facts)
 
 
 def test_image_ref_with_registry_and_digest():

@@ -32,6 +32,10 @@ EXAMPLES = {
     'client_api_unknown': (L.host(L.docker('28.5.2'), mounts=[L.socket_mount('x', 'acme/thing:latest')]), {}),
     'client_api_too_new': (L.host(L.docker('20.10.24'), mounts=[L.socket_mount('captain', 'caprover/caprover:1.12.0')]),
                            {}),
+    'client_floating_tag_some_releases_break': (
+        L.host(L.docker('28.5.2'), mounts=[L.socket_mount('proxy', 'traefik:latest')]), {'engine': '29.0.0'}),
+    'client_api_unknown_min_api_raised': (L.host(L.docker('28.5.2'), mounts=[L.socket_mount('x', 'acme/thing:latest')]),
+                                          {'engine': '29.0.0'}),
     'client_api_too_old': (L.host(L.docker('20.10.24'), declared=[{'name': 'ecs-agent',
                                                                   'image': 'amazon/amazon-ecs-agent:1.80.0'}]),
                            {'engine': '26.1.5'}),
@@ -66,6 +70,11 @@ EXAMPLES = {
     'image_tag_missing_fallback': ({}, {'images': [{'image': 'clastix/kubectl', 'tag': 'v1.32', 'available': TAGS}]}),
     'known_bad_release': (L.host(L.docker('26.1.5'), rootless_daemons=_rootless('slirp4netns')), {'engine': '28.0.0'}),
     'known_bad_unverified': (L.host(L.docker('26.1.5')), {'engine': '28.0.0'}),
+    'client_swarm_managed': (L.host(L.docker('20.10.24'), mounts=[
+        L.swarm_mount('ecs.1.x', 'amazon/amazon-ecs-agent:1.80.0')]), {'engine': '26.1.5'}),
+    'client_compose_file_unreachable': (L.host(L.docker('20.10.24'), mounts=[L.compose_mount(
+        'monitoring-agent-1', 'amazon/amazon-ecs-agent:1.80.0',
+        problem='/srv/monitoring/compose.yaml does not exist on this host')]), {'engine': '26.1.5'}),
 }
 
 

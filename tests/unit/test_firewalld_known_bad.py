@@ -36,11 +36,11 @@ def known_bad(found):
 
 @pytest.mark.parametrize("name,running", [("old", "20.10.24"), ("mid", "26.1.5"), ("new_after_upgrade", "28.5.2")])
 def test_the_recorded_engines(name, running):
-    found = known_bad(compat_findings(facts(name, True), None))
+    found = known_bad(compat_findings(facts(name, True), {}))
     expected = {"20.10.24": "engine-before-25.0.13-firewalld-reload-bridge-isolation",
                 "26.1.5": "engine-26-27-firewalld-reload-bridge-isolation", "28.5.2": None}[running]
     assert found == ([("known_bad_release", "warning", expected)] if expected else [])
-    assert known_bad(compat_findings(facts(name, False), None)) == []
+    assert known_bad(compat_findings(facts(name, False), {})) == []
 
 
 @pytest.mark.parametrize("target,expected", [
@@ -75,7 +75,7 @@ def test_unknown_firewalld_state_is_unverified_only_when_the_target_moves_into_t
     assert [(f["id"], f["severity"]) for f in found] == [("known_bad_unverified", "info")]
     assert "firewalld=active" in found[0]["message"] and "systemctl is-active firewalld" in found[0]["remedy"]
     # the running 26.1.5 is in a range, but no target moves into it: nothing to say
-    assert known_bad(compat_findings(facts("mid", None), None)) == []
+    assert known_bad(compat_findings(facts("mid", None), {})) == []
 
 
 def test_a_row_with_a_firewalld_state_that_is_not_one_is_refused():
@@ -88,6 +88,6 @@ def test_a_row_with_a_firewalld_state_that_is_not_one_is_refused():
 def test_a_user_row_for_hosts_without_firewalld():
     row = {"id": "mine", "component": "engine", "versions": ">=28.0.0", "when": {"firewalld": "inactive"},
            "severity": "info", "fixed_in": None, "symptom": "s", "remedy": "r", "source": "me"}
-    assert known_bad(compat_findings(facts("new_after_upgrade", False), None, {"known_bad": [row]})) == [
+    assert known_bad(compat_findings(facts("new_after_upgrade", False), {}, {"known_bad": [row]})) == [
         ("known_bad_release", "info", "mine")]
-    assert known_bad(compat_findings(facts("new_after_upgrade", True), None, {"known_bad": [row]})) == []
+    assert known_bad(compat_findings(facts("new_after_upgrade", True), {}, {"known_bad": [row]})) == []

@@ -138,6 +138,13 @@ def test_errors_through_a_real_ansible_run(tmp_path):
     assert "compat_findings: target.engine is not a version: '26.1.5garbage'" in out
     out = adhoc("hostvars['localhost'] | fleetsafe.container_engine.compat_findings(fleetsafe_ok_target)")
     assert 'this looks like hostvars[host]: pass hostvars[host].ansible_facts.container_engine' in out
+    # a target built from an unset variable is never "no change"
+    out = adhoc(f'{facts} | fleetsafe.container_engine.compat_findings(upgrade_target | default(none))')
+    assert 'compat_findings: target is null: give the versions to judge' in out
+    out = adhoc(f'{facts} | fleetsafe.container_engine.upgrade_plan(upgrade_target | default(""))')
+    assert "upgrade_plan: target must be a dict, got string ''" in out
+    out = adhoc(f'{{"container_engine": {facts}}} | fleetsafe.container_engine.upgrade_plan(upgrade_target)')
+    assert "'upgrade_target' is undefined" in out
 
 
 # --- remedies read as a person would write them ------------------------------------------------

@@ -13,9 +13,14 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._judge 
     client_match,
     client_product,
     client_rows,
+    client_version,
+    floating_rows,
     judge,
+    row_api,
+    switched_off_client_rows,
 )
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import (
+    InputError,
     describe,
     format_api,
     merge_ranges,
@@ -45,19 +50,75 @@ def _fix_without_row(ctx, client, row):
     return None if any(r['_spec'].contains(version) for r in client_rows(ctx.kb, client)) else fixed
 
 
+# the findings that judge a client on a floating tag across the releases the knowledge base holds for its image
+FLOATING_FINDINGS = ('client_api_too_old', 'client_api_too_new', 'client_floating_tag_some_releases_break')
+
+
+def _tag(client):
+    """How the findings name a floating tag: 'latest', '3.6', 'a digest', 'no tag (latest)'."""
+    if client.image_tag:
+        return client.image_tag
+    return 'a digest' if client.image and '@' in client.image else 'no tag (latest)'
+
+
+def _check_switched_off(ctx, client):
+    """A client on a floating tag is judged across every release of its image: a row switched off would change that
+    judgement without a word, so it is an error, as for the rows other blockers rely on."""
+    off = switched_off_client_rows(ctx.kb, client)
+    if off:
+        raise InputError(
+            'knowledge clients row(s) %s switched off (enabled: false), but client %s runs %s on the floating tag %s '
+            'and is judged across every release the knowledge base holds for it (findings %s): with a row off, that '
+            'judgement is made without the release the container may run. Switch a finding off by its id instead, '
+            'e.g. findings={%r: {"enabled": false}}, or pin the image to a release tag; see docs/findings.md' % (
+                ', '.join(off), client.name, client.image_name, _tag(client), ', '.join(FLOATING_FINDINGS),
+                FLOATING_FINDINGS[0]))
+
+
+def _floating(ctx, client, who, rows):
+    """The verdicts of a client on a floating tag, judged across ``rows`` (floating_rows): one blocker verdict
+    (too_old, too_new, each with the rows that break so) when every row breaks, 'some_break' with the rows that break
+    and those that work when some do, none when none do."""
+    judged = [(row, judge(*row_api(row), ctx.judged_range)) for row in rows]
+    breaking = [(row, verdict) for row, verdict in judged if verdict != 'ok']
+    if not breaking:
+        return []
+    if len(breaking) < len(judged):
+        return [('some_break', client, who, 'floating', (breaking, [row for row, v in judged if v == 'ok']), None,
+                 None)]
+    found = []
+    for verdict in ('too_new', 'too_old'):
+        group = [row for row, v in breaking if v == verdict]
+        if group:
+            found.append((verdict, client, who, 'floating', group, None, None))
+    return found
+
+
 def _all_verdicts(ctx):
-    """[(verdict, client, who, kind, data, how, row)] for every client, worked out once per host."""
+    """[(verdict, client, who, kind, data, how, row)] for every client, worked out once per host.
+
+    verdict: ok | too_new | too_old | unknown | unknown_raised (an image client whose API is not known while the
+    target raises the engine's minimum API) | some_break (a floating tag some of whose releases break); kind: fixed |
+    negotiates | unknown | floating (data: the rows that break, or for some_break (breaking, working))."""
     rng = ctx.judged_range
     found = []
     for client in ctx.host.clients:
         new_version = ctx.target['clients'].get(client.name)
         kind, data, how, row = client_api(ctx.kb, client, new_version)
-        if kind != 'unknown' and rng is None:
-            continue
-        verdict = 'unknown' if kind == 'unknown' else judge(kind, data, rng)
         who = client.name + (' (%s)' % (client.image or client.exe) if client.image or client.exe else '')
         if new_version is not None:
             who += ' at %s' % new_version.raw
+        rows = floating_rows(ctx.kb, client) if kind == 'unknown' and new_version is None else None
+        if rows is not None:
+            _check_switched_off(ctx, client)
+        if rows and rng is not None:
+            found.extend(_floating(ctx, client, who, rows))
+            continue
+        if kind != 'unknown' and rng is None:
+            continue
+        verdict = 'unknown' if kind == 'unknown' else judge(kind, data, rng)
+        if verdict == 'unknown' and client.image_name is not None and ctx.min_api_raise() is not None:
+            verdict = 'unknown_raised'
         found.append((verdict, client, who, kind, data, how, row))
     return found
 
@@ -69,8 +130,29 @@ def _verdicts(ctx, wanted):
             yield tuple(rest)
 
 
-def _source(ctx, me, row):
-    return '; '.join(s for s in ((row or {}).get('source'), ctx.judged_range.source, me.source_of(ctx.kb)) if s)
+def _source(ctx, me, row, rows=()):
+    sources = [r['source'] for r in rows] + [(row or {}).get('source'), ctx.judged_range.source, me.source_of(ctx.kb)]
+    return '; '.join(dict.fromkeys(s for s in sources if s))
+
+
+def _ranges(rows):
+    """'>=2.0.0,<=2.11.30 or >=3.0.0,<=3.6.0': the rows' release ranges, adjacent ones merged."""
+    return ' or '.join(merge_ranges([row['versions'] for row in rows]))
+
+
+def _floating_api(rows, verdict):
+    """The API a floating client speaks at best: the highest any of its releases speaks (too_old), the lowest
+    (too_new)."""
+    if verdict == 'too_old':
+        return max(row['_api'] if not row['negotiates'] else row['_api_max'] for row in rows)
+    return min(row['_api'] if not row['negotiates'] else row['_api_min'] for row in rows)
+
+
+def _floating_how(ctx, client, rows, api, verdict):
+    """'its tag latest floats: every traefik release the knowledge base holds speaks API 1.24 or older (rows ...)'."""
+    return 'its tag %s floats: every %s release the knowledge base holds%s speaks API %s or %s (rows %s)' % (
+        _tag(client), client_product(ctx.kb, client), ' for that tag' if client_version(client) else '',
+        format_api(api), 'older' if verdict == 'too_old' else 'newer', ', '.join(row['id'] for row in rows))
 
 
 @finding('client_api_unknown', 'info', 'client:NAME', kb=['clients:*'],
@@ -108,7 +190,12 @@ def client_api_unknown(ctx, me):
 def client_api_too_new(ctx, me):
     kb, rng = ctx.kb, ctx.judged_range
     for client, who, kind, data, how, row in _verdicts(ctx, 'too_new'):
-        api = data if kind == 'fixed' else data[0]
+        rows = data if kind == 'floating' else ()
+        if rows:
+            api = _floating_api(rows, 'too_new')
+            how = _floating_how(ctx, client, rows, api, 'too_new')
+        else:
+            api = data if kind == 'fixed' else data[0]
         product = client_product(kb, client)
         first = kb.first_engine_line_serving(api)
         remedy = []
@@ -129,7 +216,7 @@ def client_api_too_new(ctx, me):
                       who, format_api(api), how, rng.label, format_api(rng.api_max),
                       TOO_NEW % (format_api(api), format_api(rng.api_max))),
                   '; '.join(remedy) or 'Run a client that speaks API %s or older.' % format_api(rng.api_max),
-                  _source(ctx, me, row))
+                  _source(ctx, me, row, rows))
 
 
 @finding('client_api_too_old', 'blocker', 'client:NAME',
@@ -140,7 +227,12 @@ def client_api_too_new(ctx, me):
 def client_api_too_old(ctx, me):
     kb, rng = ctx.kb, ctx.judged_range
     for client, who, kind, data, how, row in _verdicts(ctx, 'too_old'):
-        api = data if kind == 'fixed' else data[1]
+        rows = data if kind == 'floating' else ()
+        if rows:
+            api = _floating_api(rows, 'too_old')
+            how = _floating_how(ctx, client, rows, api, 'too_old')
+        else:
+            api = data if kind == 'fixed' else data[1]
         product = client_product(kb, client)
         if rng.env_floor is not None and api >= rng.env_floor:
             help_text = ('an override could help: DOCKER_MIN_API_VERSION=%s is accepted by Engine %s (lowest '
@@ -183,4 +275,70 @@ def client_api_too_old(ctx, me):
                   '%s speaks API %s (%s); Engine %s accepts %s and newer: its calls fail with "%s"; %s' % (
                       who, format_api(api), how, rng.label, format_api(rng.api_min),
                       TOO_OLD % (format_api(api), format_api(rng.api_min)), help_text),
-                  '; '.join(remedy), _source(ctx, me, row))
+                  '; '.join(remedy), _source(ctx, me, row, rows))
+
+
+@finding('client_floating_tag_some_releases_break', 'warning', 'client:NAME',
+         kb=['clients:*', 'engines:*', 'upgrade_rules:api-version-messages'],
+         summary='a client on a floating tag (latest, none, a digest, a partial release such as 3.6) whose release '
+                 'nothing on the host tells, and some of the releases the knowledge base holds for its image break '
+                 'on the engine (target, else running); every one breaking is a blocker (client_api_too_old / '
+                 'client_api_too_new), none breaking no finding')
+def client_floating_tag_some_releases_break(ctx, me):
+    rng = ctx.judged_range
+    for client, who, _kind, data, _how, _row in _verdicts(ctx, 'some_break'):
+        breaking, working = data
+        product = client_product(ctx.kb, client)
+        reasons = {}
+        for row, verdict in breaking:
+            kind, api = row_api(row)
+            if verdict == 'too_old':
+                api = api if kind == 'fixed' else api[1]
+                reason = 'speak API %s: too old, Engine %s accepts %s and newer ("%s")' % (
+                    format_api(api), rng.label, format_api(rng.api_min),
+                    TOO_OLD % (format_api(api), format_api(rng.api_min)))
+            else:
+                api = api if kind == 'fixed' else api[0]
+                reason = 'speak API %s: too new, Engine %s serves at most %s ("%s")' % (
+                    format_api(api), rng.label, format_api(rng.api_max),
+                    TOO_NEW % (format_api(api), format_api(rng.api_max)))
+            reasons.setdefault(reason, []).append(row)
+        broken = '; '.join('%s releases %s %s' % (product, _ranges(rows), reason) for reason, rows in reasons.items())
+        both = [row for row in working if ctx.current is None or judge(*row_api(row), ctx.current) == 'ok']
+        works = _ranges(both or working)
+        yield hit('client:%s' % client.name,
+                  '%s runs the floating tag %s: which %s release it runs is not known (no version label, no registry '
+                  'digest; see docs/facts.md), and some releases the knowledge base holds for it break on Engine %s: '
+                  '%s' % (who, _tag(client), product, rng.label, broken),
+                  'Pin the image to a release tag that works (%s %s%s), or check which release the container runs '
+                  'before the change (docker image inspect: an org.opencontainers.image.version label) and pin that '
+                  'tag.' % (client.image_name, works, ', with the running engine too' if both and ctx.current and
+                            ctx.current is not rng else ''),
+                  _source(ctx, me, None, [row for row, _v in breaking]))
+
+
+@finding('client_api_unknown_min_api_raised', 'warning', 'client:NAME', kb=['clients:*', 'engines:*'],
+         summary='a container (or declared image) talks to the Docker socket, nothing tells which API version it '
+                 'speaks, and the target engine raises the minimum API (Engine 25.0, 29.0): when unknown clients '
+                 'break; client_api_unknown (info) otherwise')
+def client_api_unknown_min_api_raised(ctx, me):
+    raise_ = ctx.min_api_raise()
+    rng = ctx.judged_range
+    for client, who, _kind, _data, _how, _row in _verdicts(ctx, 'unknown_raised'):
+        before, after, what = raise_
+        rows = client_rows(ctx.kb, client)
+        why = ('tag %s floats and the knowledge base has no rows for %s' % (_tag(client), client.image_name)
+               if not rows else 'the knowledge base has no row for %s %s' % (client.image_name, _tag(client)))
+        stopgap = ''
+        if rng.env_floor is not None and rng.env_floor < after:
+            stopgap = ('; as a stopgap, DOCKER_MIN_API_VERSION in a docker.service drop-in lowers Engine %s\'s minimum '
+                       'to no less than %s' % (rng.label, format_api(rng.env_floor)))
+        yield hit('client:%s' % client.name,
+                  '%s talks to the Docker socket; which API version it speaks is not known (%s), and Engine %s raises '
+                  'the minimum API from %s (%s) to %s: a client that speaks an older one fails with "%s"' % (
+                      who, why, rng.label, format_api(before), what, format_api(after),
+                      TOO_OLD % ('...', format_api(after))),
+                  'Find out which API version it speaks before the upgrade: pin the image to a release tag and add '
+                  'a clients row for it with the knowledge argument, or declare the client with its api_version in '
+                  'the clients_facts `declared` option%s.' % stopgap,
+                  _source(ctx, me, None))

@@ -23,7 +23,7 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils import 
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import (
     InputError,
     describe,
-    kind,
+    got,
 )
 
 SEVERITIES = ('blocker', 'warning', 'info')
@@ -105,8 +105,8 @@ def read_settings(settings):
     if not settings and isinstance(settings, dict) or settings is None:
         return {}
     if not isinstance(settings, dict):
-        raise InputError('findings must map finding ids to {enabled, severity}, got %s %s' % (
-            kind(settings), describe(settings)))
+        raise InputError('findings must map finding ids to {enabled, severity}, got %s' % (
+            got(settings)))
     parsed = {}
     for fid, setting in settings.items():
         if fid not in REGISTRY:

@@ -35,7 +35,8 @@ CLIENT = ("docker rm -f fsf-client >/dev/null 2>&1 || true; "
 
 
 def record(host: lab.LabHost, name: str, description: str, user: str | None = None,
-           declared: list | None = None, docker_socket: str | None = None, host_processes: bool = False) -> None:
+           declared: list | None = None, docker_socket: str | None = None, host_processes: bool = False,
+           registries: list | None = None) -> None:
     # docker cp cannot write into the tmpfs at /tmp of a lab host: stream a tar through docker exec.
     host.exec(["rm", "-rf", REC])
     host.exec(["mkdir", "-p", f"{REC}/ansible_collections/fleetsafe/container_engine"])
@@ -43,15 +44,24 @@ def record(host: lab.LabHost, name: str, description: str, user: str | None = No
                           "-C", str(HERE), "recording.py", "_record_runner.py"], stdout=subprocess.PIPE, check=True)
     subprocess.run([lab.DOCKER, "exec", "-i", host.name, "tar", "-C",
                     f"{REC}/ansible_collections/fleetsafe/container_engine", "-xf", "-"], input=tar.stdout, check=True)
+    # the registry client needs ansible.module_utils (urls), which AnsiballZ ships with a module: ship it here too
+    import ansible
+    site = Path(ansible.__file__).resolve().parents[1]
+    tar = subprocess.run(["tar", "-C", str(site), "--exclude=__pycache__", "-cf", "-", "ansible/__init__.py",
+                          "ansible/release.py", "ansible/_vendor", "ansible/module_utils"],
+                         stdout=subprocess.PIPE, check=True)
+    subprocess.run([lab.DOCKER, "exec", "-i", host.name, "tar", "-C", REC, "-xf", "-"], input=tar.stdout, check=True)
     host.exec(["mv", f"{REC}/ansible_collections/fleetsafe/container_engine/recording.py",
                f"{REC}/ansible_collections/fleetsafe/container_engine/_record_runner.py", REC])
     host.exec(["chmod", "-R", "a+rX", REC])
     res = host.exec(["python3", f"{REC}/_record_runner.py", json.dumps(declared or []),
-                     docker_socket or "/var/run/docker.sock", json.dumps(host_processes)], user=user)
+                     docker_socket or "/var/run/docker.sock", json.dumps(host_processes),
+                     json.dumps(registries or [])], user=user)
     data = json.loads(res.stdout)
     data = {"scenario": name, "description": description, "user": user or "root", "declared": declared or [],
             **({"docker_socket": docker_socket} if docker_socket else {}),
-            **({"host_processes": True} if host_processes else {}), **data}
+            **({"host_processes": True} if host_processes else {}),
+            **({"registries": registries} if registries else {}), **data}
     FIXTURES.mkdir(exist_ok=True)
     (FIXTURES / f"{name}.json").write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     print(f"recorded {name}: {len(data['calls'])} calls", file=sys.stderr)
@@ -155,8 +165,19 @@ def scenario_hostclients(host: lab.LabHost) -> None:
            "declares DOCKER_HOST and DOCKER_API_VERSION=1.41", host_processes=True)
 
 
+def scenario_floating(host: lab.LabHost) -> None:
+    from _floating import REGISTRY_URL, setup
+    host.install_set("old")
+    setup(host)
+    record(host, "old_floating_tags", "old set; socket clients on floating tags: fleetsafe-lab/agent:latest (3.0.0 "
+           "with an org.opencontainers.image.version label), 127.0.0.1:5000/fleetsafe-lab/agent:latest (2.0.0, "
+           "pushed with its release tags to docker-registry in the host, asked with registries), "
+           "fleetsafe-lab/agent:stable (2.0.0, nothing tells), acme/thing:latest (busybox)",
+           registries=[{"url": REGISTRY_URL}])
+
+
 SCENARIOS = {"old": scenario_old, "mid": scenario_mid, "rootless": scenario_rootless, "socket": scenario_socket,
-             "flags": scenario_flags, "hostclients": scenario_hostclients}
+             "flags": scenario_flags, "hostclients": scenario_hostclients, "floating": scenario_floating}
 
 
 def main(argv: list[str]) -> int:

@@ -28,7 +28,8 @@ def gather(name: str) -> tuple[dict, G.Context, dict]:
     facts["rootless"] = G.gather_rootless(ctx)
     # fixtures recorded before host processes were listed hold no answers for it: replay them without
     facts["clients"] = G.gather_clients(ctx, socket, declared=data["declared"],
-                                        host_processes=data.get("host_processes", False))
+                                        host_processes=data.get("host_processes", False),
+                                        registries=data.get("registries"))
     return facts, ctx, data
 
 
@@ -313,3 +314,34 @@ def test_refused_socket_while_dockerd_listens_elsewhere():
     assert docker["error"] == ("Nothing answers on /run/nope/docker.sock (connection refused), but dockerd runs "
                                f"(pid {PID}) and listens at unix:///run/docker.sock: point docker_host at "
                                "unix:///run/docker.sock.")
+
+
+# --- clients on floating tags (scenario floating: tests/integration/_floating.py) -------------------------------
+
+FLOATING = "old_floating_tags"
+
+
+def test_floating_tags_learn_the_release_from_the_label_and_the_registry():
+    facts, ctx, data = gather(FLOATING)
+    learned = {m["name"]: m["version_learned"] for m in facts["clients"]["socket_mounts"]}
+    assert learned == {
+        "fs-labelled": {"version": "3.0.0", "source": "label:org.opencontainers.image.version"},
+        "fs-pushed": {"version": "2.0.0", "source": "registry:127.0.0.1:5000/fleetsafe-lab/agent:2.0.0"},
+        "fs-stable": None, "fs-thing": None}
+    # what the engine and the registry answered: the label in the container's configuration, the digest in RepoDigests
+    labelled = next(m for m in facts["clients"]["socket_mounts"] if m["name"] == "fs-labelled")
+    full_id = next(c["Id"] for c in raw(data, "api", "/var/run/docker.sock", "/containers/json",
+                                        params={"all": 1})["result"] if c["Id"].startswith(labelled["id"]))
+    detail = raw(data, "api", "/var/run/docker.sock", f"/containers/{full_id}/json")["result"]
+    assert detail["Config"]["Labels"]["org.opencontainers.image.version"] == "3.0.0"
+    registry_calls = [key for key in ctx.host.used if "registry_" in key]
+    assert len(registry_calls) == 2     # one tag listing, one digest: 2.0.0, the newest release tag, matched
+
+
+def test_floating_tags_without_registries_ask_none():
+    data = load(FLOATING)
+    ctx = G.Context(ReplayHost(data["calls"]))
+    clients = G.gather_clients(ctx, G.DEFAULT_DOCKER_SOCKET, declared=[], host_processes=False)
+    learned = {m["name"]: m["version_learned"] for m in clients["socket_mounts"]}
+    assert learned["fs-pushed"] is None and learned["fs-labelled"]["version"] == "3.0.0"
+    assert not [key for key in ctx.host.used if "registry_" in key or "/images/" in key]
