@@ -19,10 +19,15 @@ def load(name: str) -> dict:
     return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
-def gather(name: str) -> tuple[dict, G.Context, dict]:
+def gather(name: str, host_class=ReplayHost, planned: bool = False) -> tuple[dict, G.Context, dict]:
+    """Replay a recording through the gatherers; planned: start the planned commands first, as
+    run_facts_module does."""
     data = load(name)
-    ctx = G.Context(ReplayHost(data["calls"]))
+    ctx = G.Context(host_class(data["calls"]))
     socket = data.get("docker_socket", G.DEFAULT_DOCKER_SOCKET)
+    if planned:
+        ctx.start_commands(G.planned_commands(ctx, ["docker", "containerd", "rootless", "clients"], socket,
+                                              G.DEFAULT_CONTAINERD_SOCKET))
     facts = {"docker": G.gather_docker(ctx, socket)}
     facts["containerd"] = G.gather_containerd(ctx, engine_components=facts["docker"]["components"])
     facts["rootless"] = G.gather_rootless(ctx)
@@ -221,17 +226,8 @@ class PlanningReplayHost(ReplayHost):
 def test_commands_started_together_are_the_ones_the_gatherers_run(name):
     """run_facts_module starts the planned commands side by side: every one of them is a command the gatherers
     really run (nothing speculative runs on a host), and the facts are the recorded ones."""
-    data = load(name)
-    host = PlanningReplayHost(data["calls"])
-    ctx = G.Context(host)
-    socket = data.get("docker_socket", G.DEFAULT_DOCKER_SOCKET)
-    ctx.start_commands(G.planned_commands(ctx, ["docker", "containerd", "rootless", "clients"], socket,
-                                          G.DEFAULT_CONTAINERD_SOCKET))
-    facts = {"docker": G.gather_docker(ctx, socket)}
-    facts["containerd"] = G.gather_containerd(ctx, engine_components=facts["docker"]["components"])
-    facts["rootless"] = G.gather_rootless(ctx)
-    facts["clients"] = G.gather_clients(ctx, socket, declared=data["declared"],
-                                        host_processes=data.get("host_processes", False))
+    facts, ctx, data = gather(name, PlanningReplayHost, planned=True)
+    host = ctx.host
     assert facts == data["facts"]
     assert host.started and all(argv in host.ran for argv in host.started)
     assert len({tuple(argv) for argv in host.started}) == len(host.started)
