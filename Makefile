@@ -19,12 +19,12 @@ export ANSIBLE_PIPELINING := True
 export PY_COLORS := 0
 
 .PHONY: help venv collection lab lab-down lint ruff ansible-lint sanity unit integration molecule test demo \
-        bench build clean docs
+        bench bench-fleet build clean docs
 
 help:
 	@echo "make demo   - build the lab, start 3 lab hosts at the old set, run the fleet playbook"
 	@echo "make test   - everything: ruff, ansible-lint, build, ansible-test sanity, unit, integration, molecule"
-	@echo "make lab | lab-down | lint | sanity | unit | integration | molecule | bench | build | docs | clean"
+	@echo "make lab | lab-down | lint | sanity | unit | integration | molecule | bench | bench-fleet | build | docs | clean"
 
 $(BIN)/.stamp: requirements-dev.txt
 	$(PY) -m venv $(VENV)
@@ -100,6 +100,14 @@ demo: venv lab
 bench: venv lab
 	$(BIN)/python benchmarks/bench_findings.py --plan
 	$(BIN)/python benchmarks/bench_facts.py --runs 10
+
+# A fleet on one controller: FLEET_HOSTS lab hosts (started and removed by the script), the facts playbook
+# against `ansible -m ping`, paired. FLEET_PLAYBOOK takes any playbook that gathers the facts of every host.
+FLEET_HOSTS ?= 50
+FLEET_RUNS ?= 5
+FLEET_PLAYBOOK ?= benchmarks/fleet_facts.yml
+bench-fleet: venv lab
+	$(BIN)/python benchmarks/bench_fleet.py --hosts $(FLEET_HOSTS) --runs $(FLEET_RUNS) --playbook $(FLEET_PLAYBOOK)
 
 # The collection builds, and each role's argument_specs render with ansible-doc.
 build: venv

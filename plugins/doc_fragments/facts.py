@@ -30,9 +30,9 @@ options:
     default: 10
   fail_on_error:
     description:
-      - By default a problem (no Docker installed, daemon stopped, socket not readable, Python library missing)
-        is reported in the C(error) key of the affected part and the task succeeds, so a survey of a whole fleet
-        never stops at one host.
+      - By default a problem (no Docker installed, daemon stopped, socket not readable) is reported in the
+        C(error) key of the affected part and the task succeeds, so a survey of a whole fleet never stops at one
+        host.
       - Set to V(true) to fail the task instead; the facts gathered so far are still returned.
     type: bool
     default: false
@@ -51,8 +51,8 @@ notes:
     C(dockerd) or, usually, the daemon sockets, and the module says so in C(error) and in warnings.
 requirements:
   - Python 3.7 or newer on the host (the module code uses C(from __future__ import annotations)).
-  - The C(docker) Python library (Debian/Ubuntu C(python3-docker), or C(pip install docker)), versions 5.0.3 to 7.x,
-    for everything read from the Docker Engine API. Without it those keys stay empty and C(error) names the fix.
+  - Nothing else on the host; the Docker Engine API is read over its unix socket with Python's standard library, so
+    no Docker SDK (C(python3-docker)) is needed.
 seealso:
   - module: fleetsafe.container_engine.container_engine_facts
   - module: fleetsafe.container_engine.docker_facts

@@ -3,7 +3,8 @@
 # What every facts module shares: the options documented once in
 # plugins/doc_fragments/facts.py, the checks of the options (unix sockets only, one sentence per bad
 # value, the value shown shortened), and running the gatherers into
-# ansible_facts.container_engine (changed is always false; nothing on the host changes).
+# ansible_facts.container_engine (changed is always false; nothing on the host changes). The commands the
+# gatherers will run are started together first, so that their wall times overlap.
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
@@ -157,6 +158,7 @@ def run_facts_module(parts, extra_spec=None, part_option=None):
     ctx = G.Context(host)
     facts = {}
     try:
+        ctx.start_commands(G.planned_commands(ctx, parts, socket_path, containerd_socket))
         if 'docker' in parts:
             facts['docker'] = G.gather_docker(ctx, socket_path)
         if 'containerd' in parts:

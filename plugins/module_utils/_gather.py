@@ -60,12 +60,21 @@ class Context:
     def packages(self):
         if self._packages is None:
             self._packages = {}
-            dpkg = self.host.which('dpkg-query')
-            if dpkg:
-                _rc, out, _err = self.host.run([dpkg, '-W', '-f=' + P.DPKG_FORMAT] + list(P.PACKAGES))
+            argv = dpkg_query_argv(self)
+            if argv:
+                _rc, out, _err = self.host.run(argv)
                 # rc is 1 when some of the names are unknown to dpkg: the known ones are still printed.
                 self._packages = P.parse_dpkg_query(out)
         return self._packages
+
+    def start_commands(self, argvs):
+        """Start the commands the gatherers will run, side by side (a host that cannot just lets them run one
+        after the other when asked)."""
+        start = getattr(self.host, 'start_commands', None)
+        argvs = [argv for argv in argvs if argv]
+        if start is not None and argvs:
+            self.processes()   # the process table as it was before: `containerd --version` is no containerd daemon
+            start(argvs)
 
     def read(self, path, binary=False, why=None):
         try:
@@ -92,8 +101,6 @@ def who(ctx):
 def engine_error_sentence(ctx, err, socket_path, installed, start='systemctl start docker', what='Docker daemon',
                           rootful=True):
     """One sentence that names the fix, for an EngineError on socket_path."""
-    if err.kind == 'missing_sdk':
-        return err.detail
     if err.kind in ('no_socket', 'refused') and installed and rootful:
         elsewhere = running_elsewhere_sentence(ctx, err, socket_path)
         if elsewhere:
@@ -199,8 +206,6 @@ def api_get(ctx, socket_path, path, params=None):
         raise EngineError('permission', 'permission denied on %s' % socket_path)
     if state == 'not_socket':
         raise EngineError('not_socket', '%s is not a socket' % socket_path)
-    if not ctx.host.sdk_available():
-        raise EngineError('missing_sdk', ctx.host.sdk_missing_message())
     return ctx.host.api(socket_path, path, params=params)
 
 
@@ -209,14 +214,43 @@ def socket_activation_guard(ctx, socket_path):
 
     Connecting would make systemd start dockerd: asking must not change the host.
     """
-    if rootful_dockerd(ctx) is not None or ctx.host.socket_state(socket_path) != 'ok':
+    argv = socket_activation_argv(ctx, socket_path)
+    if not argv:
         return
-    systemctl = ctx.host.which('systemctl')
-    if not systemctl:
-        return
-    _rc, out, _err = ctx.host.run([systemctl, 'is-active', 'docker.socket'])
+    _rc, out, _err = ctx.host.run(argv)
     if out.strip() == 'active':
         raise EngineError('activation', 'no dockerd runs; systemd holds %s (docker.socket)' % socket_path)
+
+
+def socket_activation_argv(ctx, socket_path):
+    """The command that tells whether systemd holds the socket while no dockerd runs; None when not asked."""
+    if rootful_dockerd(ctx) is not None or ctx.host.socket_state(socket_path) != 'ok':
+        return None
+    systemctl = ctx.host.which('systemctl')
+    return [systemctl, 'is-active', 'docker.socket'] if systemctl else None
+
+
+def dpkg_query_argv(ctx):
+    dpkg = ctx.host.which('dpkg-query')
+    return [dpkg, '-W', '-f=' + P.DPKG_FORMAT] + list(P.PACKAGES) if dpkg else None
+
+
+def planned_commands(ctx, parts, socket_path, containerd_socket):
+    """The commands gathering `parts` runs whatever their answers (each built by the function its gatherer
+    uses), so that run_facts_module can start them together: their wall times overlap instead of adding up.
+    Commands that depend on an earlier answer (a rootless daemon's tools, a client's version) run when asked."""
+    argvs = []
+    if 'docker' in parts or 'containerd' in parts:
+        argvs.append(dpkg_query_argv(ctx))
+    if 'docker' in parts:
+        argvs += [detect_virt_argv(ctx, '--container'), detect_virt_argv(ctx, '--vm'), iptables_argv(ctx),
+                  firewalld_argv(ctx), socket_activation_argv(ctx, socket_path)]
+    if 'containerd' in parts:
+        argvs += [containerd_version_argv(ctx), ctr_version_argv(ctx, containerd_socket)]
+        argvs += [argv for _name, _path, argv in shim_binaries(ctx)]
+    if 'clients' in parts and 'docker' not in parts:
+        argvs.append(socket_activation_argv(ctx, socket_path))
+    return [argv for argv in argvs if argv]
 
 
 def find_processes(ctx, name, uid=None):
@@ -463,11 +497,16 @@ def daemon_flags(ctx, proc, argv):
 # ------------------------------------------------------------------------------------------------
 # the host the engine runs on
 # ------------------------------------------------------------------------------------------------
-def _detect_virt(ctx, option):
+def detect_virt_argv(ctx, option):
     tool = ctx.host.which('systemd-detect-virt')
-    if not tool:
+    return [tool, option] if tool else None
+
+
+def _detect_virt(ctx, option):
+    argv = detect_virt_argv(ctx, option)
+    if not argv:
         return None
-    rc, out, _err = ctx.host.run([tool, option])
+    rc, out, _err = ctx.host.run(argv)
     answer = out.strip()
     # rc 0 and a name, or rc 1 and "none"; anything else (no answer) is unknown
     return answer if answer and (rc == 0 or answer == 'none') else None
@@ -514,12 +553,25 @@ def kernel_modules(ctx, release):
     return states
 
 
+def firewalld_argv(ctx):
+    """systemctl is-active firewalld; None when a firewalld process already answers, or no systemctl."""
+    if find_processes(ctx, 'firewalld'):
+        return None
+    systemctl = ctx.host.which('systemctl')
+    return [systemctl, 'is-active', 'firewalld'] if systemctl else None
+
+
+def iptables_argv(ctx):
+    iptables = ctx.host.which('iptables')
+    return [iptables, '-V'] if iptables else None
+
+
 def firewalld_active(ctx):
     if find_processes(ctx, 'firewalld'):
         return True
-    systemctl = ctx.host.which('systemctl')
-    if systemctl:
-        _rc, out, _err = ctx.host.run([systemctl, 'is-active', 'firewalld'])
+    argv = firewalld_argv(ctx)
+    if argv:
+        _rc, out, _err = ctx.host.run(argv)
         answer = out.strip()
         if answer:
             return answer == 'active'
@@ -533,9 +585,9 @@ def gather_host(ctx):
     release = (ctx.read('/proc/sys/kernel/osrelease') or '').strip() or None
     facts['kernel_release'] = release
     facts['kernel_modules'] = kernel_modules(ctx, release)
-    iptables = ctx.host.which('iptables')
-    if iptables:
-        _rc, out, err = ctx.host.run([iptables, '-V'])
+    argv = iptables_argv(ctx)
+    if argv:
+        _rc, out, err = ctx.host.run(argv)
         facts['iptables_version'], facts['iptables_backend'] = P.parse_iptables_version(out or err)
     facts['firewalld_active'] = firewalld_active(ctx)
     return facts
@@ -554,13 +606,39 @@ def empty_containerd(socket_path):
     }
 
 
+def containerd_version_argv(ctx):
+    binary = ctx.host.which('containerd')
+    return [binary, '--version'] if binary else None
+
+
+def ctr_version_argv(ctx, socket_path):
+    """ctr version against the socket (the daemon's Version service); None when the socket cannot be used."""
+    ctr = ctx.host.which('ctr')
+    if not ctr or ctx.host.socket_state(socket_path) != 'ok':
+        return None
+    return [ctr, '--address', socket_path, '--timeout', '%ss' % getattr(ctx.host, 'timeout', 10), 'version']
+
+
+def shim_binaries(ctx):
+    """[(name, path, argv that prints its version or None)] for every containerd shim on the usual paths."""
+    seen, found = set(), []
+    for folder in SHIM_DIRS:
+        for name in ctx.host.listdir(folder) or []:
+            if not name.startswith('containerd-shim') or name in seen:
+                continue
+            seen.add(name)
+            path = os.path.join(folder, name)
+            found.append((name, path, [path, '-v'] if name in SHIMS_WITH_VERSION_FLAG else None))
+    return found
+
+
 def gather_containerd(ctx, socket_path=DEFAULT_CONTAINERD_SOCKET, engine_components=None):
     facts = empty_containerd(socket_path)
-    binary = ctx.host.which('containerd')
-    if binary:
+    argv = containerd_version_argv(ctx)
+    if argv:
         facts['installed'] = True
-        facts['path'] = binary
-        _rc, out, _err = ctx.host.run([binary, '--version'])
+        facts['path'] = argv[0]
+        _rc, out, _err = ctx.host.run(argv)
         raw, _revision = P.parse_containerd_version(out)
         facts['installed_version_raw'] = raw
         facts['installed_version'] = P.upstream_version(raw)
@@ -590,11 +668,10 @@ def gather_containerd(ctx, socket_path=DEFAULT_CONTAINERD_SOCKET, engine_compone
 
     errors = []
     # Running version: the daemon's Version service, through ctr.
-    ctr = ctx.host.which('ctr')
     state = ctx.host.socket_state(socket_path)
-    if state == 'ok' and ctr:
-        timeout = '%ss' % getattr(ctx.host, 'timeout', 10)
-        rc, out, err = ctx.host.run([ctr, '--address', socket_path, '--timeout', timeout, 'version'])
+    argv = ctr_version_argv(ctx, socket_path)
+    if argv:
+        rc, out, err = ctx.host.run(argv)
         server = P.parse_ctr_version(out)['server']
         if server.get('Version'):
             facts['running'] = True
@@ -622,19 +699,13 @@ def gather_containerd(ctx, socket_path=DEFAULT_CONTAINERD_SOCKET, engine_compone
                       '`systemctl start containerd`.' % socket_path)
 
     # Shim binaries and the versions they print (which protocol each speaks is the knowledge base's call).
-    seen = set()
-    for folder in SHIM_DIRS:
-        for name in ctx.host.listdir(folder) or []:
-            if not name.startswith('containerd-shim') or name in seen:
-                continue
-            seen.add(name)
-            path = os.path.join(folder, name)
-            version = None
-            if name in SHIMS_WITH_VERSION_FLAG:
-                _rc, out, _err = ctx.host.run([path, '-v'])
-                version = P.parse_shim_version(out)
-            facts['shims'].append({'name': name, 'path': path, 'version': version,
-                                   'version_normalized': P.upstream_version(version)})
+    for name, path, argv in shim_binaries(ctx):
+        version = None
+        if argv:
+            _rc, out, _err = ctx.host.run(argv)
+            version = P.parse_shim_version(out)
+        facts['shims'].append({'name': name, 'path': path, 'version': version,
+                               'version_normalized': P.upstream_version(version)})
     facts['shims'].sort(key=lambda shim: shim['name'])
 
     reasons = []

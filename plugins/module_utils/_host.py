@@ -3,32 +3,26 @@
 # Everything the facts modules read from a host goes through one small class, so the unit tests can
 # replay responses recorded from real daemons (tests/unit/modules/fixtures/) through the same code.
 # Reads only: commands run with argument lists (never a shell), files are opened read-only, the
-# Docker Engine API is reached over unix sockets only; a container registry only when the task names it.
+# Docker Engine API is reached over unix sockets only, with the standard library (_engine_api.py): the
+# facts modules need no Docker SDK on the managed host; a container registry only when the task names it.
+# Commands a gathering run will need can be started together (start_commands) so that their wall times overlap.
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
 import errno
+import json
 import os
 import pwd
 import socket
 import stat
 import struct
+import subprocess
 import sys
-import traceback
 
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import EngineClient
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import parse_status, parse_unix_diag
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._registry import Registry, RegistryError
-
-try:
-    import docker as _docker_sdk
-    from docker import APIClient as _APIClient
-except Exception:  # pylint: disable=broad-except  # ImportError, or a broken install
-    _docker_sdk = None
-    _APIClient = None
-    DOCKER_SDK_IMPORT_ERROR = traceback.format_exc()
-else:
-    DOCKER_SDK_IMPORT_ERROR = None
 
 # sock_diag netlink (linux/sock_diag.h, linux/unix_diag.h): the dump `ss -x` reads.
 _NETLINK_SOCK_DIAG = 4
@@ -39,13 +33,13 @@ _UDIAG_SHOW_PEER = 0x4
 _ALL_STATES = 0xffffffff
 _NO_COOKIE = 0xffffffff
 
-# Any client API version the SDK accepts: requests are sent without a version prefix, so the daemon
-# serves them at its own default (its maximum). Naming a version keeps the SDK from negotiating.
+# api_client_move's Docker SDK client: any API version the SDK accepts, since requests are sent without a
+# version prefix (the daemon serves them at its own default); naming one keeps the SDK from negotiating.
 _SDK_PINNED_VERSION = '1.24'
 
 
 class EngineError(Exception):
-    """The Engine API could not be used. kind: missing_sdk, no_socket, permission, refused, timeout, http, other."""
+    """The Engine API could not be used. kind: no_socket, permission, refused, timeout, http, other."""
 
     def __init__(self, kind, detail, status=None):
         super().__init__(detail)
@@ -55,6 +49,7 @@ class EngineError(Exception):
 
 
 def sdk_missing_message():
+    """api_client_move's one use of the Docker SDK (the facts modules need none)."""
     return ("The Python library 'docker' is missing for %s on the host: install python3-docker "
             "(Debian/Ubuntu) or run `pip install docker`." % sys.executable)
 
@@ -67,6 +62,7 @@ class Host:
         self.timeout = timeout
         self._clients = {}
         self._which = {}
+        self._started = {}
         # the registries the task names, by URL, with their credentials (never returned, never in a message)
         self._registries = {item['url']: item for item in registries or []}
         self._registry_clients = {}
@@ -94,14 +90,40 @@ class Host:
         return self._ask_registry(url, 'tag_digest', repository, tag)
 
     # --- processes and files -------------------------------------------------------------
+    def start_commands(self, argvs):
+        """Start every command now, side by side; run() of the same argv then waits for its answer. Commands
+        started and never asked for are waited for by close()."""
+        env = dict(os.environ, LC_ALL='C')
+        for argv in argvs:
+            key = tuple(argv)
+            if key in self._started:
+                continue
+            try:
+                self._started[key] = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                                      stderr=subprocess.PIPE, env=env, close_fds=True)
+            except OSError as exc:
+                self._started[key] = (127, '', str(exc))
+
+    def _finish(self, proc):
+        if isinstance(proc, tuple):
+            return proc
+        try:
+            out, err = proc.communicate(timeout=max(self.timeout, 1) * 6)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        return (proc.returncode, out.decode('utf-8', 'replace'), err.decode('utf-8', 'replace'))
+
     def run(self, argv):
         """(rc, stdout, stderr); rc 127 when the program is missing."""
+        started = self._started.pop(tuple(argv), None)
+        if started is not None:
+            return self._finish(started)
         if self.module is not None:
             try:
                 return self.module.run_command(argv, check_rc=False, environ_update={'LC_ALL': 'C'})
             except OSError as exc:  # pragma: no cover - run_command reports most of these itself
                 return 127, '', str(exc)
-        import subprocess  # only outside Ansible (the fixture recorder)
         try:
             proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False,
                                   env=dict(os.environ, LC_ALL='C'), timeout=60)
@@ -163,12 +185,14 @@ class Host:
         return os.path.exists(path)
 
     def processes(self):
-        """[{'pid', 'name', 'ppid', 'uid'}] for every process in this host's PID namespace.
+        """[{'pid', 'name', 'ppid', 'uid'}] for every process in this host's PID namespace but the commands this
+        module started itself.
 
         Processes of nested PID namespaces (containers running their own daemons) are visible in /proc
         too; they are left out when their namespace can be read and differs from ours.
         """
         own_ns = self._pidns('self')
+        own_pid = os.getpid()
         result = []
         for entry in self.listdir('/proc') or []:
             if not entry.isdigit():
@@ -183,6 +207,8 @@ class Host:
                 if pidns is not None and pidns != own_ns:
                     continue
             info = parse_status(text)
+            if info.get('ppid') == own_pid:
+                continue   # a command this module started (start_commands), not something the host runs
             info['pid'] = int(entry)
             result.append(info)
         return result
@@ -288,39 +314,26 @@ class Host:
         return 'ok'
 
     # --- the Docker Engine API (unix sockets only) ---------------------------------------
-    def sdk_missing_message(self):
-        return sdk_missing_message()
-
-    def sdk_available(self):
-        return _APIClient is not None
-
-    def sdk_version(self):
-        return getattr(_docker_sdk, '__version__', None) if _docker_sdk is not None else None
-
     def api(self, socket_path, path, params=None):
         """GET path (no API version prefix) on the unix socket -> decoded JSON. Raises EngineError."""
-        if _APIClient is None:
-            raise EngineError('missing_sdk', sdk_missing_message())
         client = self._clients.get(socket_path)
+        if client is None:
+            client = self._clients[socket_path] = EngineClient(socket_path, timeout=self.timeout)
         try:
-            if client is None:
-                client = _APIClient(base_url='unix://' + socket_path, version=_SDK_PINNED_VERSION,
-                                    timeout=self.timeout)
-                self._clients[socket_path] = client
-            # versioned_api=False: /version and /_ping must be read unversioned (served at the
-            # daemon's default), and so is everything else: no negotiation round trip.
-            response = client._get(client._url(path, versioned_api=False), params=params)  # pylint: disable=protected-access
-        except Exception as exc:  # pylint: disable=broad-except  # requests/urllib3/socket errors, any SDK
+            # unversioned: /version and /_ping must be read at the daemon's default version, and so is
+            # everything else (no negotiation round trip)
+            status, _content_type, content = client.request('GET', path, params=params)
+        except Exception as exc:  # pylint: disable=broad-except  # socket and http.client errors
             raise classify_connection_error(exc, socket_path) from None
-        if response.status_code >= 400:
+        if status >= 400:
+            text = content.decode('utf-8', 'replace')
             try:
-                message = response.json().get('message')
-            except Exception:  # pylint: disable=broad-except
-                message = response.text
-            raise EngineError('http', 'HTTP %s from %s: %s' % (response.status_code, path, message),
-                              status=response.status_code)
+                message = json.loads(text).get('message') or text.strip()
+            except (ValueError, AttributeError):
+                message = text.strip()
+            raise EngineError('http', 'HTTP %s from %s: %s' % (status, path, message), status=status)
         try:
-            return response.json()
+            return json.loads(content.decode('utf-8', 'replace'))
         except ValueError as exc:
             raise EngineError('other', 'the daemon answered %s with something that is not JSON: %s'
                               % (path, exc)) from None
@@ -332,6 +345,10 @@ class Host:
             except Exception:  # noqa: S110  # pylint: disable=broad-except  # closing is best effort
                 pass
         self._clients = {}
+        for proc in self._started.values():
+            if not isinstance(proc, tuple):
+                self._finish(proc)
+        self._started = {}
 
 
 def classify_connection_error(exc, socket_path):

@@ -187,6 +187,11 @@ from ansible_collections.fleetsafe.container_engine.plugins.module_utils import 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _managers as M
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._common import socket_path_of
 
+try:  # this module's Engine API client (the facts modules use the standard library's, module_utils/_engine_api.py)
+    from docker import APIClient as _APIClient
+except Exception:  # pylint: disable=broad-except  # ImportError, or a broken install
+    _APIClient = None
+
 PREVIOUS_SUFFIX = '-fleetsafe-previous'
 # Container settings that come from the image unless the container's creator set them.
 IMAGE_DEFAULTED = ('Cmd', 'Entrypoint', 'Healthcheck', 'User', 'WorkingDir', 'StopSignal', 'Shell', 'OnBuild',
@@ -201,11 +206,11 @@ class Engine:
     """The few Engine API calls a move needs, unversioned (served at the daemon's own API version)."""
 
     def __init__(self, socket_path, timeout):
-        if H._APIClient is None:  # pylint: disable=protected-access
+        if _APIClient is None:
             raise MoveError(H.sdk_missing_message())
         self.socket_path = socket_path
-        self.client = H._APIClient(base_url='unix://' + socket_path,  # pylint: disable=protected-access
-                                   version=H._SDK_PINNED_VERSION, timeout=timeout)  # pylint: disable=protected-access
+        self.client = _APIClient(base_url='unix://' + socket_path,
+                                 version=H._SDK_PINNED_VERSION, timeout=timeout)  # pylint: disable=protected-access
 
     def call(self, method, path, params=None, body=None, ok=(200, 201, 204, 304)):
         url = self.client._url(path, versioned_api=False)  # pylint: disable=protected-access

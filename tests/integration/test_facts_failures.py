@@ -19,7 +19,7 @@ def test_no_docker_installed(lab_host_factory, ansible_env):
     assert failed["msg"].startswith("docker: Docker is not installed on this host")
 
 
-def test_unprivileged_user_stopped_daemon_and_missing_library(lab_host_factory, ansible_env):
+def test_unprivileged_user_stopped_daemon_and_no_docker_library(lab_host_factory, ansible_env):
     host = lab_host_factory("old")
     host.exec(["useradd", "-m", "bob"])
 
@@ -50,14 +50,15 @@ def test_unprivileged_user_stopped_daemon_and_missing_library(lab_host_factory, 
     assert "start it with `systemctl start docker`" in f["docker"]["error"]
     assert host.exec(["systemctl", "is-active", "docker.service"], check=False).stdout.strip() == "inactive"
 
-    # the docker Python library missing on the host
+    # no docker Python library on the host: the facts modules speak HTTP over the socket with the standard
+    # library, so everything is read all the same
     host.sh("systemctl start docker")
     host.sh("dpkg -r --force-depends python3-docker >/dev/null 2>&1")
+    assert host.exec(["python3", "-c", "import docker"], check=False).returncode != 0
     result = adhoc(host, ansible_env, module="docker_facts")
     docker = facts(result)["docker"]
-    assert docker["can_talk_to_docker"] is False
-    assert docker["error"] == ("The Python library 'docker' is missing for /usr/bin/python3 on the host: install "
-                               "python3-docker (Debian/Ubuntu) or run `pip install docker`.")
+    assert docker["can_talk_to_docker"] is True and docker["error"] is None
+    assert (docker["version"], docker["api_version"], docker["min_api_version"]) == ("20.10.24+dfsg1", "1.41", "1.12")
     assert docker["packages"]["docker.io"] == "20.10.24+dfsg1-1+deb12u1+b6"
     assert docker["pid"] is not None
 

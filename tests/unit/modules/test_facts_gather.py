@@ -19,10 +19,15 @@ def load(name: str) -> dict:
     return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
-def gather(name: str) -> tuple[dict, G.Context, dict]:
+def gather(name: str, host_class=ReplayHost, planned: bool = False) -> tuple[dict, G.Context, dict]:
+    """Replay a recording through the gatherers; planned: start the planned commands first, as
+    run_facts_module does."""
     data = load(name)
-    ctx = G.Context(ReplayHost(data["calls"]))
+    ctx = G.Context(host_class(data["calls"]))
     socket = data.get("docker_socket", G.DEFAULT_DOCKER_SOCKET)
+    if planned:
+        ctx.start_commands(G.planned_commands(ctx, ["docker", "containerd", "rootless", "clients"], socket,
+                                              G.DEFAULT_CONTAINERD_SOCKET))
     facts = {"docker": G.gather_docker(ctx, socket)}
     facts["containerd"] = G.gather_containerd(ctx, engine_components=facts["docker"]["components"])
     facts["rootless"] = G.gather_rootless(ctx)
@@ -202,19 +207,30 @@ def test_unprivileged_user():
     assert any("environ" in note for note in ctx.notes)
 
 
-def test_missing_sdk_names_the_package():
-    data = load("old")
-    calls = copy.deepcopy(data["calls"])
-    from recording import call_key
-    calls[call_key("sdk_available", (), {})] = {"result": False}
-    calls[call_key("sdk_missing_message", (), {})] = {
-        "result": "The Python library 'docker' is missing for /usr/bin/python3 on the host: install python3-docker "
-                  "(Debian/Ubuntu) or run `pip install docker`."}
-    ctx = G.Context(ReplayHost(calls))
-    docker = G.gather_docker(ctx)
-    assert docker["can_talk_to_docker"] is False
-    assert "python3-docker" in docker["error"] and "pip install docker" in docker["error"]
-    assert docker["installed_version"] == "20.10.24"
+class PlanningReplayHost(ReplayHost):
+    """A replay that also keeps what start_commands was given and which commands run() was asked for."""
+
+    def __init__(self, calls):
+        super().__init__(calls)
+        self.started, self.ran = [], []
+
+    def start_commands(self, argvs):
+        self.started += [list(argv) for argv in argvs]
+
+    def run(self, argv):
+        self.ran.append(list(argv))
+        return self.__getattr__("run")(argv)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_commands_started_together_are_the_ones_the_gatherers_run(name):
+    """run_facts_module starts the planned commands side by side: every one of them is a command the gatherers
+    really run (nothing speculative runs on a host), and the facts are the recorded ones."""
+    facts, ctx, data = gather(name, PlanningReplayHost, planned=True)
+    host = ctx.host
+    assert facts == data["facts"]
+    assert host.started and all(argv in host.ran for argv in host.started)
+    assert len({tuple(argv) for argv in host.started}) == len(host.started)
 
 
 def test_unparsable_daemon_json_is_an_error():
@@ -288,7 +304,6 @@ def test_where_dockerd_listens(argv, daemon_json, expected):
 def test_refused_socket_while_dockerd_listens_elsewhere():
     calls = variant("old_socket_elsewhere", {("socket_state", ("/run/nope/docker.sock",), ()): {"result": "ok"}})
     from recording import call_key
-    calls[call_key("sdk_available", (), {})] = {"result": True}
     calls[call_key("api", ("/run/nope/docker.sock", "/version"), {})] = {
         "engine_error": ["refused", "connection refused on /run/nope/docker.sock", None]}
     docker = G.gather_docker(G.Context(ReplayHost(calls)), "/run/nope/docker.sock")

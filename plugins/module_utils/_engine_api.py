@@ -1,0 +1,145 @@
+# Private to fleetsafe.container_engine: imported only by this collection's modules, no public API.
+#
+# The Docker Engine API over a unix socket with Python's standard library only (socket). The facts modules
+# read a handful of JSON documents (/version, /info, /containers/json, a container's inspect); for that they need
+# no Docker SDK on the managed host, and importing one (docker, requests, urllib3, charset_normalizer) took longer
+# on a lab host than everything else the docker part does. Unix sockets only: nothing here opens a TCP connection.
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import json
+import socket
+from urllib.parse import quote, urlencode   # ansible's module_utils import urllib.parse already
+
+# http.client would import ssl and the email package (a third of this collection's import time on a module run);
+# the few requests the facts make need only this much of HTTP/1.1: a request, a status line, headers, and a body
+# by Content-Length, chunked, or up to the end of the connection.
+MAX_LINE = 65536
+
+
+class ProtocolError(Exception):
+    """The daemon's answer is not HTTP/1.x as expected."""
+
+
+class ConnectionClosed(ProtocolError):
+    """The daemon closed a kept-alive connection before answering."""
+
+
+class EngineClient:
+    """Requests to one daemon's unix socket on one kept-alive connection. Paths are sent as given (no API version
+    prefix: the daemon answers at its own default version, so /version and /_ping tell its range)."""
+
+    def __init__(self, socket_path, timeout=10):
+        self.socket_path = socket_path
+        self.timeout = timeout
+        self._sock = None
+        self._file = None
+
+    def _connect(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.socket_path)
+        except BaseException:
+            sock.close()
+            raise
+        self._sock, self._file = sock, sock.makefile('rb')
+
+    def request(self, method, path, params=None, body=None):
+        """(status, content type, body bytes). Raises what the socket raises (OSError, socket.timeout) or
+        ProtocolError; classify_connection_error in _host.py turns those into one sentence."""
+        target = quote(path, safe='/:@!$&\'()*+,;=-._~')
+        if params:
+            target += '?' + urlencode(sorted(params.items()))
+        head = ['%s %s HTTP/1.1' % (method, target), 'Host: localhost', 'Accept: application/json']
+        data = b''
+        if body is not None:
+            data = json.dumps(body).encode('utf-8')
+            head.append('Content-Type: application/json')
+        if body is not None or method not in ('GET', 'HEAD', 'DELETE'):
+            head.append('Content-Length: %d' % len(data))
+        message = ('\r\n'.join(head) + '\r\n\r\n').encode('ascii') + data
+        for attempt in (1, 2):
+            reused = self._sock is not None
+            if not reused:
+                self._connect()
+            try:
+                self._sock.sendall(message)
+                status, headers, content = self._response(method)
+            except (ConnectionClosed, BrokenPipeError, ConnectionResetError):
+                self.close()
+                if reused and attempt == 1:
+                    continue   # a kept-alive connection the daemon closed in the meantime: one fresh try
+                raise
+            except BaseException:
+                self.close()
+                raise
+            if headers.get('connection', '').lower() == 'close':
+                self.close()
+            return status, headers.get('content-type', ''), content
+        raise AssertionError('unreachable')  # pragma: no cover
+
+    def _line(self):
+        line = self._file.readline(MAX_LINE + 1)
+        if len(line) > MAX_LINE:
+            raise ProtocolError('a header line longer than %d bytes' % MAX_LINE)
+        return line
+
+    def _response(self, method):
+        line = self._line()
+        if not line:
+            raise ConnectionClosed('the daemon closed the connection without an answer')
+        parts = line.decode('iso-8859-1').split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith('HTTP/1.') or not parts[1].isdigit():
+            raise ProtocolError('not an HTTP answer: %r' % line[:80])
+        status = int(parts[1])
+        headers = {}
+        while True:
+            line = self._line()
+            if line in (b'\r\n', b'\n', b''):
+                break
+            name, sep, value = line.decode('iso-8859-1').partition(':')
+            if sep:
+                headers[name.strip().lower()] = value.strip()
+        if method == 'HEAD' or status in (204, 304) or 100 <= status < 200:
+            return status, headers, b''
+        if 'chunked' in headers.get('transfer-encoding', '').lower():
+            return status, headers, self._chunked()
+        if 'content-length' in headers:
+            size = int(headers['content-length'])
+            content = self._file.read(size)
+            if len(content) != size:
+                raise ConnectionClosed('the daemon closed the connection in the middle of an answer')
+            return status, headers, content
+        headers['connection'] = 'close'   # the body runs to the end of the connection
+        return status, headers, self._file.read()
+
+    def _chunked(self):
+        parts = []
+        while True:
+            line = self._line()
+            if not line:
+                raise ConnectionClosed('the daemon closed the connection in the middle of an answer')
+            try:
+                size = int(line.split(b';', 1)[0].strip(), 16)
+            except ValueError:
+                raise ProtocolError('a bad chunk size: %r' % line[:80]) from None
+            if size == 0:
+                while self._line() not in (b'\r\n', b'\n', b''):   # trailers
+                    pass
+                return b''.join(parts)
+            chunk = self._file.read(size)
+            if len(chunk) != size:
+                raise ConnectionClosed('the daemon closed the connection in the middle of an answer')
+            parts.append(chunk)
+            self._line()   # the CRLF after each chunk
+
+    def close(self):
+        for item in (self._file, self._sock):
+            if item is not None:
+                try:
+                    item.close()
+                except OSError:
+                    pass
+        self._sock = self._file = None
