@@ -311,15 +311,15 @@ def render_text(report, width=120):
     if not report['hosts']:
         lines.append('  ' + (report.get('note') or 'no hosts'))
     else:
-        hw = max(4, min(28, max(len(h['name']) for h in report['hosts'])))
-        fmt = '  %%-%ds %%-15s %%-17s %%-15s %%-5s %%s' % hw
+        hw = max(4, min(40, max(len(h['name']) for h in report['hosts'])))
+        fmt = '  %%-%ds %%-15s %%-16s %%-13s %%-5s %%s' % hw
         lines.append(fmt % ('host', 'state', 'engine', 'containerd', 'batch', 'reason'))
-        used = len(fmt % ('', '', '', '', '', ''))
+        room = max(width - len(fmt % ('', '', '', '', '', '')), 30)
         for h in report['hosts']:
             lines.append(fmt % (
-                _fit(h['name'], hw), h['state'].replace('_', ' '), _fit(_ver_cell(h, 'engine'), 17),
-                _fit(_ver_cell(h, 'containerd'), 15), '' if h['batch'] is None else h['batch'],
-                _fit(h['reason'], width - used)))
+                _fit(h['name'], hw), h['state'].replace('_', ' '), _fit(_ver_cell(h, 'engine'), 16),
+                _fit(_ver_cell(h, 'containerd'), 13), '' if h['batch'] is None else h['batch'],
+                _fit(h['reason'], room)))
     counts = ', '.join('%s %d' % (s.replace('_', ' '), n) for s, n in report['counts'].items() if n)
     lines.append('states: ' + (counts or 'none'))
     if report['fleet']['mixed']:
@@ -376,7 +376,8 @@ td,th{border:1px solid #ccd;padding:.2em .5em;text-align:left;vertical-align:top
 .counts span{margin-right:1em}.mixed{color:#8a1209;font-weight:600}.muted{color:#666}
 section.host{border:1px solid #ccd;border-radius:6px;padding:.3em 1em .6em;margin:.8em 0}
 code{background:#f2f4f7;padding:0 .2em}
-table.wide{width:100%;table-layout:fixed}td{overflow-wrap:anywhere}
+table.wide{width:100%;table-layout:fixed}td{overflow-wrap:break-word}.wide td{overflow-wrap:anywhere}
+.state{white-space:nowrap}
 """
 
 
