@@ -55,7 +55,7 @@ def fleet(lab_ready, tmp_path_factory):
             "ansible_ssh_common_args": "-o ConnectTimeout=3"}
         tmp = tmp_path_factory.mktemp("fleet")
         (tmp / "inventory.yml").write_text(json.dumps(inv))
-        yield {"names": names, "hosts": dict(zip(("current", "blocked", "ready"), made)), "dir": tmp}
+        yield {"names": names, "hosts": dict(zip(("current", "blocked", "ready"), made, strict=True)), "dir": tmp}
     finally:
         for host in made:
             host.remove()

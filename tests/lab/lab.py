@@ -841,8 +841,8 @@ def up(n: int, prefix: str, inventory: Path | None, set_name: str | None = None)
     t0 = time.monotonic()
     for name in names:
         start_host(name, image)
-    for name in names:
-        wait_host(name)
+    for name in names:  # a loaded machine boots several hosts slowly
+        wait_host(name, 60 + 30 * n)
     log(f"{n} lab host(s) up in {time.monotonic() - t0:.1f} s: {', '.join(names)}")
     if inventory:
         inventory.parent.mkdir(parents=True, exist_ok=True)

@@ -261,3 +261,87 @@ def test_bad_input_is_one_clear_error(settings, records, words):
     with pytest.raises(_report.ReportError, match="fleet report") as err:
         _report.build_report(records, settings)
     assert words in str(err.value)
+
+
+class _Host:
+    def __init__(self, name):
+        self.name = name
+
+    def get_name(self):
+        return self.name
+
+
+class _Result:
+    def __init__(self, host, result, task="a task"):
+        self._host, self._result, self.task_name = _Host(host), result, task
+
+
+class _Play:
+    def __init__(self, phase=None):
+        self.vars = {"fleetsafe_report_phase": phase} if phase else {}
+
+
+class _Stats:
+    def __init__(self, failures):
+        self.failures = failures
+
+    def summarize(self, host):
+        return {"failures": self.failures.get(host, 0)}
+
+
+def _callback(tmp_path):
+    from ansible_collections.fleetsafe.container_engine.plugins.callback.fleet_report import CallbackModule
+    cb = CallbackModule()
+    # the options as Ansible's config would resolve them (the plugin is not loaded through Ansible's loader here)
+    cb._plugin_options = {"report_dir": str(tmp_path / "default"), "summary": False, "keep_records": True}
+    return cb
+
+
+def test_callback_records_a_run_and_writes_the_three_files(tmp_path):
+    cb = _callback(tmp_path)
+    old, mid = facts(), facts("26.1.5", "1.7.24")
+    settings = {"kind": "upgrade", "dir": str(tmp_path / "r"), "hosts_pattern": "web", "target": MID,
+                "hosts": ["web-1", "web-2", "web-3"], "targets": []}
+    cb.v2_playbook_on_play_start(_Play())
+    cb.v2_runner_on_ok(_Result("localhost", {"ansible_facts": {"fleetsafe_report_settings": settings}}))
+    cb.v2_playbook_on_play_start(_Play("preflight"))
+    for host in ("web-1", "web-2"):
+        cb.v2_runner_on_ok(_Result(host, {"ansible_facts": {"container_engine": old}}))
+        cb.v2_runner_on_ok(_Result(host, {"ansible_facts": {"upgrade_result": result("planned")}}))
+    cb.v2_runner_on_unreachable(_Result("web-3", {"msg": "ssh: connect to host web-3 port 22: No route to host"}))
+    cb.v2_runner_on_ok(_Result("localhost", {"ansible_facts": {"fleetsafe_report_rollout": {"started": True}}}))
+    cb.v2_playbook_on_play_start(_Play("rollout"))  # the canary batch
+    cb.v2_runner_on_ok(_Result("web-1", {"ansible_facts": {"upgrade_result": UPGRADED}}))
+    cb.v2_runner_on_ok(_Result("web-1", {"ansible_facts": {"container_engine": mid}}))
+    cb.v2_playbook_on_play_start(_Play("rollout"))  # the next batch
+    cb.v2_runner_on_failed(_Result("web-2", {"msg": "upgrade: rolled back"}, task="Fail the host"))
+    cb.v2_runner_on_ok(_Result("web-2", {"ansible_facts": {"upgrade_result": ROLLED_BACK}}))
+    cb.v2_playbook_on_stats(_Stats({"web-2": 1}))
+
+    data = json.loads((tmp_path / "r" / "upgrade.json").read_text())
+    jsonschema.Draft202012Validator(SCHEMA).validate(data)
+    assert [(h["name"], h["state"], h["batch"]) for h in data["hosts"]] == [
+        ("web-1", "upgraded", 1), ("web-2", "rolled_back", 2), ("web-3", "unreachable", None)]
+    assert data["fleet"]["rollout"]["batches"] == [["web-1"], ["web-2"]]
+    assert data["hosts"][1]["errors"] == [{"task": "Fail the host", "message": "upgrade: rolled back"}]
+    assert "localhost" not in (tmp_path / "r" / "upgrade.txt").read_text()
+    assert (tmp_path / "r" / "upgrade.html").read_text().startswith("<!DOCTYPE html>")
+    assert json.loads((tmp_path / "r" / "upgrade.records.json").read_text())["records"]["web-3"]["unreachable"]
+
+
+def test_callback_leaves_other_playbooks_alone(tmp_path):
+    cb = _callback(tmp_path)
+    cb.v2_runner_on_ok(_Result("h", {"ansible_facts": {"upgrade_result": UPGRADED}}))
+    cb.v2_playbook_on_stats(_Stats({}))
+    assert not (tmp_path / "default").exists() and cb.written is None
+
+
+def test_callback_says_once_when_the_folder_cannot_be_written(tmp_path, capsys):
+    cb = _callback(tmp_path)
+    (tmp_path / "file").write_text("")
+    cb.v2_runner_on_ok(_Result("localhost", {"ansible_facts": {"fleetsafe_report_settings": {
+        "kind": "facts", "dir": str(tmp_path / "file" / "sub"), "hosts": []}}}))
+    cb.v2_playbook_on_stats(_Stats({}))
+    err = capsys.readouterr().err
+    assert cb.written is None
+    assert err.count(f"fleet_report: cannot write the report to {tmp_path / 'file' / 'sub'}") == 1
