@@ -109,7 +109,7 @@ def _reason(state, host, rec, settings):
     """One line saying why the host is in its state: only what the run recorded."""
     res, pre = rec.get('result') or {}, rec.get('preflight') or {}
     if state == 'unreachable':
-        return 'unreachable: ' + _text(rec.get('unreachable')).strip()
+        return _text(rec.get('unreachable')).strip() or 'unreachable'
     if state in ('rolled_back', 'rollback_failed', 'failed') and res.get('failed_step'):
         f = res['failed_step']
         what = ' '.join(x for x in (_text(f.get('step')), _text(f.get('component'))) if x)
@@ -298,7 +298,9 @@ def _ver_cell(h, key):
 
 
 def _fit(text, width):
-    text = ' '.join(str(text).split())
+    text = str(text)
+    indent = text[:len(text) - len(text.lstrip(' '))]
+    text = indent + ' '.join(text.split())
     return text if len(text) <= width else text[:max(width - 3, 0)] + '...'
 
 

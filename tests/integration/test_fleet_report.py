@@ -178,4 +178,4 @@ def test_upgrade_leaves_blocked_hosts_out_and_rolls_the_rest(fleet, ansible_env,
     assert "26.1.5" in h["ready"].exec(["docker", "version", "--format", "{{.Server.Version}}"]).stdout
     dom = chromium.dump_dom(tmp_path / "upgrade.html")
     assert "20.10.24&gt;26.1.5" in dom and "Outcome: steps and measured downtime" in dom
-    chromium.screenshot(tmp_path / "upgrade.html", SHOTS / "upgrade.png")
+    chromium.screenshot(tmp_path / "upgrade.html", SHOTS / "upgrade.png", size="1280,4200")
