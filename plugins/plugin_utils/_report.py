@@ -65,7 +65,7 @@ def _short(version):
     """An engine or containerd version as upstream names it (Debian's +dfsg1, ~ds1 suffixes dropped)."""
     if version in (None, ''):
         return None
-    return str(version).split('+')[0].split('~')[0]
+    return str(version).split('+', maxsplit=1)[0].split('~', maxsplit=1)[0]
 
 
 def _versions(facts):
@@ -220,7 +220,7 @@ def _drift(hosts):
                 table[comp].setdefault(str(v[comp]), []).append(h['name'])
         for client, version in (v.get('clients') or {}).items():
             clients.setdefault(client, {}).setdefault(version, []).append(h['name'])
-    out = {comp: versions for comp, versions in table.items()}
+    out = dict(table)
     out['clients'] = clients
     mixed = [comp for comp in ('engine', 'containerd', 'cli') if len(table[comp]) > 1]
     mixed += ['client ' + c for c, versions in sorted(clients.items()) if len(versions) > 1]
@@ -410,10 +410,11 @@ def _host_html(h):
         out.append(_table(['version', 'before', 'after'], rows))
     findings = h['findings'] or h['blockers']
     if findings:
+        rows = [['<span class="sev-%s">%s</span>' % (_e(f['severity']), _e(f['severity'])),
+                 '<code>%s</code>' % _e(f['id']), _e(f['component']), _e(f['message']), _e(f['remedy']),
+                 _e(f['source'])] for f in findings]
         out.append('<h4>Findings</h4>' + _table(
-            ['severity', 'id', 'component', 'message', 'remedy', 'source'], wide=True, rows=[
-            ['<span class="sev-%s">%s</span>' % (_e(f['severity']), _e(f['severity'])), '<code>%s</code>' % _e(f['id']),
-             _e(f['component']), _e(f['message']), _e(f['remedy']), _e(f['source'])] for f in findings]))
+            ['severity', 'id', 'component', 'message', 'remedy', 'source'], wide=True, rows=rows))
     if h['blockers'] and h['findings']:
         shown = {(f['id'], f['message']) for f in h['findings']}
         extra = [f for f in h['blockers'] if (f['id'], f['message']) not in shown]
@@ -434,9 +435,10 @@ def _host_html(h):
                  _e(', '.join('%s %s' % kv for kv in sorted(s['containers_down_seconds'].items())))]
                 for s in h['steps']]))
         d = h['downtime'] or {}
+        per_container = ''.join(', %s %s s' % (_e(k), _e(v))
+                                for k, v in sorted((d.get('containers_seconds') or {}).items()))
         out.append('<p>Downtime in all: Docker API %s s%s; %s s for the whole host.</p>' % (
-            _e(d.get('api_seconds')), ''.join(', %s %s s' % (_e(k), _e(v)) for k, v in
-                                            sorted((d.get('containers_seconds') or {}).items())), _e(h['seconds'])))
+            _e(d.get('api_seconds')), per_container, _e(h['seconds'])))
     if h['failed_step']:
         f = h['failed_step']
         out.append('<p class="sev-blocker">Failed at %s %s: %s</p>' % (
