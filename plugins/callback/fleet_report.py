@@ -9,7 +9,8 @@ name: fleet_report
 type: aggregate
 short_description: Write the fleet report (terminal table, JSON, HTML) of the facts, check and upgrade playbooks
 version_added: 0.1.0
-author: fleetsafe developers
+author:
+  - fleetsafe developers (@fleetsafe)
 description:
   - Records, for every host of a run of the collection's playbooks C(fleetsafe.container_engine.facts),
     C(fleetsafe.container_engine.check) and C(fleetsafe.container_engine.upgrade), the container engine facts,
