@@ -203,6 +203,12 @@ def _host(name, rec, settings):
         'would_break': {str(label): sorted({_text(f.get('id')) for f in fs if f.get('severity') == 'blocker'})
                         for label, fs in (rec.get('would_break') or {}).items()},
     }
+    # a blocker finding the upgrade role's preflight did not keep as a blocker is one a step of the plan resolves
+    # (a client the plan moves first, a containerd daemon it restarts)
+    judged = bool(res or pre) and host['state'] != 'unreachable'
+    kept = {(b['id'], b['message']) for b in host['blockers']}
+    for f in host['findings']:
+        f['resolved_by_plan'] = judged and f['severity'] == 'blocker' and (f['id'], f['message']) not in kept
     host['reason'] = _reason(host['state'], host, rec, settings)
     return host
 
@@ -410,7 +416,9 @@ def _host_html(h):
         out.append(_table(['version', 'before', 'after'], rows))
     findings = h['findings'] or h['blockers']
     if findings:
-        rows = [['<span class="sev-%s">%s</span>' % (_e(f['severity']), _e(f['severity'])),
+        rows = [['<span class="sev-%s">%s</span>%s' % (
+                    _e(f['severity']), _e(f['severity']),
+                    '<br><span class="muted">the plan resolves it</span>' if f.get('resolved_by_plan') else ''),
                  '<code>%s</code>' % _e(f['id']), _e(f['component']), _e(f['message']), _e(f['remedy']),
                  _e(f['source'])] for f in findings]
         out.append('<h4>Findings</h4>' + _table(

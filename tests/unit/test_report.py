@@ -121,6 +121,10 @@ def test_states_and_reasons_come_from_what_the_run_recorded(report):
     assert "rolled back" in reason["web-2"]
     assert "min_api_override_invalid" in reason["db-1"] and "left untouched" in reason["db-1"]
     assert reason["web-1"].startswith("engine 20.10.24+dfsg1 -> 26.1.5+dfsg1")
+    # the agent at API 1.23 blocks on its own, but the role's preflight kept no blocker for web-1: the plan moves it
+    hosts = {h["name"]: h for h in report["hosts"]}
+    assert [f["resolved_by_plan"] for f in hosts["web-1"]["findings"] if f["id"] == "client_api_too_old"] == [True]
+    assert [f["resolved_by_plan"] for f in hosts["db-1"]["findings"] if f["id"] == "min_api_override_invalid"] == [False]
     assert report["counts"]["upgraded"] == 1 and report["counts"]["unreachable"] == 1
     assert sum(report["counts"].values()) == 5
 
