@@ -18,13 +18,14 @@ export ANSIBLE_FORCE_COLOR := 0
 export ANSIBLE_PIPELINING := True
 export PY_COLORS := 0
 
-.PHONY: help venv collection lab lab-down lint ruff ansible-lint sanity unit integration molecule test demo \
+# browser: Debian's chromium, installed when absent, for the HTML report's tests (tests/browser/chromium.py)
+.PHONY: browser help venv collection lab lab-down lint ruff ansible-lint sanity unit integration molecule test demo \
         bench bench-fleet build clean docs
 
 help:
-	@echo "make demo   - build the lab, start 3 lab hosts at the old set, run the fleet playbook"
+	@echo "make demo   - build the lab, 5 lab hosts at the old set: the check report, then a rollout to the mid set"
 	@echo "make test   - everything: ruff, ansible-lint, build, ansible-test sanity, unit, integration, molecule"
-	@echo "make lab | lab-down | lint | sanity | unit | integration | molecule | bench | bench-fleet | build | docs | clean"
+	@echo "make lab | lab-down | browser | lint | sanity | unit | integration | molecule | bench | bench-fleet | build | docs | clean"
 
 $(BIN)/.stamp: requirements-dev.txt
 	$(PY) -m venv $(VENV)
@@ -44,6 +45,9 @@ lab:
 
 lab-down:
 	$(LAB) down
+
+browser:
+	$(PY) $(CURDIR)/tests/browser/chromium.py ensure
 
 ruff: venv
 	$(BIN)/ruff check .
@@ -73,7 +77,7 @@ unit: venv
 # one (loadgroup), except files whose lab hosts are module-scoped (marked xdist_group). Each worker's lab
 # hosts are its own (unique names).
 LAB_WORKERS ?= 4
-integration: venv lab
+integration: venv lab browser
 	$(BIN)/pytest -q -m lab -n $(LAB_WORKERS) --dist loadgroup --durations 15 tests/integration
 
 # A test run must not change the machine's own Ansible setup: the scenarios turn molecule's prerun off (it would
@@ -90,11 +94,33 @@ test: $(SUITES)
 	@echo "make test: every suite passed ($(SUITES))"
 	@echo "suites: $(words $(SUITES)) passed, 0 failed"
 
+# The demo: five lab hosts at the old set (one with a real API client, one with a fault only the rollout meets, one
+# blocked), the check report first, then the rollout to the mid set: a canary, then a batch of three; the blocked host
+# left out. The upgrade exits 2 because the faulty host rolled back, as intended: the last step checks the report says
+# exactly what the demo set up, and fails otherwise.
+DEMO := $(CURDIR)/build/demo
+DEMO_HOST := $(or $(FLEETSAFE_LAB_PREFIX),fleetsafe-lab)
+DEMO_RUN := ANSIBLE_DISPLAY_SKIPPED_HOSTS=false ANSIBLE_DISPLAY_OK_HOSTS=false $(BIN)/ansible-playbook -i $(DEMO)/inventory.yml
+DEMO_TARGET := -e '{"upgrade_target": {"engine": "26.1.5", "containerd": "1.7.24"}}' -e fleetsafe_hosts=lab
 demo: venv lab
 	$(LAB) down
-	$(LAB) up 3 --inventory $(CURDIR)/build/demo/inventory.yml
-	$(BIN)/ansible-playbook -i $(CURDIR)/build/demo/inventory.yml $(CURDIR)/playbooks/demo.yml
-	@echo "The 3 lab hosts keep running for a look: 'docker exec -it fleetsafe-lab-1 bash'; 'make lab-down' removes them."
+	rm -rf $(DEMO)
+	$(LAB) up 5 --set old --inventory $(DEMO)/inventory.yml
+	$(DEMO_RUN) $(CURDIR)/playbooks/demo.yml
+	@echo "== 1. check: the preflight of every host against the mid set (changes nothing) =="
+	$(DEMO_RUN) fleetsafe.container_engine.check $(DEMO_TARGET) -e fleetsafe_check_report_only=true \
+	  -e fleetsafe_report_dir=$(DEMO)/report
+	@echo "== 2. upgrade: preflight, then a canary and a batch of 3; the blocked host left out =="
+	rc=0; $(DEMO_RUN) fleetsafe.container_engine.upgrade $(DEMO_TARGET) -e fleetsafe_report_dir=$(DEMO)/report \
+	  -e fleetsafe_upgrade_leave_blocked=$(DEMO_HOST)-5 -e fleetsafe_upgrade_canary=1 -e fleetsafe_upgrade_batch_size=3 \
+	  -e fleetsafe_upgrade_stop_at_first_failure=false -e fleetsafe_upgrade_max_fail_percentage=50 || rc=$$?; \
+	  $(BIN)/python -c "import json, sys; r = json.load(open('$(DEMO)/report/upgrade.json')); \
+	    s = {h['name']: h['state'] for h in r['hosts']}; \
+	    want = {'$(DEMO_HOST)-1': 'upgraded', '$(DEMO_HOST)-2': 'upgraded', '$(DEMO_HOST)-3': 'rolled_back', \
+	            '$(DEMO_HOST)-4': 'upgraded', '$(DEMO_HOST)-5': 'blocked'}; \
+	    sys.exit(0 if s == want else 'make demo: the report says %s, the demo set up %s' % (s, want))"; \
+	  echo "make demo: ansible-playbook exited $$rc (2: a host rolled back, as the demo intends); the report says what the demo set up"
+	@echo "The 5 lab hosts keep running for a look: 'docker exec -it $(DEMO_HOST)-1 bash'; 'make lab-down' removes them."
 
 # Speed is measured here, never asserted in tests.
 bench: venv lab
