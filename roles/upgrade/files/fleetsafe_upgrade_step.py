@@ -221,10 +221,44 @@ def act_snapshot(a):
             'engine': server.get('Version'), 'holds': holds(), 'packages': installed_packages(a.get('names'))}
 
 
+RUN_NAME = re.compile(r'^[0-9]{8}T[0-9]{6}$')
+
+
+def private_dir(path):
+    """A folder only root can enter (0700 root:root), made so from its creation; an existing one is closed."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    os.chown(path, 0, 0)
+    os.chmod(path, 0o700)
+
+
+def prune_runs(root, keep, current):
+    """Remove the oldest run folders under ``root`` (named by their start, YYYYmmddTHHMMSS) so that the newest
+    ``keep`` remain, ``current`` always among them; returns the folders removed. Nothing else in ``root`` is
+    touched."""
+    runs = sorted(n for n in os.listdir(root) if RUN_NAME.match(n) and os.path.isdir(os.path.join(root, n)))
+    cur = os.path.basename(current.rstrip('/'))
+    older = [n for n in runs if n != cur]
+    drop = older[:max(0, len(older) - (keep - 1))]
+    for name in drop:
+        shutil.rmtree(os.path.join(root, name))
+    return [os.path.join(root, n) for n in drop]
+
+
 def act_backup(a):
+    old_umask = os.umask(0o077)   # everything the backup writes is root's alone from its creation
+    try:
+        return _backup(a)
+    finally:
+        os.umask(old_umask)
+
+
+def _backup(a):
     dest = a['dir']
+    root = a.get('root') or os.path.dirname(dest.rstrip('/'))
+    private_dir(root)
+    private_dir(dest)
     debs_dir = os.path.join(dest, 'debs')
-    os.makedirs(debs_dir, exist_ok=True)
+    private_dir(debs_dir)
     snap = act_snapshot(a)
     debs, how, missing = [], {}, []
     for pkg, version in sorted(snap['packages'].items()):
@@ -263,7 +297,8 @@ def act_backup(a):
         raise StepError('no .deb could be kept for {}: neither the apt source, /var/cache/apt/archives nor '
                         'dpkg-repack has it; install dpkg-repack or add a source that serves it'.format(
                             ', '.join(missing)))
-    return dict(snap, dir=dest)
+    pruned = prune_runs(root, int(a.get('keep') or 2), dest)
+    return dict(snap, dir=dest, pruned=pruned)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,11 +316,32 @@ def config_paths():
     return found
 
 
+def write_as(path, content, mode, uid, gid):
+    """Write ``content`` to ``path`` (replaced atomically) as a file that has ``mode`` and owner ``uid:gid``
+    before its first byte is written: a file readable by root only is never readable by anyone else, not even
+    for a moment."""
+    tmp = path + '.fleetsafe-tmp'
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchown(fd, uid, gid)
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, 'wb') as fh:
+            fd = None
+            fh.write(content)
+    finally:
+        if fd is not None:
+            os.close(fd)
+    os.replace(tmp, path)
+
+
 def _keep_file(path, dest):
     st = os.stat(path)
     copy = os.path.join(dest, 'config', path.lstrip('/').replace('/', '__'))
-    os.makedirs(os.path.dirname(copy), exist_ok=True)
-    shutil.copyfile(path, copy)
+    os.makedirs(os.path.dirname(copy), mode=0o700, exist_ok=True)
+    with open(path, 'rb') as fh:
+        write_as(copy, fh.read(), st.st_mode & 0o7777, st.st_uid, st.st_gid)
     return {'copy': copy, 'mode': oct(st.st_mode & 0o7777), 'uid': st.st_uid, 'gid': st.st_gid}
 
 
@@ -318,13 +374,8 @@ def _put_back(path, was):
             same = fh.read() == content
         if same and (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (mode, was['uid'], was['gid']):
             return False
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + '.fleetsafe-restore'
-    with open(tmp, 'wb') as fh:
-        fh.write(content)
-    os.chown(tmp, was['uid'], was['gid'])
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    write_as(path, content, mode, was['uid'], was['gid'])
     return True
 
 
