@@ -20,10 +20,8 @@ import traceback
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import parse_status, parse_unix_diag
 
 try:
-    import docker as _docker_sdk
     from docker import APIClient as _APIClient
 except Exception:  # pylint: disable=broad-except  # ImportError, or a broken install
-    _docker_sdk = None
     _APIClient = None
     DOCKER_SDK_IMPORT_ERROR = traceback.format_exc()
 else:
@@ -267,9 +265,6 @@ class Host:
 
     def sdk_available(self):
         return _APIClient is not None
-
-    def sdk_version(self):
-        return getattr(_docker_sdk, '__version__', None) if _docker_sdk is not None else None
 
     def api(self, socket_path, path, params=None):
         """GET path (no API version prefix) on the unix socket -> decoded JSON. Raises EngineError."""

@@ -334,17 +334,6 @@ def user_unit_from_cgroup(text):
     return None
 
 
-def system_unit_from_cgroup(text):
-    """/proc/PID/cgroup -> the systemd system unit (e.g. docker.service) when under system.slice."""
-    for line in (text or '').splitlines():
-        parts = line.split(':', 2)[-1].split('/')
-        if 'system.slice' in parts:
-            index = parts.index('system.slice')
-            if index + 1 < len(parts) and parts[index + 1].endswith('.service'):
-                return parts[index + 1]
-    return None
-
-
 def split_image(image):
     """'caprover/caprover:1.12.0' -> ('caprover/caprover', '1.12.0'); 'localhost:5000/a' -> ('localhost:5000/a', None).
 

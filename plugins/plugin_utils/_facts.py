@@ -232,11 +232,6 @@ class Client:
         self.exe = None     # a host process: its executable
         self.unit = None    # a systemd service that points a program at the socket
 
-    @property
-    def product(self):
-        """How a person names the client: its image (caprover/caprover), else its name."""
-        return self.image_name or self.name
-
 
 def next_start_environment(entries):
     """The entries of dockerd's environment (source: ENV_SOURCES) its next start uses: what the unit, its drop-ins
