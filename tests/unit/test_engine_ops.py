@@ -254,3 +254,13 @@ def test_steps_apt_can_make_are_no_blocker_and_nothing_to_move_asks_nothing():
     sim = Sim()
     assert A.simulate_steps("/x", [dict(steps[0], packages={"containerd": "2.1.9+ds1-5"})], INSTALLED_NEW,
                             simulate=sim) == [] and sim.asked == []
+
+
+def test_package_names_filter_reads_the_one_table():
+    from ansible.errors import AnsibleFilterError
+    from ansible_collections.fleetsafe.container_engine.plugins.filter.package_names import FilterModule
+    names = FilterModule().filters()["package_names"]
+    assert names("docker-ce") == PACKAGE_FAMILIES["docker-ce"] == {
+        "engine": "docker-ce", "cli": "docker-ce-cli", "containerd": "containerd.io"}
+    with pytest.raises(AnsibleFilterError, match="^package_names: 'podman' is not a package family"):
+        names("podman")
