@@ -66,7 +66,10 @@ class Daemon(object):
             argv = ['journalctl', '-u', self.unit]
         if since is not None:
             argv += ['--since', '@%d' % int(since - 1)]
-        return R.run(argv + ['-n', '80', '--no-pager', '-o', 'cat'], check=False).stdout.splitlines()
+        # a rootless daemon restarted by systemd again and again prints RootlessKit's lines each time: its own
+        # refusal may lie further back than a system daemon's
+        lines = '200' if self.scope == 'rootless' else '80'
+        return R.run(argv + ['-n', lines, '--no-pager', '-o', 'cat'], check=False).stdout.splitlines()
 
     def reason(self, since=None, wait=2.0):
         """The reason from the journal; journald may need a moment to have the daemon's last lines."""
