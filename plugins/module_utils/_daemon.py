@@ -199,7 +199,7 @@ def down_seconds(before, after):
     return down
 
 
-def start_containers(daemon, wanted, timeout, retry_until=None):
+def start_containers(daemon, wanted, timeout, wait=True):
     """Start what is not running among ``wanted`` (names or IDs) and wait until each runs (and is healthy where
     it has a healthcheck). dockerd may still be reconnecting to a restarted containerd: a refused start is
     tried again until the wait ends. Returns {'started': [...], 'missing': [...]}."""
@@ -230,15 +230,19 @@ def start_containers(daemon, wanted, timeout, retry_until=None):
     def up(st, n):
         return n in st and st[n]['running'] and st[n]['health'] in (None, 'healthy')
     present = [n for n in wanted if n not in missing]
+    names = dict((n, now_state[n]['name']) for n in to_start)
+    if not wait:
+        if errors:
+            raise R.OpError('docker start %s failed: %s' % (' '.join(pending), errors['start']))
+        return {'started': [names[n] for n in to_start], 'missing': missing}
     try:
-        R.wait_for(lambda: all(up(state(), n) for n in present), max(1, end - R.now()),
+        R.wait_for(lambda: all(up(state(), n) for n in present), max(1, round(end - R.now())),
                    'containers %s to run' % ', '.join(present))
     except R.OpError as exc:
         st = state()
         bad = dict((n, (st[n]['status'] + (' ' + st[n]['health'] if st[n]['health'] else '')) if n in st
                     else 'missing') for n in present if not up(st, n))
         raise R.OpError('%s: %s%s' % (exc, bad, (' start errors: %s' % errors) if errors else '')) from None
-    names = dict((n, now_state[n]['name']) for n in to_start)
     return {'started': [names[n] for n in to_start], 'missing': missing}
 
 
@@ -261,7 +265,8 @@ def containers_to_stop(daemon, answering, want, containers=None, running=False):
     return engine, [c for c in listed if c['id'] in wanted or c['name'] in wanted], None, False
 
 
-def restart_with_containers(daemon, want, timeout, restart=True, containers=None, running=False, note=None):
+def restart_with_containers(daemon, want, timeout, restart=True, containers=None, running=False, note=None,
+                            wait=True):
     """The one restart of a daemon the upgrade and the rollback do: the containers to stop (containers_to_stop)
     noted (in ``note``, a JSON file, when given) and stopped cleanly while the API still answers, then the restart
     (or only the wait, restart=False) until the daemon answers as ``want``, then those containers started again
@@ -291,7 +296,7 @@ def restart_with_containers(daemon, want, timeout, restart=True, containers=None
     result['seconds'] = round(up - t0, 2)
     result['version'] = daemon.version()
     if before:
-        started = start_containers(engine, [c['name'] for c in before], timeout)
+        started = start_containers(engine, [c['name'] for c in before], timeout, wait=wait)
         result['containers_started'], result['containers_gone'] = started['started'], started['missing']
         after = dict((c['id'], c) for c in engine.containers(all_=True))
         result['containers_down_seconds'] = down_seconds(before, after)

@@ -71,6 +71,13 @@ options:
         live-restore keeps them running across this change. Not with O(containers).
     type: bool
     default: false
+  wait_running:
+    description:
+      - After starting the containers, wait until each runs (and is healthy where it has a healthcheck). V(false)
+        only starts them - for a step after which a client the new engine refuses may exit until a later step
+        moves it; the caller checks them itself.
+    type: bool
+    default: true
   note:
     description:
       - A file to write, before anything stops, with the containers that ran and the daemon (JSON), so that a
@@ -199,6 +206,7 @@ def main():
             containers=dict(type='list', elements='str', default=[]),
             running_containers=dict(type='bool', default=False),
             note=dict(type='path'),
+            wait_running=dict(type='bool', default=True),
             timeout=dict(type='int', default=90),
         ),
         required_if=[('scope', 'rootless', ['user'])],
@@ -245,7 +253,7 @@ def main():
     try:
         result = D.restart_with_containers(daemon, p['version'], p['timeout'], restart=restart,
                                            containers=p['containers'], running=p['running_containers'],
-                                           note=p['note'])
+                                           note=p['note'], wait=p['wait_running'])
     except (R.OpError, OSError) as exc:
         module.fail_json(msg=str(exc), restarted=restart, version_before=answering)
     module.exit_json(changed=restart or bool(result['containers_started']), **result)
