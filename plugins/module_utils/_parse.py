@@ -21,6 +21,13 @@ PACKAGES = (
     'rootlesskit', 'slirp4netns', 'uidmap',
 )
 
+# The package families: which package is the engine, its client and containerd (one table for every role and
+# module that needs it).
+PACKAGE_FAMILIES = {
+    'debian': {'engine': 'docker.io', 'cli': 'docker-cli', 'containerd': 'containerd'},
+    'docker-ce': {'engine': 'docker-ce', 'cli': 'docker-ce-cli', 'containerd': 'containerd.io'},
+}
+
 DPKG_FORMAT = '${Package}\\t${db:Status-Abbrev}\\t${Version}\\n'
 
 # How much of a value a message echoes: enough to recognise it, never a whole pasted file.
@@ -72,6 +79,35 @@ def upstream_version(version):
     if not match:
         return None
     return '%s.%s.%s' % (match.group(1), match.group(2), match.group(3) or '0')
+
+
+def on_line(version, wanted):
+    """Whether package or upstream ``version`` is ``wanted``: a line ('26.1') takes any release on it, a release
+    ('26.1.5') only itself. '26.1.5+dfsg1-9' is on 26.1 and is 26.1.5; '26.10.1-1' is not on 26.1."""
+    up = upstream_version(version)
+    if up is None or not wanted:
+        return False
+    if str(wanted).count('.') == 1:
+        return up.split('.')[:2] == str(wanted).split('.')
+    return up == upstream_version(wanted)
+
+
+def live_restore_covers(running, target):
+    """Whether live-restore keeps containers running across a restart from dockerd ``running`` to ``target``:
+    dockerd promises it across patch releases of the same line only (26.1.4 -> 26.1.5, not 26.1 -> 27.0)."""
+    a, b = upstream_version(running), upstream_version(target)
+    return a is not None and b is not None and a.split('.')[:2] == b.split('.')[:2]
+
+
+def daemon_is_stale(running, installed, binary_replaced=False):
+    """Whether a running daemon is older than its installed binary: its binary was replaced on disk, or the
+    version it answers with differs from the installed package's. None when either version is unknown."""
+    if binary_replaced:
+        return True
+    a, b = upstream_version(running), upstream_version(installed)
+    if a is None or b is None:
+        return None
+    return a != b
 
 
 def api_tuple(api):
@@ -311,17 +347,6 @@ def user_unit_from_cgroup(text):
                     if later.endswith('.service'):
                         return later
                 return None
-    return None
-
-
-def system_unit_from_cgroup(text):
-    """/proc/PID/cgroup -> the systemd system unit (e.g. docker.service) when under system.slice."""
-    for line in (text or '').splitlines():
-        parts = line.split(':', 2)[-1].split('/')
-        if 'system.slice' in parts:
-            index = parts.index('system.slice')
-            if index + 1 < len(parts) and parts[index + 1].endswith('.service'):
-                return parts[index + 1]
     return None
 
 

@@ -250,11 +250,6 @@ class Client:
         self.managed_by = None  # compose, swarm: what recreates the container from its own definition
         self.manager = None     # what the facts say about that manager (as_manager)
 
-    @property
-    def product(self):
-        """How a person names the client: its image (caprover/caprover), else its name."""
-        return self.image_name or self.name
-
 
 def next_start_environment(entries):
     """The entries of dockerd's environment (source: ENV_SOURCES) its next start uses: what the unit, its drop-ins

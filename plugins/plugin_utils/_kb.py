@@ -471,11 +471,6 @@ class Knowledge:
     def program_row(self, name, version):
         return _first_containing(self.program_rows(name), version)
 
-    def rule(self, rule_id):
-        """The upgrade rule, or None when it is absent or switched off."""
-        row = self.rules.get(rule_id)
-        return row if row is not None and row.get('enabled', True) else None
-
 
 def _first_containing(rows, version):
     for row in rows:

@@ -20,6 +20,10 @@ KEEP_DROPIN = "/etc/systemd/system/containerd.service.d/fs8c-keep.conf"
 FAULT_PKG = "fs8c-min-api-dropin"
 FAULT_DROPIN = "/etc/systemd/system/docker.service.d/fs8c-min-api.conf"
 FAULT_REPO = "/opt/fs8c-fault"
+# an operator's proxy drop-in with a password, readable by root only: the backup must not leak it
+PROXY_DROPIN = "/etc/systemd/system/docker.service.d/http-proxy.conf"
+PROXY_TEXT = '[Service]\nEnvironment="HTTPS_PROXY=http://fleet:s3cret-pw@proxy.invalid:3128"\n'
+BACKUPS = "/var/backups/fleetsafe-container-engine"
 
 # A package that ships a docker.service drop-in setting DOCKER_MIN_API_VERSION=1.17 (dockerd 26.1.5 refuses to
 # start with it) and reloads systemd, served from a flat repository beside the lab's: the role installs it with
@@ -61,6 +65,22 @@ def docker_pid(host) -> str:
     return host.exec(["systemctl", "show", "-p", "MainPID", "--value", "docker"]).stdout.strip()
 
 
+def assert_backup_private(host, backup_dir: str) -> None:
+    """The backup folder is root's alone and every kept copy has its original's mode and owner: a non-root user
+    (nobody) can list or read nothing, the password-holding drop-in's copy is 0600 root."""
+    assert stat(host, BACKUPS).split()[:2] == ["700", "root:root"]
+    copy = f"{backup_dir}/config/{PROXY_DROPIN.lstrip('/').replace('/', '__')}"
+    assert host.exec(["cat", copy]).stdout == PROXY_TEXT
+    assert stat(host, copy).split()[:2] == stat(host, PROXY_DROPIN).split()[:2] == ["600", "root:root"]
+    assert stat(host, f"{backup_dir}/state.json").split()[0] == "600"
+    for argv in (["find", BACKUPS], ["cat", copy], ["cat", f"{backup_dir}/state.json"], ["ls", backup_dir]):
+        res = host.exec(["runuser", "-u", "nobody", "--", *argv], check=False)
+        assert "s3cret" not in res.stdout and "Permission denied" in res.stderr, (argv, res)
+        assert res.returncode != 0 and res.stdout.strip() in ("", BACKUPS), (argv, res)
+    # inside the closed folder no folder is open to others either (a kept 0644 file stays 0644, as its original)
+    assert host.exec(["find", backup_dir, "-type", "d", "-perm", "/o+rwx"]).stdout == ""
+
+
 def test_refused_daemon_json_key_is_renamed_shown_in_check_mode_and_restored_by_a_rollback(
         lab_host_factory, ansible_env):
     host = start(lab_host_factory, "old")
@@ -69,6 +89,8 @@ def test_refused_daemon_json_key_is_renamed_shown_in_check_mode_and_restored_by_
     host.sh(f"chmod 640 {DAEMON_JSON}\n"
             f"mkdir -p {KEEP_DROPIN.rsplit('/', 1)[0]}\n"
             f"printf '[Service]\\nLimitNOFILE=1048576\\n' > {KEEP_DROPIN} && chmod 600 {KEEP_DROPIN}\n"
+            f"mkdir -p {PROXY_DROPIN.rsplit('/', 1)[0]} && install -m 600 /dev/null {PROXY_DROPIN}\n"
+            f"printf '{PROXY_TEXT}' > {PROXY_DROPIN}\n"
             "systemctl daemon-reload && systemctl restart docker")
     assert versions(host)[0] == "20.10.24+dfsg1"     # 20.10 starts with "graph"
     data = seed(host)
@@ -114,10 +136,16 @@ def test_refused_daemon_json_key_is_renamed_shown_in_check_mode_and_restored_by_
     assert versions(host) == ("20.10.24+dfsg1", "1.6.20~ds1") and packages(host) == before
     assert running(host)["keeper"] == "running" and checksum(host) == data
     assert r["rollback"]["smoke"] == "ok"
+    assert_backup_private(host, r["backup_dir"])
+    assert stat(host, PROXY_DROPIN).split()[:2] == ["600", "root:root"]
 
     # the upgrade proper: "graph" renamed "data-root" (same value, other keys and the mode kept), dockerd 26 up
-    run = play(host, ansible_env, "mid")
+    first_backup = r["backup_dir"]
+    run = play(host, ansible_env, "mid", upgrade_backup_keep=1)
     assert run.rc == 0 and run.result["status"] == "upgraded", run
+    # one run kept: the rollback's backup folder went, and the outcome says so
+    assert run.result["backup_pruned"] == [first_backup]
+    assert host.exec(["ls", BACKUPS]).stdout.split() == [run.result["backup_dir"].rsplit("/", 1)[1]]
     assert [s["action"] for s in run.result["steps"]] == [
         "edit_daemon_config", "upgrade_containerd", "restart_containerd", "upgrade_engine", "restart_engine"]
     edited = json.loads(daemon_json(host))

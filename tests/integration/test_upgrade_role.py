@@ -81,6 +81,22 @@ def test_intermediate_containerd_line_missing_is_a_preflight_blocker(lab_host_fa
     assert packages(host) == before and docker_pid(host) == pid
 
 
+def test_a_step_apt_cannot_make_is_a_preflight_blocker_naming_the_packages_in_the_way(lab_host_factory, ansible_env):
+    # new -> mid goes down: Debian's docker.io 28.5.2 pulls tini-static, 26.1.5 needs tini, which tini-static
+    # breaks. Before, containerd went down first and the engine step failed ("pkgProblemResolver::Resolve generated
+    # breaks"), then a rollback; now preflight asks apt about every step and nothing changes
+    host = start(lab_host_factory, "new")
+    drop_host_sources(host)
+    before, pid = packages(host), docker_pid(host)
+    run = play(host, ansible_env, "mid")
+    assert run.rc != 0 and run.result.get("status") == "blocked", run
+    [blocker] = [b for b in run.result["blockers"] if b["id"] == "apt-cannot-make-step"]
+    assert blocker["packages"] == ["tini-static", "tini"] and "upgrade_engine" in blocker["message"], blocker
+    assert "tini-static: Breaks: tini" in run.out
+    assert packages(host) == before and docker_pid(host) == pid
+    assert host.exec(["test", "-e", "/var/backups/fleetsafe-container-engine"], check=False).returncode != 0
+
+
 def assert_rolled_back(host, run, data, step, engine="20.10.24+dfsg1", containerd="1.6.20~ds1"):
     assert run.rc != 0, run
     r = run.result

@@ -112,12 +112,10 @@ def test_plan_says_how_each_refused_setting_is_edited():
 
 
 def load_step_script():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('fleetsafe_upgrade_step',
-                                                  ROOT / 'roles/upgrade/files/fleetsafe_upgrade_step.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """The backup and rollback's configuration rules (module_utils/_backup.py, used by engine_backup and
+    engine_rollback)."""
+    from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _backup
+    return _backup
 
 
 def test_rollback_puts_the_configuration_back_exactly(tmp_path, monkeypatch):

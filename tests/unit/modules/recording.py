@@ -13,7 +13,7 @@ from ansible_collections.fleetsafe.container_engine.plugins.module_utils import 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._host import EngineError
 
 METHODS = ("run", "which", "read", "listdir", "readlink", "exists", "processes", "user_name", "current_user",
-           "socket_state", "sdk_available", "sdk_version", "sdk_missing_message", "api", "own_pid", "process_sockets",
+           "socket_state", "sdk_available", "sdk_missing_message", "api", "own_pid", "process_sockets",
            "unix_peers", "file_owner", "registry_tags", "registry_digest")
 
 

@@ -1,0 +1,95 @@
+"""The upgrade's host-side modules end to end through AnsibleModule: bad input is one error naming the value, with
+nothing run on the host; check mode changes nothing; the documentation lists every option the module takes."""
+from __future__ import annotations
+
+import importlib
+import json
+
+import pytest
+import yaml
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
+
+MODULES = ["apt_resolve", "engine_backup", "engine_rollback", "daemon_restart", "shims_clear"]
+
+
+def module(name):
+    return importlib.import_module(f"ansible_collections.fleetsafe.container_engine.plugins.modules.{name}")
+
+
+@pytest.fixture
+def no_host(monkeypatch):
+    """Nothing may run on the host: any program call fails the test."""
+    calls = []
+
+    def run(argv, **kw):
+        calls.append(argv)
+        raise AssertionError(f"ran {argv} on bad input")
+    monkeypatch.setattr(R, "run", run)
+    return calls
+
+
+def call(name, args, capsys):
+    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
+        module(name).main()
+    return exit_info.value.code, json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("name,args,words", [
+    ("engine_backup", {"run": "yesterday", "packages": ["docker.io"]}, "run='yesterday' is not a run name"),
+    ("engine_backup", {"run": "20261205T051000", "packages": ["docker.io"], "keep": 0}, "keep=0 keeps no backup"),
+    ("engine_backup", {"run": "20261205T051000", "packages": ["Docker IO"]}, "'Docker IO' is not a package name"),
+    ("engine_backup", {"run": "20261205T051000", "packages": ["docker.io"], "root": "/"}, "root='/' must be"),
+    ("apt_resolve", {"steps": [{"action": "upgrade_engine"}]}, "lacks order, component, to"),
+    ("apt_resolve", {"steps": [], "package_family": "podman"}, "value of package_family must be one of"),
+    ("daemon_restart", {"version": "latest"}, "version='latest' is not a release"),
+    ("daemon_restart", {"scope": "rootless"}, "scope is rootless but all of the following are missing: user"),
+    ("daemon_restart", {"containers": ["a"], "running_containers": True}, "mutually exclusive"),
+    ("daemon_restart", {"timeout": 0}, "timeout=0"),
+    ("engine_rollback", {"dir": "/nonexistent/20261205T051000"}, "holds no backup (state.json missing)"),
+])
+def test_bad_input_is_one_error_naming_the_value_and_nothing_runs(name, args, words, no_host, capsys):
+    code, out = call(name, args, capsys)
+    assert code == 1 and out["failed"] and words in out["msg"], out
+    assert no_host == []
+
+
+def test_rootless_user_that_does_not_exist_is_named(no_host, capsys):
+    code, out = call("daemon_restart", {"scope": "rootless", "user": "no-such-user-fs"}, capsys)
+    assert code == 1 and "user='no-such-user-fs': no such user" in out["msg"] and no_host == []
+
+
+def test_backup_in_check_mode_writes_nothing_and_says_what_it_would_prune(tmp_path, monkeypatch, capsys):
+    for name in ("20261203T080000", "20261204T090000"):
+        (tmp_path / name).mkdir()
+    dpkg = "docker.io\t20.10.24+dfsg1-1+deb12u1+b6\tii \ncontainerd\t1.6.20~ds1-1+deb12u3\tii \n"
+    monkeypatch.setattr(R, "run", lambda argv, **kw: R.Result(0, dpkg, ""))
+    code, out = call("engine_backup", {"run": "20261205T051000", "packages": ["docker.io", "containerd"],
+                                       "root": str(tmp_path), "_ansible_check_mode": True}, capsys)
+    assert code == 0 and out["changed"] and out["pruned"] == [str(tmp_path / "20261203T080000")]
+    assert out["packages"] == {"docker.io": "20.10.24+dfsg1-1+deb12u1+b6", "containerd": "1.6.20~ds1-1+deb12u3"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["20261203T080000", "20261204T090000"]
+
+
+def test_shims_clear_in_check_mode_ends_nothing(monkeypatch, capsys):
+    from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _shims as S
+    orphan = {"pid": 4242, "binary": "/usr/bin/containerd-shim-runc-v2", "deleted": True, "namespace": "moby",
+              "id": "c" * 64, "version": "2.1.9+unknown"}
+    monkeypatch.setattr(S, "list_shims", lambda proc="/proc": [orphan])
+    monkeypatch.setattr(R, "run", lambda argv, **kw: R.Result(
+        0, "containerd github.com/containerd/containerd 1.7.24~ds1 1.7.24~ds1-6+deb13u1\n", ""))
+    monkeypatch.setattr("os.kill", lambda *a: pytest.fail("killed in check mode"))
+    code, out = call("shims_clear", {"_ansible_check_mode": True}, capsys)
+    assert code == 0 and out["changed"] and out["cleared"] == ["c" * 64] and out["killed"] == []
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_documentation_lists_every_option_and_parses(name):
+    mod = module(name)
+    doc = yaml.safe_load(mod.DOCUMENTATION)
+    yaml.safe_load(mod.EXAMPLES)
+    ret = yaml.safe_load(mod.RETURN)
+    assert doc["module"] == name and ret
+    source = open(mod.__file__).read()
+    for option in doc["options"]:
+        assert f"{option}=dict(" in source, option
