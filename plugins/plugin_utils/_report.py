@@ -416,11 +416,13 @@ def _host_html(h):
         out.append(_table(['version', 'before', 'after'], rows))
     findings = h['findings'] or h['blockers']
     if findings:
-        rows = [['<span class="sev-%s">%s</span>%s' % (
-                    _e(f['severity']), _e(f['severity']),
-                    '<br><span class="muted">the plan resolves it</span>' if f.get('resolved_by_plan') else ''),
-                 '<code>%s</code>' % _e(f['id']), _e(f['component']), _e(f['message']), _e(f['remedy']),
-                 _e(f['source'])] for f in findings]
+        resolved = '<br><span class="muted">the plan resolves it</span>'
+        rows = []
+        for f in findings:
+            note = resolved if f.get('resolved_by_plan') else ''
+            severity = '<span class="sev-%s">%s</span>%s' % (_e(f['severity']), _e(f['severity']), note)
+            rows.append([severity, '<code>%s</code>' % _e(f['id']), _e(f['component']), _e(f['message']),
+                         _e(f['remedy']), _e(f['source'])])
         out.append('<h4>Findings</h4>' + _table(
             ['severity', 'id', 'component', 'message', 'remedy', 'source'], wide=True, rows=rows))
     if h['blockers'] and h['findings']:

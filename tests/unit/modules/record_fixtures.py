@@ -176,7 +176,6 @@ def scenario_floating(host: lab.LabHost) -> None:
            registries=[{"url": REGISTRY_URL}])
 
 
-
 def scenario_ce(host: lab.LabHost) -> None:
     host.install_set("mid", family="docker-ce")
     record(host, "ce_mid", "docker-ce family, mid set (Docker's docker-ce 5:26.1.5-1~debian.12~bookworm, "
