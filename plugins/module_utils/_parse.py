@@ -24,8 +24,9 @@ PACKAGES = (
 # The package families: which package is the engine, its client and containerd (one table for every role and
 # module that needs it).
 PACKAGE_FAMILIES = {
-    'debian': {'engine': 'docker.io', 'cli': 'docker-cli', 'containerd': 'containerd'},
-    'docker-ce': {'engine': 'docker-ce', 'cli': 'docker-ce-cli', 'containerd': 'containerd.io'},
+    'debian': {'engine': 'docker.io', 'cli': 'docker-cli', 'containerd': 'containerd', 'rootless': 'rootlesskit'},
+    'docker-ce': {'engine': 'docker-ce', 'cli': 'docker-ce-cli', 'containerd': 'containerd.io',
+                  'rootless': 'docker-ce-rootless-extras'},
 }
 
 DPKG_FORMAT = '${Package}\\t${db:Status-Abbrev}\\t${Version}\\n'
@@ -133,13 +134,6 @@ def parse_dpkg_query(text):
 
 # The two package families and their package for each component: Debian's archive and Docker's repository.
 # The one table of them (the filters' version checks in plugin_utils/_versions.py read it too).
-PACKAGE_FAMILIES = {
-    'debian': {'engine': 'docker.io', 'cli': 'docker-cli', 'containerd': 'containerd', 'rootless': 'rootlesskit'},
-    'docker-ce': {'engine': 'docker-ce', 'cli': 'docker-ce-cli', 'containerd': 'containerd.io',
-                  'rootless': 'docker-ce-rootless-extras'},
-}
-
-
 def package_family(packages, component='engine'):
     """The family whose COMPONENT package is installed (docker-ce before debian, as apt lets only one be), or None."""
     for family in ('docker-ce', 'debian'):

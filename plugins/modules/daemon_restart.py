@@ -190,7 +190,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _daemon as D
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
-from ansible_collections.fleetsafe.container_engine.plugins.module_utils._common import RELEASE_RE
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import RELEASE_RE
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import shown
 
 

@@ -261,6 +261,7 @@ def test_package_names_filter_reads_the_one_table():
     from ansible_collections.fleetsafe.container_engine.plugins.filter.package_names import FilterModule
     names = FilterModule().filters()["package_names"]
     assert names("docker-ce") == PACKAGE_FAMILIES["docker-ce"] == {
-        "engine": "docker-ce", "cli": "docker-ce-cli", "containerd": "containerd.io"}
+        "engine": "docker-ce", "cli": "docker-ce-cli", "containerd": "containerd.io",
+        "rootless": "docker-ce-rootless-extras"}
     with pytest.raises(AnsibleFilterError, match="^package_names: 'podman' is not a package family"):
         names("podman")
