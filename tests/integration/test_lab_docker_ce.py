@@ -88,10 +88,20 @@ def test_docker_ce_set_installs_and_runs(host, set_name):
     assert owner.startswith("docker-ce-rootless-extras:")
 
 
+def at_new_set(host) -> dict:
+    """The host at the docker-ce new set, whatever ran before on it: xdist may hand this file's tests to a worker
+    between other files' tests, and pytest then starts the module's host afresh."""
+    pins = lab.docker_ce_pins("new")
+    res = host.exec(["dpkg-query", "-W", "-f=${Package}\t${Version}\n", *pins], check=False)
+    if dict(line.split("\t") for line in res.stdout.splitlines() if "\t" in line) != pins:
+        host.install_set("new", family="docker-ce", restart=False)
+    return lab.MANIFEST["sets"]["new"]
+
+
 def test_relations_are_dockers(host):
     """What apt would do to the last set's host if asked for Debian's packages: Docker's Conflicts remove the
     family (docker-ce conflicts with docker.io; containerd.io provides, conflicts with and replaces containerd)."""
-    new = lab.MANIFEST["sets"]["new"]
+    new = at_new_set(host)
     sim = host.exec(["apt-get", "install", "-s", "-qq", f"docker.io={new['docker.io']}",
                      f"containerd={new['containerd']}"], check=False).stdout
     removed = set(re.findall(r"^Remv (\S+)", sim, re.M))
@@ -106,7 +116,7 @@ def test_debians_docker_cli_takes_dockers_engine_with_it(host):
     """Docker's packaging of these releases does not name Debian's docker-cli (split from docker.io in 26.x) in
     docker-ce-cli's Conflicts; Debian's docker-cli names docker-ce-cli in its own. So asking for docker-cli alone on a
     docker-ce host makes apt remove docker-ce-cli and, through docker-ce's Depends, the engine itself."""
-    new = lab.MANIFEST["sets"]["new"]
+    new = at_new_set(host)
     assert "docker-cli" not in host.exec(["dpkg-query", "-W", "-f=${Conflicts}", "docker-ce-cli"]).stdout
     sim = host.exec(["apt-get", "install", "-s", "-qq", f"docker-cli={new['docker-cli']}"], check=False).stdout
     removed = set(re.findall(r"^Remv (\S+)", sim, re.M))
