@@ -155,6 +155,17 @@ def _floating_how(ctx, client, rows, api, verdict):
         format_api(api), 'older' if verdict == 'too_old' else 'newer', ', '.join(row['id'] for row in rows))
 
 
+def _spoken(ctx, client, verdict, kind, data, how):
+    """(api, how, rows) of a too_new / too_old verdict: the API the client speaks (for a floating tag, the best any
+    of its breaking releases speaks, said so in ``how``), and the knowledge-base rows it was judged across (())."""
+    if kind == 'floating':
+        api = _floating_api(data, verdict)
+        return api, _floating_how(ctx, client, data, api, verdict), data
+    if kind == 'fixed':
+        return data, how, ()
+    return (data[0] if verdict == 'too_new' else data[1]), how, ()
+
+
 @finding('client_api_unknown', 'info', 'client:NAME', kb=['clients:*'],
          summary='a program talks to the Docker socket and nothing tells which API version it speaks')
 def client_api_unknown(ctx, me):
@@ -190,12 +201,7 @@ def client_api_unknown(ctx, me):
 def client_api_too_new(ctx, me):
     kb, rng = ctx.kb, ctx.judged_range
     for client, who, kind, data, how, row in _verdicts(ctx, 'too_new'):
-        rows = data if kind == 'floating' else ()
-        if rows:
-            api = _floating_api(rows, 'too_new')
-            how = _floating_how(ctx, client, rows, api, 'too_new')
-        else:
-            api = data if kind == 'fixed' else data[0]
+        api, how, rows = _spoken(ctx, client, 'too_new', kind, data, how)
         product = client_product(kb, client)
         first = kb.first_engine_line_serving(api)
         remedy = []
@@ -227,12 +233,7 @@ def client_api_too_new(ctx, me):
 def client_api_too_old(ctx, me):
     kb, rng = ctx.kb, ctx.judged_range
     for client, who, kind, data, how, row in _verdicts(ctx, 'too_old'):
-        rows = data if kind == 'floating' else ()
-        if rows:
-            api = _floating_api(rows, 'too_old')
-            how = _floating_how(ctx, client, rows, api, 'too_old')
-        else:
-            api = data if kind == 'fixed' else data[1]
+        api, how, rows = _spoken(ctx, client, 'too_old', kind, data, how)
         product = client_product(kb, client)
         if rng.env_floor is not None and api >= rng.env_floor:
             help_text = ('an override could help: DOCKER_MIN_API_VERSION=%s is accepted by Engine %s (lowest '
