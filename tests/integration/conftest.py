@@ -54,7 +54,7 @@ def lab_host_factory(lab_ready, request):
 
     def make(set_name: str | None = None, family: str = "debian") -> lab.LabHost:
         """A lab host with no engine, or at SET_NAME of FAMILY (started from that set's image, made on first use)."""
-        host = lab.LabHost(f"fleetsafe-it-{worker}-{tag}-{len(made) + 1}")
+        host = lab.LabHost(f"{lab.IT_PREFIX}-{worker}-{tag}-{len(made) + 1}")
         made.append(host)
         host.start(set_name, family)
         return host

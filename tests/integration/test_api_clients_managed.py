@@ -113,7 +113,7 @@ def wait_healthy(host: lab.LabHost, name: str) -> None:
 def host(lab_ready):
     """Engine 20.10.24 with Compose v2 and three agents at 1.0.0 (API 1.23): a Compose project's, a Compose project's
     whose file is gone, and a swarm service's task."""
-    made = lab.LabHost(f"fleetsafe-it-managed-{uuid.uuid4().hex[:6]}")
+    made = lab.LabHost(f"{lab.IT_PREFIX}-managed-{uuid.uuid4().hex[:6]}")
     try:
         made.start("old")
         made.load_agent()

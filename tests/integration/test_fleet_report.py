@@ -35,7 +35,7 @@ DROPIN = "/etc/systemd/system/docker.service.d/min-api.conf"
 @pytest.fixture(scope="module")
 def fleet(lab_ready, tmp_path_factory):
     tag = uuid.uuid4().hex[:6]
-    names = {role: f"fleetsafe-it-fleet-{tag}-{role}" for role in ("current", "blocked", "ready")}
+    names = {role: f"{lab.IT_PREFIX}-fleet-{tag}-{role}" for role in ("current", "blocked", "ready")}
     made = []
     try:
         for role, set_name in (("current", "mid"), ("blocked", "old"), ("ready", "old")):
@@ -46,10 +46,10 @@ def fleet(lab_ready, tmp_path_factory):
         made[1].sh(f"mkdir -p {Path(DROPIN).parent}\n"
                    f"printf '[Service]\\nEnvironment=DOCKER_MIN_API_VERSION=1.17\\n' > {DROPIN}\n"
                    "systemctl daemon-reload && systemctl restart docker")
-        names["gone"] = f"fleetsafe-it-fleet-{tag}-gone"
+        names["gone"] = f"{lab.IT_PREFIX}-fleet-{tag}-gone"
         inv = json.loads(lab.inventory_text([names[r] for r in ("current", "blocked", "ready", "gone")],
                                             group="docker_hosts").split("\n", 1)[1])
-        names["down"] = f"fleetsafe-it-fleet-{tag}-down"
+        names["down"] = f"{lab.IT_PREFIX}-fleet-{tag}-down"
         inv["all"]["children"]["docker_hosts"]["hosts"][names["down"]] = {
             "ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": 1,
             "ansible_ssh_common_args": "-o ConnectTimeout=3"}

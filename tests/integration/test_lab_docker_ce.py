@@ -26,7 +26,7 @@ def upstream(pkg_version: str) -> str:
 @pytest.fixture(scope="module")
 def host():
     lab.build()
-    h = lab.LabHost(f"fleetsafe-it-ce-{uuid.uuid4().hex[:6]}")
+    h = lab.LabHost(f"{lab.IT_PREFIX}-ce-{uuid.uuid4().hex[:6]}")
     h.start()
     yield h
     h.remove()

@@ -48,6 +48,8 @@ KEY = _content_key()
 IMAGE = f"fleetsafe-lab-host:{KEY}"
 LABEL = "fleetsafe.lab"
 PREFIX = os.environ.get("FLEETSAFE_LAB_PREFIX", "fleetsafe-lab")
+# Lab hosts the tests start are named IT_PREFIX-...; with FLEETSAFE_LAB_PREFIX set, a parallel run's carry it too.
+IT_PREFIX = f"{os.environ['FLEETSAFE_LAB_PREFIX']}-it" if os.environ.get("FLEETSAFE_LAB_PREFIX") else "fleetsafe-it"
 DOCKER = os.environ.get("DOCKER", "docker")
 LOG_DIR = CACHE / "log"
 REPO_LINE = "deb [trusted=yes] file:/srv/repo ./"
