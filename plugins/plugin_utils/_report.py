@@ -441,8 +441,18 @@ details.long summary{cursor:pointer}details.long[open] summary{color:#666}
 """
 
 
+_ESCAPED = {}  # text -> its escaped form: a fleet's reports repeat the same messages, versions and names
+
+
 def _e(value):
-    return html.escape('' if value is None else str(value))
+    if type(value) is not str:  # noqa: E721 - True and 1 are equal keys; only strings are remembered
+        return html.escape('' if value is None else str(value))
+    out = _ESCAPED.get(value)
+    if out is None:
+        out = html.escape(value)
+        if len(_ESCAPED) < 100000:
+            _ESCAPED[value] = out
+    return out
 
 
 LONG = 160  # characters of a reason, message or remedy shown before the rest folds away
