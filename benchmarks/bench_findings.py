@@ -138,8 +138,8 @@ def main():
     start = time.process_time()
     report = render(records)
     rendered = time.process_time() - start
-    name = {'fleet': 'the fleet report: model, JSON, HTML, text', 'json': 'the records as JSON'}.get(args.report,
-                                                                                                    args.report)
+    names = {'fleet': 'the fleet report: model, JSON, HTML, text', 'json': 'the records as JSON'}
+    name = names.get(args.report, args.report)
     print(f'report:          {args.hosts} hosts in {rendered:.3f} s CPU, {len(report):,} characters ({name})')
     if PARTS:
         print('                 ' + ', '.join(f'{part} {seconds:.3f} s' for part, seconds in PARTS.items()))
