@@ -445,7 +445,7 @@ _ESCAPED = {}  # text -> its escaped form: a fleet's reports repeat the same mes
 
 
 def _e(value):
-    if type(value) is not str:  # noqa: E721 - True and 1 are equal keys; only strings are remembered
+    if not isinstance(value, str):  # True and 1 are equal keys: only strings are remembered
         return html.escape('' if value is None else str(value))
     out = _ESCAPED.get(value)
     if out is None:
