@@ -129,7 +129,7 @@ demo: venv lab
 	  engine=$$(docker exec $$h docker version --format '{{.Server.Version}}'); \
 	  running=$$(docker exec $$h docker inspect --format '{{.State.Running}}' demo-web); \
 	  lines=$$(docker exec $$h docker exec demo-web wc -l /data/log | cut -d' ' -f1); \
-	  echo "$$h: engine $$engine, container demo-web running=$$running, its volume's log $$lines lines (one every 5 s since the start)"; \
+	  echo "$$h: engine $$engine, container demo-web running=$$running, its volume's log $$lines lines (one every 5 s since the demo started it)"; \
 	  [ "$$engine" = 20.10.24+dfsg1 ] && [ "$$running" = true ] || { echo "make demo: $$h is not as the demo left it"; exit 1; }; done
 	@$(DEMO_CLOCK)
 	@echo "The 5 lab hosts keep running for a look: 'docker exec -it $(DEMO_HOST)-1 bash'; 'make lab-down' removes them."
