@@ -436,7 +436,8 @@ section.host{border:1px solid #ccd;border-radius:6px;padding:.3em 1em .6em;margi
 code{background:#f2f4f7;padding:0 .2em}
 table.wide{width:100%;table-layout:fixed}td{overflow-wrap:break-word}
 .wide td,#hosts td:last-child{overflow-wrap:anywhere}
-.state,#hosts td:first-child{white-space:nowrap}#hosts{max-width:100%}div.reason,div.sev-blocker{margin:.5em 0;overflow-wrap:anywhere}
+.state,#hosts td:first-child{white-space:nowrap}#hosts{max-width:100%}
+div.reason,div.sev-blocker{margin:.5em 0;overflow-wrap:anywhere}
 details.long summary{cursor:pointer}details.long[open] summary{color:#666}
 """
 
