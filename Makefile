@@ -102,14 +102,17 @@ DEMO := $(CURDIR)/build/demo
 DEMO_HOST := $(or $(FLEETSAFE_LAB_PREFIX),fleetsafe-lab)
 DEMO_RUN := ANSIBLE_DISPLAY_SKIPPED_HOSTS=false ANSIBLE_DISPLAY_OK_HOSTS=false $(BIN)/ansible-playbook -i $(DEMO)/inventory.yml
 DEMO_TARGET := -e '{"upgrade_target": {"engine": "26.1.5", "containerd": "1.7.24"}}' -e fleetsafe_hosts=lab
+DEMO_CLOCK = echo "[demo: $$(( $$(date +%s) - $$(cat $(DEMO)/started) )) s so far]"
 demo: venv lab
 	$(LAB) down
-	rm -rf $(DEMO)
+	rm -rf $(DEMO) && mkdir -p $(DEMO) && date +%s > $(DEMO)/started
 	$(LAB) up 5 --set old --inventory $(DEMO)/inventory.yml
 	$(DEMO_RUN) $(CURDIR)/playbooks/demo.yml
+	@$(DEMO_CLOCK)
 	@echo "== 1. check: the preflight of every host against the mid set (changes nothing) =="
 	$(DEMO_RUN) fleetsafe.container_engine.check $(DEMO_TARGET) -e fleetsafe_check_report_only=true \
 	  -e fleetsafe_report_dir=$(DEMO)/report
+	@$(DEMO_CLOCK)
 	@echo "== 2. upgrade: preflight, then a canary and a batch of 3; the blocked host left out =="
 	rc=0; $(DEMO_RUN) fleetsafe.container_engine.upgrade $(DEMO_TARGET) -e fleetsafe_report_dir=$(DEMO)/report \
 	  -e fleetsafe_upgrade_leave_blocked=$(DEMO_HOST)-5 -e fleetsafe_upgrade_canary=1 -e fleetsafe_upgrade_batch_size=3 \
@@ -120,6 +123,15 @@ demo: venv lab
 	            '$(DEMO_HOST)-4': 'upgraded', '$(DEMO_HOST)-5': 'blocked'}; \
 	    sys.exit(0 if s == want else 'make demo: the report says %s, the demo set up %s' % (s, want))"; \
 	  echo "make demo: ansible-playbook exited $$rc (2: a host rolled back, as the demo intends); the report says what the demo set up"
+	@# the hosts themselves, not the report: the rolled-back and the blocked host at the old engine, their container
+	@# running, its volume still holding what it wrote before the upgrade
+	@for n in 3 5; do h=$(DEMO_HOST)-$$n; \
+	  engine=$$(docker exec $$h docker version --format '{{.Server.Version}}'); \
+	  running=$$(docker exec $$h docker inspect --format '{{.State.Running}}' demo-web); \
+	  lines=$$(docker exec $$h docker exec demo-web wc -l /data/log | cut -d' ' -f1); \
+	  echo "$$h: engine $$engine, container demo-web running=$$running, its volume's log $$lines lines (one every 5 s since the demo started it)"; \
+	  [ "$$engine" = 20.10.24+dfsg1 ] && [ "$$running" = true ] || { echo "make demo: $$h is not as the demo left it"; exit 1; }; done
+	@$(DEMO_CLOCK)
 	@echo "The 5 lab hosts keep running for a look: 'docker exec -it $(DEMO_HOST)-1 bash'; 'make lab-down' removes them."
 
 # Speed is measured here, never asserted in tests.

@@ -6,11 +6,12 @@ Run from the collection root:
 Not a test: it prints the figures. The facts vary the way a real fleet does (three engine sets,
 containerd mid-upgrade on some hosts, rootless daemons, socket-mounting clients, leftover overrides).
 
-The report: --report names a renderer, imported from the collection's import path, for instance
-``ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._report:render`` (illustrative);
-it is called once with the fleet as a list of per-host records ``{"host", "facts", "findings", "plan"}``
-(``plan``: upgrade_plan's steps with --plan, else None) and returns the report (str or bytes), whose size is
-printed. Without --report the records are written as JSON, the least any report does with them.
+The report: by default (--report fleet) the collection's own fleet report as the fleet_report callback makes it
+after a check run: the report model, then its JSON, HTML and terminal text, each part's CPU time printed.
+--report json writes the records as JSON instead (the least any report does with them); --report MODULE:CALLABLE
+times another renderer, called once with the fleet as a list of per-host records ``{"host", "facts", "findings",
+"plan"}`` (``plan``: upgrade_plan's steps with --plan, else None), returning the report (str or bytes).
+Measure on one core: ``taskset -c 0 .venv/bin/python benchmarks/bench_findings.py --plan``.
 """
 
 from __future__ import annotations
@@ -62,6 +63,40 @@ def json_report(records):
     return json.dumps(records, sort_keys=True)
 
 
+TARGET = {'engine': '28.5.2', 'containerd': '2.1.9'}
+PARTS = {}  # the fleet report's parts -> CPU seconds, printed by main()
+
+
+def fleet_report(records):
+    """The collection's own report, the way the fleet_report callback makes it after a check run: the report model
+    (build_report over the callback's per-host records, the target judged for "which hosts would break") and its
+    three renderings (JSON, HTML, terminal text)."""
+    from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils import _report
+    label = _report._label(TARGET)
+    recs = {}
+    for r in records:
+        blockers = [f for f in r['findings'] if f['severity'] == 'blocker']
+        steps = [s for s in r['plan'] or [] if s.get('action') != 'verify']
+        status = 'blocked' if blockers else 'planned' if steps else 'unchanged'
+        recs[r['host']] = {'errors': [], 'facts_before': r['facts']['container_engine'], 'findings': r['findings'],
+                           'would_break': {label: blockers},
+                           'preflight': {'status': status, 'target': TARGET, 'plan': r['plan'] or [],
+                                         'blockers': blockers}}
+    settings = {'kind': 'check', 'target': TARGET, 'targets': [{'label': label, 'target': TARGET}],
+                'hosts_pattern': 'docker_hosts', 'hosts': [r['host'] for r in records], 'rollout': {},
+                'files': {form: '/tmp/check.' + form for form in ('txt', 'json', 'html')}}
+    out = []
+    for part, call in (('model', lambda: _report.build_report(recs, settings)), ('json', _report.render_json),
+                       ('html', _report.render_html), ('text', _report.render_text)):
+        start = time.process_time()
+        if part == 'model':
+            report = call()
+        else:
+            out.append(call(report))
+        PARTS[part] = time.process_time() - start
+    return ''.join(out)
+
+
 def load_renderer(spec):
     """MODULE:CALLABLE -> the callable; one clear error when it cannot be had."""
     module_name, sep, name = (spec or '').partition(':')
@@ -77,12 +112,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--hosts', type=int, default=10000)
     parser.add_argument('--plan', action='store_true', help='also time upgrade_plan')
-    parser.add_argument('--report', metavar='MODULE:CALLABLE', help='the report renderer to time (see above)')
+    parser.add_argument('--report', metavar='MODULE:CALLABLE', default='fleet',
+                        help='the report renderer to time (see above): fleet (default) or json are built in')
     args = parser.parse_args()
-    render = load_renderer(args.report) if args.report else json_report
+    render = {'fleet': fleet_report, 'json': json_report}.get(args.report) or load_renderer(args.report)
     rng = random.Random(42)  # noqa: S311 - a reproducible fleet, not cryptography
     fleet = [make_host(rng) for dummy in range(args.hosts)]
-    target = {'engine': '28.5.2', 'containerd': '2.1.9'}
+    target = TARGET
     compat_findings(fleet[0], target)          # load and index the knowledge base once, as Ansible would
     start = time.process_time()
     findings = [compat_findings(facts, target) for facts in fleet]
@@ -102,8 +138,11 @@ def main():
     start = time.process_time()
     report = render(records)
     rendered = time.process_time() - start
-    name = args.report or 'JSON of the records (no --report)'
+    names = {'fleet': 'the fleet report: model, JSON, HTML, text', 'json': 'the records as JSON'}
+    name = names.get(args.report, args.report)
     print(f'report:          {args.hosts} hosts in {rendered:.3f} s CPU, {len(report):,} characters ({name})')
+    if PARTS:
+        print('                 ' + ', '.join(f'{part} {seconds:.3f} s' for part, seconds in PARTS.items()))
     print(f'findings + report: {judged + rendered:.3f} s CPU for {args.hosts} hosts on one core (goal <= 2 s)')
 
 

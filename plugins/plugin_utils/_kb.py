@@ -484,6 +484,7 @@ def normalise_name(name):
     return ' '.join(name.strip().lower().split())
 
 
+@lru_cache(maxsize=4096)
 def normalise_image(name):
     """``docker.io/library/traefik`` -> ``traefik``; ``index.docker.io/caprover/caprover`` -> ``caprover/caprover``."""
     name = name.strip().lower()

@@ -10,7 +10,9 @@ describes. render_text() and render_html() only read that dict; the JSON form is
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import gc
 import html
 import json
 
@@ -29,6 +31,19 @@ ROLE_STATUS = {'upgraded': 'upgraded', 'rolled_back': 'rolled_back', 'rollback_f
 
 class ReportError(ValueError):
     """The report's input is not what the playbooks give (a bug or a hand-made call): named in the message."""
+
+
+@contextlib.contextmanager
+def _no_gc():
+    """Pause Python's cycle collector while the report's trees of plain dicts are built: they hold no cycles, and
+    with a large fleet's facts in memory each collection walks all of them (10,000 hosts: half the model's time)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _num(value):
@@ -168,6 +183,15 @@ def _state(kind, rec):
     return status
 
 
+def _planned_labels(settings):
+    """The labels of the report's targets that are the run's own target (the one the hosts' plans are for)."""
+    target = settings.get('target')
+    if not target:
+        return set()
+    return {str(t.get('label') or _label(t.get('target'))) for t in settings.get('targets') or []
+            if t.get('target') == target}
+
+
 def _host(name, rec, settings):
     if not isinstance(rec, dict):
         raise ReportError('fleet report: the record of host %r is %s, not a dict' % (name, type(rec).__name__))
@@ -200,8 +224,6 @@ def _host(name, rec, settings):
         'rollback': res.get('rollback') or None,
         'seconds': _num((res.get('seconds') or {}).get('total')),
         'errors': [{'task': _text(e.get('task')), 'message': _text(e.get('message'))} for e in rec.get('errors') or []],
-        'would_break': {str(label): sorted({_text(f.get('id')) for f in fs if f.get('severity') == 'blocker'})
-                        for label, fs in (rec.get('would_break') or {}).items()},
     }
     # a blocker finding the upgrade role's preflight did not keep as a blocker is one a step of the plan resolves
     # (a client the plan moves first, a containerd daemon it restarts)
@@ -209,6 +231,20 @@ def _host(name, rec, settings):
     kept = {(b['id'], b['message']) for b in host['blockers']}
     for f in host['findings']:
         f['resolved_by_plan'] = judged and f['severity'] == 'blocker' and (f['id'], f['message']) not in kept
+    # which targets the host would break on: the blockers of each target, less those the host's own plan resolves
+    # (only for the target the plan was made for: the ids or messages its steps name in `resolves`, and every
+    # blocker the preflight, which judged that target, did not keep)
+    resolves = {str(r) for s in (res or pre).get('plan') or [] for r in s.get('resolves') or []}
+    verdict = (res or pre).get('status') in ('planned', 'unchanged', 'blocked', 'upgraded', 'rolled_back',
+                                             'rollback_failed')
+    planned_for = _planned_labels(settings)
+    host['would_break'] = {}
+    for label, fs in (rec.get('would_break') or {}).items():
+        own = str(label) in planned_for
+        host['would_break'][str(label)] = sorted({
+            _text(f.get('id')) for f in fs if f.get('severity') == 'blocker'
+            and not (own and (_text(f.get('id')) in resolves or _text(f.get('message')) in resolves
+                              or (verdict and (_text(f.get('id')), _text(f.get('message'))) not in kept)))})
     host['reason'] = _reason(host['state'], host, rec, settings)
     return host
 
@@ -255,8 +291,10 @@ def build_report(records, settings, generated=None):
     if not isinstance(records, dict):
         raise ReportError('fleet report: the host records are %s, not a dict' % type(records).__name__)
     names = list(settings.get('hosts') or [])
-    names += sorted(n for n in records if n not in names)
-    hosts = [_host(n, records.get(n, {}), settings) for n in names]
+    listed = set(names)
+    names += sorted(n for n in records if n not in listed)
+    with _no_gc():
+        hosts = [_host(n, records.get(n, {}), settings) for n in names]
     drift, mixed = _drift(hosts)
     counts = {s: 0 for s in STATES}
     for h in hosts:
@@ -366,7 +404,19 @@ def _drift_of(report, comp):
 
 
 def render_json(report):
-    return json.dumps(report, indent=2, sort_keys=False, default=str) + '\n'
+    """The report as JSON, one line per host and per fleet-wide entry: json's C encoder writes only unindented
+    JSON, and its Python one (indent=2) took over a second for 10,000 hosts."""
+    dump = json.JSONEncoder(default=str, separators=(', ', ': ')).encode
+    out = []
+    for key, value in report.items():
+        if key == 'hosts' and value:
+            body = '[\n    %s\n  ]' % ',\n    '.join(dump(h) for h in value)
+        elif isinstance(value, dict) and value:
+            body = '{\n    %s\n  }' % ',\n    '.join('%s: %s' % (dump(k), dump(v)) for k, v in value.items())
+        else:
+            body = dump(value)
+        out.append('  %s: %s' % (dump(key), body))
+    return '{\n%s\n}\n' % ',\n'.join(out)
 
 
 # ---------------------------------------------------------------------------------------------------- HTML
@@ -384,13 +434,40 @@ td,th{border:1px solid #ccd;padding:.2em .5em;text-align:left;vertical-align:top
 .counts span{margin-right:1em}.mixed{color:#8a1209;font-weight:600}.muted{color:#666}
 section.host{border:1px solid #ccd;border-radius:6px;padding:.3em 1em .6em;margin:.8em 0}
 code{background:#f2f4f7;padding:0 .2em}
-table.wide{width:100%;table-layout:fixed}td{overflow-wrap:break-word}.wide td{overflow-wrap:anywhere}
-.state{white-space:nowrap}
+table.wide{width:100%;table-layout:fixed}td{overflow-wrap:break-word}
+.wide td,#hosts td:last-child{overflow-wrap:anywhere}
+.state,#hosts td:first-child{white-space:nowrap}#hosts{max-width:100%}
+div.reason,div.sev-blocker{margin:.5em 0;overflow-wrap:anywhere}
+details.long summary{cursor:pointer}details.long[open] summary{color:#666}
 """
 
 
+_ESCAPED = {}  # text -> its escaped form: a fleet's reports repeat the same messages, versions and names
+
+
 def _e(value):
-    return html.escape('' if value is None else str(value))
+    if not isinstance(value, str):  # True and 1 are equal keys: only strings are remembered
+        return html.escape('' if value is None else str(value))
+    out = _ESCAPED.get(value)
+    if out is None:
+        out = html.escape(value)
+        if len(_ESCAPED) < 100000:
+            _ESCAPED[value] = out
+    return out
+
+
+LONG = 160  # characters of a reason, message or remedy shown before the rest folds away
+
+
+def _long(value, limit=LONG):
+    """Escaped text; a long one shows its first words and keeps the whole text one click away (<details>), so a
+    long reason or remedy never stretches a table."""
+    text = '' if value is None else str(value)
+    if len(text) <= limit:
+        return _e(text)
+    cut = text.rfind(' ', limit // 2, limit)
+    head = text[:cut if cut > 0 else limit]
+    return '<details class="long"><summary>%s &hellip;</summary>%s</details>' % (_e(head), _e(text))
 
 
 def _state_html(state):
@@ -405,8 +482,8 @@ def _table(head, rows, wide=False):
 
 
 def _host_html(h):
-    out = ['<section class="host" id="host-%s"><h3>%s %s</h3><p>%s</p>' % (
-        _e(h['name']), _e(h['name']), _state_html(h['state']), _e(h['reason']))]
+    out = ['<section class="host" id="host-%s"><h3>%s %s</h3><div class="reason">%s</div>' % (
+        _e(h['name']), _e(h['name']), _state_html(h['state']), _long(h['reason'], 400))]
     b, a = h['versions']['before'] or {}, h['versions']['after'] or {}
     if b or a:
         rows = [[_e(k), _e(b.get(k)), _e(a.get(k)) if a else '<span class="muted">-</span>']
@@ -421,8 +498,8 @@ def _host_html(h):
         for f in findings:
             note = resolved if f.get('resolved_by_plan') else ''
             severity = '<span class="sev-%s">%s</span>%s' % (_e(f['severity']), _e(f['severity']), note)
-            rows.append([severity, '<code>%s</code>' % _e(f['id']), _e(f['component']), _e(f['message']),
-                         _e(f['remedy']), _e(f['source'])])
+            rows.append([severity, '<code>%s</code>' % _e(f['id']), _e(f['component']), _long(f['message']),
+                         _long(f['remedy']), _long(f['source'])])
         out.append('<h4>Findings</h4>' + _table(
             ['severity', 'id', 'component', 'message', 'remedy', 'source'], wide=True, rows=rows))
     if h['blockers'] and h['findings']:
@@ -430,7 +507,7 @@ def _host_html(h):
         extra = [f for f in h['blockers'] if (f['id'], f['message']) not in shown]
         if extra:
             out.append('<h4>Preflight blockers</h4>' + _table(['id', 'message', 'remedy'], [
-                ['<code>%s</code>' % _e(f['id']), _e(f['message']), _e(f['remedy'])] for f in extra]))
+                ['<code>%s</code>' % _e(f['id']), _long(f['message']), _long(f['remedy'])] for f in extra], wide=True))
     if h['plan']:
         out.append('<h4>Plan</h4>' + _table(['#', 'action', 'component', 'from', 'to', 'packages'], [
             [_e(s['order']), _e(s['action']) + (' <span class="muted">(skipped: %s)</span>' % _e(s['skip_reason'])
@@ -451,15 +528,15 @@ def _host_html(h):
             _e(d.get('api_seconds')), per_container, _e(h['seconds'])))
     if h['failed_step']:
         f = h['failed_step']
-        out.append('<p class="sev-blocker">Failed at %s %s: %s</p>' % (
-            _e(f.get('step')), _e(f.get('component')), _e(f.get('message'))))
+        out.append('<div class="sev-blocker">Failed at %s %s: %s</div>' % (
+            _e(f.get('step')), _e(f.get('component')), _long(f.get('message'), 400)))
     if h['rollback']:
         r = h['rollback']
         out.append('<p>Rollback: engine %s, containerd %s, packages restored %s, smoke %s, %s s.</p>' % (
             _e(r.get('engine')), _e(r.get('containerd')), _e(', '.join(r.get('packages_restored') or []) or 'none'),
             _e(r.get('smoke')), _e(r.get('seconds'))))
     for err in h['errors']:
-        out.append('<p class="sev-blocker">Task "%s": %s</p>' % (_e(err['task']), _e(err['message'])))
+        out.append('<div class="sev-blocker">Task "%s": %s</div>' % (_e(err['task']), _long(err['message'], 400)))
     out.append('</section>')
     return ''.join(out)
 
@@ -486,7 +563,7 @@ def render_html(report):
             out.append('<tr><td><a href="#host-%s">%s</a></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>'
                        '<td>%s</td></tr>' % (_e(h['name']), _e(h['name']), _state_html(h['state']),
                                              _e(_ver_cell(h, 'engine')), _e(_ver_cell(h, 'containerd')),
-                                             _e(h['batch']), _e(h['reason'])))
+                                             _e(h['batch']), _long(h['reason'])))
         out.append('</table>')
     fleet = report['fleet']
     out.append('<h2>Version drift</h2><div id="drift">')

@@ -68,7 +68,7 @@ class Version:
     release (``29.0.0-rc.1 < 29.0.0``).  Packaging suffixes are kept in ``raw`` only.
     """
 
-    __slots__ = ('raw', 'release', 'pre', 'key')
+    __slots__ = ('raw', 'release', 'pre', 'key', 'line')
 
     def __init__(self, raw, release, pre=None):
         self.raw = raw
@@ -76,11 +76,8 @@ class Version:
         self.pre = pre
         padded = release + (0,) * (6 - len(release))
         self.key = (padded, (0,) + pre if pre else (1, 0, 0))
-
-    @property
-    def line(self):
-        """``(major, minor)``: the release line (``20.10``, ``2.1``)."""
-        return (self.release + (0,))[:2]
+        # ``(major, minor)``: the release line (``20.10``, ``2.1``)
+        self.line = (release + (0,))[:2]
 
     @property
     def base(self):
@@ -240,14 +237,22 @@ _OPS = {
 class Spec:
     """A conjunction of comparisons against upstream versions."""
 
-    __slots__ = ('text', 'clauses')
+    __slots__ = ('text', 'clauses', '_seen')
 
     def __init__(self, text, clauses):
         self.text = text
         self.clauses = clauses
+        self._seen = {}  # version key -> contains(): a fleet asks about the same few versions again and again
 
     def contains(self, version):
-        return all(_OPS[op](version, bound) for op, bound in self.clauses)
+        try:
+            return self._seen[version.key]
+        except KeyError:
+            pass
+        found = all(_OPS[op](version, bound) for op, bound in self.clauses)
+        if len(self._seen) < 4096:
+            self._seen[version.key] = found
+        return found
 
     def lower_bound(self):
         """The version given by the last ``>=`` / ``==`` clause, or None."""

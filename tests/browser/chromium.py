@@ -53,9 +53,9 @@ def run(args: list[str], timeout: float = 90) -> subprocess.CompletedProcess:
                               capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def dump_dom(page: Path) -> str:
-    """The DOM Chromium built from the file, after layout."""
-    res = run(["--dump-dom", page.resolve().as_uri()])
+def dump_dom(page: Path, size: str | None = None) -> str:
+    """The DOM Chromium built from the file, after layout (in a window of SIZE, "W,H", when given)."""
+    res = run(["--dump-dom", *([f"--window-size={size}"] if size else []), page.resolve().as_uri()])
     if res.returncode != 0 or "<html" not in res.stdout:
         raise AssertionError(f"chromium --dump-dom {page} -> {res.returncode}\n{res.stderr[-3000:]}")
     return res.stdout

@@ -350,3 +350,21 @@ def test_callback_says_once_when_the_folder_cannot_be_written(tmp_path, capsys):
     err = capsys.readouterr().err
     assert cb.written is None
     assert err.count(f"fleet_report: cannot write the report to {tmp_path / 'file' / 'sub'}") == 1
+
+
+def test_the_target_table_leaves_out_what_the_hosts_own_plan_resolves():
+    records = fleet_records()
+    old = records["web-1"]["facts_before"]
+    # web-1's agent at API 1.23 blocks both targets on its own; the plan for the run's target (MID) moves it first
+    records["web-1"]["would_break"] = {"engine 26.1.5, containerd 1.7.24": judge(old, MID),
+                                       "engine 28.5.2, containerd 2.1.9": judge(old, NEW)}
+    # a plan step naming what it resolves (by id) clears that blocker even where the preflight kept it
+    records["db-1"]["preflight"]["plan"][0]["resolves"] = ["client_api_too_old"]
+    report = _report.build_report(records, SETTINGS)
+    validate(report)
+    targets = {t["label"]: t["blocked_hosts"] for t in report["fleet"]["targets"]}
+    assert "web-1" not in targets["engine 26.1.5, containerd 1.7.24"]
+    assert targets["engine 26.1.5, containerd 1.7.24"]["db-1"] == ["min_api_override_invalid"]
+    # another target is not the one the plan was made for: every blocker stays
+    assert targets["engine 28.5.2, containerd 2.1.9"]["web-1"] == ["client_api_too_old"]
+    assert targets["engine 28.5.2, containerd 2.1.9"]["db-1"] == ["client_api_too_old", "min_api_override_invalid"]
