@@ -165,6 +165,8 @@ def containers_act(socket_path, ids, action, timeout=60, workers=128, retry_for=
     from concurrent.futures import ThreadPoolExecutor   # here: the facts modules never need it
 
     end = None if retry_for is None else time.monotonic() + retry_for
+    # a socket's listen queue full of the other requests (EAGAIN) is no answer: tried again for a moment
+    busy_end = time.monotonic() + 5
 
     def one(cid):
         client = EngineClient(socket_path, timeout=timeout)
@@ -172,6 +174,11 @@ def containers_act(socket_path, ids, action, timeout=60, workers=128, retry_for=
             while True:
                 try:
                     status, _type, content = client.request('POST', '/containers/%s/%s' % (cid, action))
+                except BlockingIOError as exc:
+                    if time.monotonic() < busy_end:
+                        time.sleep(0.05)
+                        continue
+                    status, content = 0, str(exc).encode()
                 except (OSError, ProtocolError) as exc:
                     status, content = 0, str(exc).encode()
                 if status in (204, 304):   # done, or already started / stopped
