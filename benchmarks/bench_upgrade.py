@@ -65,7 +65,8 @@ def upgrade(host: lab.LabHost, target: str, profile: bool) -> dict:
     if profile:
         tail = lines[[i for i, line in enumerate(lines) if line.startswith("PLAY RECAP")][-1]:]
         slow = [(m.group(1).strip(), float(m.group(2))) for line in tail if (m := PROFILE_RE.match(line))]
-    return {"target": target, "tasks": len(tasks), "seconds": round(seconds, 1), "result": result, "slowest": slow}
+    return {"target": target, "tasks": len(tasks), "seconds": round(seconds, 1), "result": result, "slowest": slow,
+            "load": round(os.getloadavg()[0], 1)}
 
 
 def phases(result: dict) -> list[tuple[str, float]]:
@@ -82,7 +83,7 @@ def show(run: dict) -> None:
     r = run["result"]
     down = r["downtime"]["containers_seconds"]
     print(f"  {run['target']:>4}: {run['tasks']} tasks, {run['seconds']} s (the role's own total "
-          f"{r['seconds']['total']} s), API down {r['downtime']['api_seconds']} s")
+          f"{r['seconds']['total']} s), API down {r['downtime']['api_seconds']} s, load average {run['load']}")
     for name, seconds in phases(r):
         print(f"        {seconds:7.2f} s  {name}")
     if down:

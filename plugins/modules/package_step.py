@@ -288,8 +288,8 @@ def main():
             if not module.check_mode:
                 source.write()
                 upd = R.run(['apt-get', '-q', 'update'], check=False, env=A.apt_env())
-                errors = [ln for ln in (upd.stdout + upd.stderr).splitlines() if ln.startswith(('E:', 'Err:'))]
-                if upd.returncode or errors:
+                errors = [ln for ln in (upd.stdout + upd.stderr).splitlines() if ln.startswith('E:')]
+                if upd.returncode:
                     raise R.OpError('the package lists cannot be refreshed: %s' % (
                         ' '.join(errors) or (upd.stderr or upd.stdout).strip()[-500:]))
             sim = R.run(A.simulate_argv('', todo), check=False, env=A.apt_env())
