@@ -75,7 +75,7 @@ def phases(result: dict) -> list[tuple[str, float]]:
     verify = float((result.get("verify") or {}).get("seconds") or 0)
     out.append(("verify", verify))
     total = float(result["seconds"]["total"])
-    out.append(("preflight, backup, report", round(total - sum(s for _, s in out), 2)))
+    out.append(("preflight, backup, report", round(total - sum(seconds for _name, seconds in out), 2)))
     return out
 
 

@@ -73,7 +73,7 @@ class Engine(BaseHTTPRequestHandler):
             srv.inflight += 1
             srv.most = max(srv.most, srv.inflight)
         time.sleep(0.2)
-        _, _, cid, action = self.path.split("/")
+        cid, action = self.path.split("/")[2:4]
         with srv.lock:
             srv.inflight -= 1
             srv.seen.append((cid, action))
