@@ -270,7 +270,8 @@ def main():
         module.fail_json(msg='%s: %s. Nothing was changed.' % (who, '; '.join(bad)), changed=False)
     pins = dict((k, '' if v is None else str(v)) for k, v in p['pins'].items())
     installed, held = dpkg_state()
-    todo = A.todo(pins, installed)
+    # in the order given (the messages name the packages as the caller listed them)
+    todo = [move for name in pins for move in A.todo({name: pins[name]}, installed)]
     before = dict((k, v) for k, v in installed.items() if k in pins)
     out = dict(changed=False, moved=False, todo=todo, plan=[], before=before, after=dict(before), holds_lifted=[],
                holds_dropped=[], containers_stopped=[], source_known=True)
