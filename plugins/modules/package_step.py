@@ -123,6 +123,11 @@ source_known:
   description: Whether the host's own sources had the line O(source) already (then no file was written).
   type: bool
   returned: always
+msg:
+  description: What the step changes (or would), in one line, for the play's output.
+  type: str
+  returned: when a package moves
+  sample: "containerd: changing containerd 1.6.20~ds1-1+deb12u3 -> 1.7.24~ds1-6+deb13u1"
 """
 
 import os
@@ -281,8 +286,8 @@ def main():
         out['moved'] = out['changed'] = True
         if module.check_mode and not source.known:
             out['plan'] = todo
-            out['msg'] = ('%s: would add the apt source %s and install %s (installed now: %s)' % (
-                who, shown(p['source']), ', '.join(todo), ', '.join('%s %s' % kv for kv in sorted(before.items()))
+            out['msg'] = ("%s: would add the apt source '%s' and install %s (installed now: %s)" % (
+                who, p['source'], ', '.join(todo), ', '.join('%s %s' % kv for kv in sorted(before.items()))
                 or 'none of them'))
             module.exit_json(**out)
         try:
@@ -307,6 +312,9 @@ def main():
                 changed=False, todo=todo, before=before)
         out['plan'] = plan_lines(actions)
         out['holds_lifted'] = [n for n in moved_names(actions) if n in held]
+        out['msg'] = '%s: %s %s%s' % (who, 'would change' if module.check_mode else 'changing',
+                                      '; '.join(out['plan'] or todo), '; lifting the holds on %s' % ', '.join(
+                                          out['holds_lifted']) if out['holds_lifted'] else '')
         if module.check_mode:
             module.exit_json(**out)
         stopped = []
