@@ -20,12 +20,12 @@ export PY_COLORS := 0
 
 # browser: Debian's chromium, installed when absent, for the HTML report's tests (tests/browser/chromium.py)
 .PHONY: browser help venv collection lab lab-down lint ruff ansible-lint sanity unit integration molecule test demo \
-        bench bench-fleet build clean docs
+        bench bench-fleet bench-upgrade build clean docs
 
 help:
 	@echo "make demo   - build the lab, 5 lab hosts at the old set: the check report, then a rollout to the mid set"
 	@echo "make test   - everything: ruff, ansible-lint, build, ansible-test sanity, unit, integration, molecule"
-	@echo "make lab | lab-down | browser | lint | sanity | unit | integration | molecule | bench | bench-fleet | build | docs | clean"
+	@echo "make lab | lab-down | browser | lint | sanity | unit | integration | molecule | bench | bench-fleet | bench-upgrade | build | docs | clean"
 
 $(BIN)/.stamp: requirements-dev.txt
 	$(PY) -m venv $(VENV)
@@ -146,6 +146,13 @@ FLEET_RUNS ?= 5
 FLEET_PLAYBOOK ?= benchmarks/fleet_facts.yml
 bench-fleet: venv lab
 	$(BIN)/python benchmarks/bench_fleet.py --hosts $(FLEET_HOSTS) --runs $(FLEET_RUNS) --playbook $(FLEET_PLAYBOOK)
+
+# One host's upgrade old -> mid and mid -> new with the upgrade role: tasks and seconds per host, the role's per-step
+# seconds and each container's downtime, with UPGRADE_CONTAINERS running containers (the lab host is removed after).
+UPGRADE_CONTAINERS ?= 1
+UPGRADE_RUNS ?= 1
+bench-upgrade: venv lab
+	$(BIN)/python benchmarks/bench_upgrade.py --containers $(UPGRADE_CONTAINERS) --runs $(UPGRADE_RUNS)
 
 # The collection builds, and each role's argument_specs render with ansible-doc.
 build: venv

@@ -15,6 +15,7 @@ import re
 import time
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import containers_act
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import (
     live_restore_covers, parse_ctr_version, upstream_version)
 
@@ -105,6 +106,18 @@ class Daemon(object):
             return server or None
         res = R.run(['docker', 'version', '--format', '{{.Server.Version}}'], check=False, env=self.env(), timeout=30)
         return res.stdout.strip() or None if res.returncode == 0 else None
+
+    def api_socket(self):
+        """The Docker engine's unix socket (the system's default, or the rootless daemon's)."""
+        return self.socket or '/var/run/docker.sock'
+
+    def act(self, names, action, timeout, retry_for=None):
+        """start or stop the containers ``names`` (names or IDs) all at once through the engine's API; {name: reason}
+        of those the daemon refused."""
+        if self.scope == 'rootless' and not os.path.exists(self.api_socket()):
+            raise R.OpError('%s answers on no socket at %s' % (self.name(), self.api_socket()))
+        done = containers_act(self.api_socket(), names, action, timeout=timeout, retry_for=retry_for)
+        return dict((n, why) for n, why in done.items() if why)
 
     def docker(self, *args, **kw):
         return R.run(['docker'] + list(args), check=kw.get('check', False), env=self.env(),
@@ -212,20 +225,11 @@ def start_containers(daemon, wanted, timeout, wait=True):
     now_state = state()
     to_start = [n for n in wanted if n in now_state and not now_state[n]['running']]
     missing = [n for n in wanted if n not in now_state]
-    errors = {}
-    pending = list(to_start)
     end = R.now() + timeout
-    while pending:
-        res = daemon.docker('start', *pending)
-        if res.returncode == 0:
-            errors = {}
-            break
-        errors = {'start': (res.stderr or res.stdout).strip()}
-        if R.now() >= end:
-            break
-        time.sleep(0.2)
-        st = state()
-        pending = [n for n in pending if n in st and not st[n]['running']]
+    # all at once, each tried again until the wait ends (dockerd may still be reconnecting to containerd)
+    refused = daemon.act(to_start, 'start', timeout, retry_for=timeout) if to_start else {}
+    errors = {'start': '; '.join('%s: %s' % kv for kv in sorted(refused.items()))} if refused else {}
+    pending = sorted(refused)
 
     def up(st, n):
         return n in st and st[n]['running'] and st[n]['health'] in (None, 'healthy')
@@ -285,10 +289,12 @@ def restart_with_containers(daemon, want, timeout, restart=True, containers=None
     stop = [c for c in before if c['running']]
     if stop and restart:
         t = R.now()
-        res = engine.docker('stop', *[c['id'] for c in stop], timeout=timeout + 30)
-        if res.returncode:
+        # all at once, each with its own stop timeout, as docker stop does
+        refused = engine.act([c['id'] for c in stop], 'stop', timeout + 30)
+        if refused:
+            names = dict((c['id'], c['name']) for c in stop)
             raise R.OpError('docker stop failed before the restart of %s: %s' % (
-                daemon.name(), (res.stderr or res.stdout).strip()))
+                daemon.name(), '; '.join('%s: %s' % (names[i], why) for i, why in sorted(refused.items()))))
         result['stop_seconds'] = round(R.now() - t, 2)
         result['containers_stopped'] = [c['name'] for c in stop]
     t0, up = daemon.restart(want, timeout, restart=restart)

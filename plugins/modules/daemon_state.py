@@ -1,0 +1,126 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: daemon_state
+short_description: A system daemon as it runs (containerd or dockerd) against its installed package
+version_added: 0.3.0
+description:
+  - Reads, in one module run, whether C(containerd.service) or C(docker.service) is active, the version its API
+    answers with, whether its executable was replaced on disk since it started (a package changed under it), and
+    the installed version of its package.
+  - RV(stale) says whether the running daemon is older than its binary (the same rule the facts and the findings
+    use); the versions are also given as upstream releases, so that no caller converts a package version itself.
+  - Changes nothing; runs in check mode too.
+author:
+  - fleetsafe developers (@fleetsafe)
+options:
+  unit:
+    description: The daemon.
+    type: str
+    choices: [containerd, docker]
+    required: true
+  package:
+    description: The package whose installed version the daemon is compared with; none compares nothing.
+    type: str
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Reads only.
+notes:
+  - Reads C(systemctl), C(/proc/PID/exe), C(ctr version) or the Engine API, and C(dpkg-query).
+"""
+
+EXAMPLES = r"""
+- name: Look at the running containerd and its package
+  fleetsafe.container_engine.daemon_state:
+    unit: containerd
+    package: containerd
+  register: containerd_now
+"""
+
+RETURN = r"""
+active:
+  description: Whether the unit is active.
+  type: bool
+  returned: always
+version:
+  description: The version the daemon answers with as it prints it (V(26.1.5+dfsg1)); V('') when it does not answer.
+  type: str
+  returned: always
+upstream:
+  description: That version as an upstream release (V(26.1.5)); V('') when it does not answer.
+  type: str
+  returned: always
+binary_replaced:
+  description: Whether the running process's executable was replaced on disk since it started.
+  type: bool
+  returned: always
+installed:
+  description: The installed version of O(package) (V('') when it is not installed or no package is given).
+  type: str
+  returned: always
+installed_upstream:
+  description: That version as an upstream release (V(1.7.24) for V(1.7.24~ds1-6+deb13u1)); V('') when none.
+  type: str
+  returned: always
+stale:
+  description:
+    - Whether the running daemon differs from its installed binary (another version answers, or its executable
+      was replaced); false when the daemon is not active or the package is not installed.
+  type: bool
+  returned: always
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _daemon as D
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import daemon_is_stale
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import upstream_version
+
+
+def state(unit, package=None):
+    daemon = D.Daemon('%s.service' % unit)
+    shown = daemon.show()
+    active = shown.get('ActiveState') == 'active'
+    exe = ''
+    pid = int(shown.get('MainPID') or 0)
+    if pid > 0:
+        try:
+            exe = os.readlink('/proc/%d/exe' % pid)
+        except OSError:
+            exe = ''
+    version = (daemon.version() or '') if active else ''
+    installed = ''
+    if package:
+        res = R.run(['dpkg-query', '-W', '-f=${db:Status-Abbrev}|${Version}', package], check=False)
+        status, _sep, ver = res.stdout.partition('|')
+        installed = ver.strip() if res.returncode == 0 and status[1:2] == 'i' else ''
+    replaced = exe.endswith(' (deleted)')
+    stale = bool(active and installed and (not version or daemon_is_stale(version, installed, replaced)))
+    return dict(active=active, version=version, upstream=upstream_version(version) or '', binary_replaced=replaced,
+                installed=installed, installed_upstream=upstream_version(installed) or '', stale=stale)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            unit=dict(type='str', required=True, choices=['containerd', 'docker']),
+            package=dict(type='str'),
+        ),
+        supports_check_mode=True,
+    )
+    module.exit_json(changed=False, **state(module.params['unit'], module.params['package']))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,369 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: package_step
+short_description: One apt step of exact package versions, holds lifted and restored, nothing left behind on failure
+version_added: 0.3.0
+description:
+  - Installs exact package versions (upgrades and downgrades) in one module run, the step the C(containerd) and
+    C(docker_engine) roles make. It reads dpkg's database once, works out which of O(pins) must move, writes the apt
+    source O(source) when the host's sources do not have that line already, refreshes the package lists, asks apt
+    what the change involves with the holds set aside (C(apt-get --simulate)), and refuses a change apt cannot make
+    before anything changed, naming apt's own reason.
+  - Lifts exactly the holds in the way of the change, installs, holds them again (those the change removed, such
+    as C(tini) replaced by C(tini-static), are returned as RV(holds_dropped)), then holds the pinned packages
+    (O(hold)) or releases them.
+  - With O(stop_containers) the Docker engine's running containers are stopped, all at once while the API
+    answers, once apt agreed and before the install; they are returned for the caller to start again after its
+    restart, and started again here when the install fails.
+  - On any failure the holds and the apt source are put back as they were. O(source_keep=false) removes the source
+    after a successful step too (the host's sources as they were).
+  - In check mode nothing is written; the change is simulated with the package lists as they are (when the host
+    has the source already) or only listed.
+author:
+  - fleetsafe developers (@fleetsafe)
+options:
+  pins:
+    description: Package name -> exact Debian package version; V('') installs any version when it is missing.
+    type: dict
+    required: true
+  source:
+    description: One apt source line to install from (an internal mirror); V('') keeps the host's own sources.
+    type: str
+    default: ''
+  source_file:
+    description: The file under C(/etc/apt/sources.list.d/) (without C(.list)) that holds O(source).
+    type: str
+    default: fleetsafe-packages
+  source_keep:
+    description: Keep the source file after a successful step; V(false) puts the host's apt sources back as they were.
+    type: bool
+    default: true
+  hold:
+    description: Hold the pinned packages afterwards (V(false) releases the holds on them).
+    type: bool
+    default: true
+  stop_containers:
+    description: Stop the Docker engine's running containers once apt agreed, before the install.
+    type: bool
+    default: false
+  who:
+    description: The name the messages start with (the role that makes the step).
+    type: str
+    default: package_step
+  timeout:
+    description: Seconds a container stop may take beyond its own stop timeout.
+    type: int
+    default: 60
+notes:
+  - Needs C(apt-get), C(apt-mark) and C(dpkg-query) (Debian and Ubuntu hosts).
+"""
+
+EXAMPLES = r"""
+- name: Move containerd to the trixie release, holding it afterwards
+  fleetsafe.container_engine.package_step:
+    pins: {containerd: 1.7.24~ds1-6+deb13u1}
+    source: deb [signed-by=/etc/apt/keyrings/mirror.gpg] https://mirror.internal/debian trixie main
+    source_file: fleetsafe-containerd
+    who: containerd
+  register: step
+"""
+
+RETURN = r"""
+changed:
+  description: Whether a package moved (or, in check mode, would move), or a hold changed.
+  type: bool
+  returned: always
+moved:
+  description: Whether a package moved (or, in check mode, would move).
+  type: bool
+  returned: always
+todo:
+  description: What the install asked apt for (V(name=version), or V(name) for any version).
+  type: list
+  elements: str
+  returned: always
+  sample: [containerd=1.7.24~ds1-6+deb13u1]
+plan:
+  description: apt's plan, one line per package (V(name old -> new), V(name (new\) version), V(name old removed)).
+  type: list
+  elements: str
+  returned: always
+  sample: [containerd 1.6.20~ds1-1+deb12u3 -> 1.7.24~ds1-6+deb13u1]
+before:
+  description: The pinned packages installed before the step, name -> version.
+  type: dict
+  returned: always
+after:
+  description: The pinned packages installed after the step, name -> version (as before in check mode).
+  type: dict
+  returned: always
+holds_lifted:
+  description: The held packages in the change's way, lifted for it and held again.
+  type: list
+  elements: str
+  returned: always
+holds_dropped:
+  description: Held packages the change removed (their hold is gone with them).
+  type: list
+  elements: str
+  returned: always
+containers_stopped:
+  description: The containers O(stop_containers) stopped, each with C(ID) and C(Names).
+  type: list
+  elements: dict
+  returned: always
+source_known:
+  description: Whether the host's own sources had the line O(source) already (then no file was written).
+  type: bool
+  returned: always
+msg:
+  description: What the step changes (or would), in one line, for the play's output.
+  type: str
+  returned: when a package moves
+  sample: "containerd: changing containerd 1.6.20~ds1-1+deb12u3 -> 1.7.24~ds1-6+deb13u1"
+"""
+
+import os
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _apt as A
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _daemon as D
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import shown
+
+NAME_RE = re.compile(r'^[a-z0-9][a-z0-9+.-]+$')
+VERSION_RE = re.compile(r'^([0-9]+:)?[0-9][A-Za-z0-9.+~:-]*$')
+FILE_RE = re.compile(r'^[A-Za-z0-9_.-]+$')
+_INST = re.compile(r'^Inst (\S+) \[(\S+)\] \((\S+) ')
+_NEW = re.compile(r'^Inst (\S+) \((\S+) ')
+_REMV = re.compile(r'^Remv (\S+)(?: \[(\S+)\])?')
+
+
+def bad_input(p):
+    """Every malformed value, each named (nothing changes on the host when there is one)."""
+    bad = []
+    for name, version in sorted((p['pins'] or {}).items()):
+        if not NAME_RE.match(str(name)):
+            bad.append("package name %s is not a Debian package name" % shown(name))
+        if version not in ('', None) and not VERSION_RE.match(str(version)):
+            bad.append("version %s of %s is not a Debian package version" % (shown(version), name))
+    if p['source'] and not re.match(r'^deb\s+\S', p['source']):
+        bad.append("source %s is not an apt source line (deb [options] URI suite [components])" % shown(p['source']))
+    if not FILE_RE.match(p['source_file'] or ''):
+        bad.append("source_file %s is not a file name" % shown(p['source_file']))
+    return bad
+
+
+def plan_lines(actions):
+    """apt-get -s's Inst/Remv lines as 'name old -> new', 'name (new) version', 'name old removed'."""
+    out = []
+    for line in actions:
+        m = _INST.match(line)
+        if m:
+            out.append('%s %s -> %s' % m.groups())
+            continue
+        m = _NEW.match(line)
+        if m:
+            out.append('%s (new) %s' % m.groups())
+            continue
+        m = _REMV.match(line)
+        if m:
+            out.append('%s %s removed' % m.groups() if m.group(2) else '%s removed' % m.group(1))
+    return out
+
+
+def moved_names(actions):
+    return [line.split()[1] for line in actions if line.startswith(('Inst ', 'Remv '))]
+
+
+def source_known(line):
+    """Whether one of the host's *.list source files has ``line`` already."""
+    files = ['/etc/apt/sources.list'] + sorted(
+        os.path.join('/etc/apt/sources.list.d', f) for f in os.listdir('/etc/apt/sources.list.d')
+        if f.endswith('.list')) if os.path.isdir('/etc/apt/sources.list.d') else ['/etc/apt/sources.list']
+    for path in files:
+        try:
+            with open(path) as fh:
+                if any(ln.rstrip('\n') == line for ln in fh):
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+class Source(object):
+    """The step's apt source file: written when needed, put back as it was."""
+
+    def __init__(self, line, name):
+        self.line, self.path = line, '/etc/apt/sources.list.d/%s.list' % name
+        self.known = not line or source_known(line)
+        self.old = None
+        self.written = False
+
+    def write(self):
+        if self.known:
+            return
+        if os.path.exists(self.path):
+            with open(self.path) as fh:
+                self.old = fh.read()
+        with open(self.path, 'w') as fh:
+            fh.write(self.line + '\n')
+        os.chmod(self.path, 0o644)
+        self.written = True
+
+    def restore(self):
+        """Best effort: the step failed already (or is done) and says so; stale lists only cost a later update."""
+        if not self.written:
+            return
+        if self.old is None:
+            os.unlink(self.path)
+        else:
+            with open(self.path, 'w') as fh:
+                fh.write(self.old)
+        self.written = False
+        R.run(['apt-get', '-qq', 'update'], check=False, env=A.apt_env())
+
+
+def dpkg_state():
+    """({name: version} installed, [held names]) from one dpkg-query."""
+    out = R.run(['dpkg-query', '-W', '-f=${db:Status-Abbrev}|${Package}|${Version}\n'], check=False).stdout
+    installed, held = {}, []
+    for line in out.splitlines():
+        parts = line.split('|')
+        if len(parts) != 3:
+            continue
+        if parts[0][1:2] == 'i':
+            installed[parts[1]] = parts[2]
+        if parts[0].startswith('h'):
+            held.append(parts[1])
+    return installed, held
+
+
+def mark(action, names):
+    if names:
+        R.run(['apt-mark', action] + sorted(names))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            pins=dict(type='dict', required=True),
+            source=dict(type='str', default=''),
+            source_file=dict(type='str', default='fleetsafe-packages'),
+            source_keep=dict(type='bool', default=True),
+            hold=dict(type='bool', default=True),
+            stop_containers=dict(type='bool', default=False),
+            who=dict(type='str', default='package_step'),
+            timeout=dict(type='int', default=60),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    who = p['who']
+    p['source'] = (p['source'] or '').strip()
+    bad = bad_input(p)
+    if bad:
+        module.fail_json(msg='%s: %s. Nothing was changed.' % (who, '; '.join(bad)), changed=False)
+    pins = dict((k, '' if v is None else str(v)) for k, v in p['pins'].items())
+    installed, held = dpkg_state()
+    # in the order given (the messages name the packages as the caller listed them)
+    todo = [move for name in pins for move in A.todo({name: pins[name]}, installed)]
+    before = dict((k, v) for k, v in installed.items() if k in pins)
+    out = dict(changed=False, moved=False, todo=todo, plan=[], before=before, after=dict(before), holds_lifted=[],
+               holds_dropped=[], containers_stopped=[], source_known=True)
+    source = Source(p['source'], p['source_file'])
+    out['source_known'] = source.known
+    if todo:
+        out['moved'] = out['changed'] = True
+        if module.check_mode and not source.known:
+            out['plan'] = todo
+            out['msg'] = ("%s: would add the apt source '%s' and install %s (installed now: %s)" % (
+                who, p['source'], ', '.join(todo), ', '.join('%s %s' % kv for kv in sorted(before.items()))
+                or 'none of them'))
+            module.exit_json(**out)
+        try:
+            if not module.check_mode:
+                source.write()
+                upd = R.run(['apt-get', '-q', 'update'], check=False, env=A.apt_env())
+                errors = [ln for ln in (upd.stdout + upd.stderr).splitlines() if ln.startswith('E:')]
+                if upd.returncode:
+                    raise R.OpError('the package lists cannot be refreshed: %s' % (
+                        ' '.join(errors) or (upd.stderr or upd.stdout).strip()[-500:]))
+            sim = R.run(A.simulate_argv('', todo), check=False, env=A.apt_env())
+            ok, problems, actions = A.parse_simulation(sim.returncode, sim.stdout, sim.stderr)
+            if not ok:
+                raise R.OpError('apt cannot install %s: %s' % (', '.join(todo), ' '.join(
+                    [ln for ln in sim.stderr.splitlines() if ln.startswith('E:')] or problems
+                    or sim.stdout.splitlines()[-3:])))
+        except (R.OpError, OSError) as exc:
+            source.restore()
+            module.fail_json(msg='%s: %s. %s' % (who, exc, (
+                'With the package lists as they are; a real run refreshes them first.' if module.check_mode
+                else 'Nothing was changed: the packages, the holds and the apt sources are as they were.')),
+                changed=False, todo=todo, before=before)
+        out['plan'] = plan_lines(actions)
+        out['holds_lifted'] = [n for n in moved_names(actions) if n in held]
+        out['msg'] = '%s: %s %s%s' % (who, 'would change' if module.check_mode else 'changing',
+                                      '; '.join(out['plan'] or todo), '; lifting the holds on %s' % ', '.join(
+                                          out['holds_lifted']) if out['holds_lifted'] else '')
+        if module.check_mode:
+            module.exit_json(**out)
+        stopped = []
+        try:
+            if p['stop_containers']:
+                engine = D.Daemon('docker.service')
+                if engine.version() is not None:
+                    running = [c for c in engine.containers() if c['running']]
+                    refused = engine.act([c['id'] for c in running], 'stop', p['timeout'] + 30)
+                    stopped = [c for c in running if c['id'] not in refused]
+                    out['containers_stopped'] = [{'ID': c['id'], 'Names': c['name']} for c in stopped]
+                    if refused:
+                        raise R.OpError('docker stop failed: %s' % refused)
+            mark('unhold', out['holds_lifted'])
+            res = R.run(['apt-get', 'install', '-y', '-q', '--allow-downgrades', '--no-install-recommends',
+                         '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold'] + todo,
+                        check=False, env=A.apt_env())
+            if res.returncode:
+                raise R.OpError('installing %s failed part-way: %s' % (', '.join(todo), (
+                    res.stderr or res.stdout).strip()[-1500:]))
+        except (R.OpError, OSError) as exc:
+            installed, held = dpkg_state()
+            try:
+                mark('hold', [n for n in out['holds_lifted'] if n in installed and n not in held])
+                source.restore()
+                if stopped:
+                    D.start_containers(D.Daemon('docker.service'), [c['name'] for c in stopped], p['timeout'])
+            except (R.OpError, OSError) as again:
+                exc = '%s (and putting things back failed: %s)' % (exc, again)
+            module.fail_json(msg='%s: %s. The holds%s are as they were; dpkg -l shows where the packages were left.' % (
+                who, exc, ' and the apt source' if not source.known else ''), changed=True, **dict(
+                    (k, v) for k, v in out.items() if k != 'changed'))
+        installed, held = dpkg_state()
+        mark('hold', [n for n in out['holds_lifted'] if n in installed and n not in held])
+        held = held + [n for n in out['holds_lifted'] if n in installed]
+        out['holds_dropped'] = [n for n in out['holds_lifted'] if n not in installed]
+        out['after'] = dict((k, v) for k, v in installed.items() if k in pins)
+    if p['hold']:
+        flip = [n for n in pins if n in installed and n not in held]
+    else:
+        flip = [n for n in pins if n in held]
+    if flip:
+        out['changed'] = True
+        if not module.check_mode:
+            mark('hold' if p['hold'] else 'unhold', flip)
+    if todo and not p['source_keep']:
+        source.restore()
+    module.exit_json(**out)
+
+
+if __name__ == '__main__':
+    main()

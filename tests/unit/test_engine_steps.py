@@ -1,0 +1,131 @@
+"""The roles' step modules: package_step (one apt step) read on apt-get -s output recorded from a real lab host
+(tests/unit/data/engine_host_recorded.json), the one upstream_version filter the roles use instead of Jinja
+regexes, and the engine API's start / stop of a set of containers all at once (module_utils/_engine_api.py)
+against a small HTTP server on a real unix socket answering as dockerd does (204, 304, 404 with its message)."""
+from __future__ import annotations
+
+import json
+import socketserver
+import threading
+import time
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from ansible_collections.fleetsafe.container_engine.plugins.filter.upstream_version import upstream_version
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _apt as A
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import containers_act
+from ansible_collections.fleetsafe.container_engine.plugins.modules import package_step as P
+
+REC = json.loads((Path(__file__).parent / "data/engine_host_recorded.json").read_text())
+
+
+def test_the_plan_reads_apts_own_lines():
+    sim = REC["sim_new_to_mid_engine_tini"]
+    _ok, _problems, actions = A.parse_simulation(sim["rc"], sim["stdout"], sim["stderr"])
+    assert P.plan_lines(actions) == [
+        "docker-cli 28.5.2+dfsg4-5 -> 26.1.5+dfsg1-9+deb13u1+b1",
+        "docker.io 28.5.2+dfsg4-5 -> 26.1.5+dfsg1-9+deb13u1+b1",
+        "tini-static 0.19.0-6+b2 removed",
+        "tini (new) 0.19.0-1+b3",
+    ]
+    # the holds in the way are those of the packages the change moves, removed ones included
+    assert P.moved_names(actions) == ["docker-cli", "docker.io", "tini-static", "tini"]
+
+
+def test_bad_input_names_every_value():
+    bad = P.bad_input({"pins": {"Docker.io": "26.1.5", "containerd": "latest; rm -rf /"}, "source": "http://x",
+                       "source_file": "../etc/passwd"})
+    assert bad == [
+        "package name 'Docker.io' is not a Debian package name",
+        "version 'latest; rm -rf /' of containerd is not a Debian package version",
+        "source 'http://x' is not an apt source line (deb [options] URI suite [components])",
+        "source_file '../etc/passwd' is not a file name",
+    ]
+    assert P.bad_input({"pins": {"containerd": "1.7.24~ds1-6+deb13u1", "runc": ""},
+                        "source": "deb [trusted=yes] file:/srv/repo ./", "source_file": "fleetsafe-upgrade"}) == []
+
+
+@pytest.mark.parametrize("version,upstream", [
+    ("5:28.0.1-1~debian.12~bookworm", "28.0.1"), ("1.7.24~ds1-6+deb13u1", "1.7.24"),
+    ("20.10.24+dfsg1-1+deb12u1+b6", "20.10.24"), ("2.1.9+unknown", "2.1.9"), ("", "")])
+def test_one_upstream_version_filter(version, upstream):
+    assert upstream_version(version) == upstream
+
+
+def test_upstream_version_filter_names_a_value_that_is_no_version():
+    with pytest.raises(AnsibleFilterError, match=r"^upstream_version: 'latest' is not a version"):
+        upstream_version("latest")
+
+
+class Engine(BaseHTTPRequestHandler):
+    """POST /containers/ID/start|stop as dockerd answers: 204 done, 304 already so, 404 no such container; a
+    start is refused (500) ``refuse`` times first, as while dockerd reconnects to a restarted containerd."""
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):  # noqa: N802 - http.server's name
+        srv = self.server
+        with srv.lock:
+            srv.inflight += 1
+            srv.most = max(srv.most, srv.inflight)
+        time.sleep(0.2)
+        cid, action = self.path.split("/")[2:4]
+        with srv.lock:
+            srv.inflight -= 1
+            srv.seen.append((cid, action))
+            refused = srv.refuse.get(cid, 0)
+            if refused:
+                srv.refuse[cid] = refused - 1
+        if cid == "gone":
+            status, body = 404, {"message": "No such container: gone"}
+        elif refused:
+            status, body = 500, {"message": "connection error: desc = transport: error while dialing"}
+        else:
+            status, body = (304 if cid == "running" else 204), None
+        data = json.dumps(body).encode() if body else b""
+        self.send_response(status)
+        if data:
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    request_queue_size = 8   # smaller than the set: the client must wait for room, not fail
+
+    def __init__(self, path):
+        super().__init__(path, Engine)
+        self.lock, self.inflight, self.most, self.seen, self.refuse = threading.Lock(), 0, 0, [], {}
+
+
+@pytest.fixture
+def engine(tmp_path):
+    srv = Server(str(tmp_path / "docker.sock"))
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_a_set_of_containers_starts_all_at_once(engine):
+    ids = [f"c{i:02d}" for i in range(40)]
+    done = containers_act(engine.server_address, ids + ["running"], "start", timeout=10)
+    assert done == dict.fromkeys(ids + ["running"])
+    # every request was in flight together: not one after another as docker start does
+    assert engine.most > 8 and sorted(engine.seen) == sorted((c, "start") for c in ids + ["running"])
+
+
+def test_the_daemons_refusal_is_returned_and_a_refused_start_is_tried_again(engine):
+    engine.refuse["late"] = 2
+    done = containers_act(engine.server_address, ["gone", "late"], "start", timeout=10, retry_for=5)
+    assert done == {"gone": "No such container: gone", "late": None}
+    assert engine.seen.count(("late", "start")) == 3
+    engine.refuse["late"] = 1
+    assert containers_act(engine.server_address, ["late"], "stop", timeout=10) == {
+        "late": "connection error: desc = transport: error while dialing"}
