@@ -101,6 +101,17 @@ the filters fail with "line ... is not in the knowledge base" wherever that line
   error. `clients` maps client names the clients facts show to the version each will run.
   `images` lists `{image, tag, available, allow_fallback}`; a tag must be one a registry accepts
   (letters, digits, `_`, `.`, `-`, at most 128 characters).
+- **preflight**: what only the host can tell before the change; without it the findings that need
+  it (`apt_source_lacks_*`, `smoke_image_missing`) are not judged. `apt` is `{source,
+  packages: {engine, cli, containerd}, offered: {PACKAGE: [versions, newest first]}, extra: {PACKAGE: version}}`
+  (what `apt-cache madison` lists for the source; `extra` are further packages the engine step
+  installs, `''` for the newest); `smoke_image` is `{image, present}`. The upgrade role asks the host
+  and passes it; the rule is here. `upgrade_plan` takes the same argument and puts the package
+  versions on its steps.
+- **plan** (compat_findings only): the steps of `upgrade_plan` that will run. Each step names in
+  `resolves` the finding ids it removes on its component (an `edit_daemon_config` step: the
+  `daemon_option_refused` finding of its own setting); those findings are left out, so what is
+  returned is what the plan leaves. The upgrade role stops on the blockers left.
 - **errors**: bad input fails with one error whose message starts with the filter's name, names the
   bad value's path and shows the value as written. Any other failure is a bug in the collection and
   says so ("internal error ... please report it"); it is never disguised as bad input.
@@ -136,12 +147,20 @@ def _kb_sources(ref):
     return '`data/knowledge_base/{}`: {}'.format(KB_FILES[section], ' '.join(row['source'].split()))
 
 
+def _from_preflight(entry):
+    return entry.module.endswith('._preflight')
+
+
+def _no_rows(entry):
+    return '(preflight data)' if _from_preflight(entry) else '(facts only)'
+
+
 def render():
     lines = [HEAD.rstrip('\n')]
     for entry in REGISTRY.values():
         lines.append('| [`{}`](#{}) | {} | {} | {} | `{}` |'.format(
             entry.id, entry.id, entry.severity, entry.component.replace('|', ' or '),
-            ', '.join(f'`{ref}`' for ref in entry.kb) or '(facts only)', _module_path(entry)))
+            ', '.join(f'`{ref}`' for ref in entry.kb) or _no_rows(entry), _module_path(entry)))
     for entry in REGISTRY.values():
         lines += ['', f'### `{entry.id}`', f'<a id="{entry.id}"></a>', '',
                   entry.summary[0].upper() + entry.summary[1:] + '.', '',
@@ -151,6 +170,9 @@ def render():
         if entry.kb:
             lines.append('- knowledge rows:')
             lines += [f'  - `{ref}` — {_kb_sources(ref)}' for ref in entry.kb]
+        elif _from_preflight(entry):
+            lines.append('- knowledge rows: none (it reports what preflight found on the host: the `preflight` '
+                         'argument)')
         else:
             lines.append('- knowledge rows: none (it reports what the facts say)')
         if entry.incident:

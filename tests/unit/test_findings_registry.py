@@ -66,6 +66,31 @@ EXAMPLES = {
     'image_tag_missing_fallback': ({}, {'images': [{'image': 'clastix/kubectl', 'tag': 'v1.32', 'available': TAGS}]}),
     'known_bad_release': (L.host(L.docker('26.1.5'), rootless_daemons=_rootless('slirp4netns')), {'engine': '28.0.0'}),
     'known_bad_unverified': (L.host(L.docker('26.1.5')), {'engine': '28.0.0'}),
+    # CapRover 1.11.1 speaks 1.40: Engine 29.0 wants 1.44, which only 1.14.1 speaks and 20.10 refuses
+    'client_needs_new_engine_first': (L.host(L.docker('20.10.24'),
+                                             mounts=[L.socket_mount('captain', 'caprover/caprover:1.11.1')]),
+                                      {'engine': '29.0.0'}),
+    'apt_source_lacks_containerd_line': (L.host(containerd_section=L.containerd('1.7.24')), {'containerd': '2.1.9'}),
+    'apt_source_lacks_containerd': (L.host(containerd_section=L.containerd('1.6.20')), {'containerd': '1.7.25'}),
+    'apt_source_lacks_engine': (L.host(L.docker('20.10.24')), {'engine': '27.5.1'}),
+    'apt_source_lacks_package': (L.host(L.docker('20.10.24')), {'engine': '26.1.5'}),
+    'smoke_image_missing': (L.host(L.docker('26.1.5')), {}),
+}
+
+# what the lab's offline repo serves (apt-cache madison in a lab host): the old, mid and new sets
+LAB_APT = {'source': 'deb [trusted=yes] file:/srv/repo ./',
+           'packages': {'engine': 'docker.io', 'cli': 'docker-cli', 'containerd': 'containerd'},
+           'offered': {'docker.io': ['28.5.2+dfsg4-5', '26.1.5+dfsg1-9+deb13u1', '20.10.24+dfsg1-1+deb12u1+b6'],
+                       'docker-cli': ['28.5.2+dfsg4-5', '26.1.5+dfsg1-9+deb13u1'],
+                       'containerd': ['2.1.9+ds1-5', '1.7.24~ds1-6+deb13u1', '1.6.20~ds1-1+deb12u3'],
+                       'tini': ['0.19.0-1+b3']}}
+# finding id -> the preflight argument its example needs (what only the host can tell)
+PREFLIGHT = {
+    'apt_source_lacks_containerd_line': {'apt': LAB_APT},
+    'apt_source_lacks_containerd': {'apt': LAB_APT},
+    'apt_source_lacks_engine': {'apt': LAB_APT},
+    'apt_source_lacks_package': {'apt': dict(LAB_APT, extra={'tini-static': '', 'tini': '0.19.0-6'})},
+    'smoke_image_missing': {'smoke_image': {'image': 'busybox:latest', 'present': False}},
 }
 
 
@@ -76,7 +101,7 @@ def test_every_finding_has_an_example():
 @pytest.mark.parametrize('fid', list(REGISTRY))
 def test_finding_example(fid):
     facts, target, *knowledge = EXAMPLES[fid]
-    everything = compat_findings(facts, target, *knowledge)
+    everything = compat_findings(facts, target, *knowledge, preflight=PREFLIGHT.get(fid))
     found = [f for f in everything if f['id'] == fid]
     assert found, everything
     entry = REGISTRY[fid]

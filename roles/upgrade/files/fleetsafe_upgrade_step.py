@@ -8,7 +8,7 @@ Every action prints one JSON object on stdout and exits 0 when it did what it wa
 failed (the object then carries ``error``). It only uses the standard library, apt, dpkg, systemctl
 and the docker / ctr clients already on the host. Actions:
 
-  resolve          real package versions for the plan's steps from the apt source (changes nothing)
+  resolve          the package versions the apt source offers, newest first (changes nothing)
   snapshot         running containers, their restart policies and the daemon's settings
   backup           the installed .deb files, the snapshot and the daemons' configuration files (content, mode,
                    owner; absent ones noted), kept on the host for a rollback
@@ -60,12 +60,6 @@ def upstream(version):
     """Debian package version -> upstream release: 5:28.0.1-1~debian.12~bookworm -> 28.0.1."""
     m = re.match(r'^(?:[0-9]+:)?([0-9]+(?:\.[0-9]+)*)', version or '')
     return m.group(1) if m else ''
-
-
-def on_line(version, wanted):
-    """wanted '2.1.9' matches exactly that release; '2.1' the line."""
-    up = upstream(version)
-    return up == wanted or up.startswith(wanted + '.') if wanted.count('.') == 1 else up == wanted
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,66 +117,15 @@ def holds():
 
 
 # ---------------------------------------------------------------------------------------------
-# resolve: each step's real package version
+# resolve: what the apt source offers. The filters judge it (findings apt_source_lacks_*) and upgrade_plan picks
+# each step's package version from it (its preflight argument).
 
 def act_resolve(a):
     names = a['names']
     extra = a.get('extra') or {}
     apt_setup(a.get('source', ''), a['state'])
     wanted = [names['containerd'], names['engine']] + ([names['cli']] if names.get('cli') else []) + list(extra)
-    offered = madison(a['state'], wanted)
-    steps, blockers = [], []
-    hops = [s for s in a['steps'] if s['action'] == 'upgrade_containerd']
-    skipped = set()
-    for step in a['steps']:
-        step = dict(step, packages={}, skip=False)
-        if step['action'] == 'upgrade_containerd':
-            last = step is hops[-1] or step['order'] == hops[-1]['order']
-            match = [v for v in offered[names['containerd']] if on_line(v, step['to'])]
-            if match:
-                step['packages'] = {names['containerd']: match[0]}
-            elif not last and a.get('allow_skip'):
-                step['skip'] = True
-                step['skip_reason'] = ('the apt source has no containerd {}; skipped because '
-                                       'upgrade_containerd_allow_line_skip is true'.format(step['to']))
-                skipped.add(step['to'])
-            else:
-                blockers.append({
-                    'id': 'apt-source-lacks-containerd-line' if not last else 'apt-source-lacks-containerd',
-                    'message': 'the apt source offers no containerd {} (it has {})'.format(
-                        step['to'], ', '.join(offered[names['containerd']]) or 'none'),
-                    'remedy': ('add a source that serves containerd {}, or set upgrade_containerd_allow_line_skip: '
-                               'true to go from {} directly to the next line (containerd supports upgrades from the '
-                               'previous minor only)'.format(step['to'], step['from'])) if not last else
-                    'add a source that serves it or change upgrade_target.containerd'})
-        elif step['action'] == 'restart_containerd' and step['to'] in skipped:
-            step['skip'] = True
-            step['skip_reason'] = 'its upgrade step was skipped'
-        elif step['action'] == 'upgrade_engine':
-            for role in ('engine', 'cli'):
-                pkg = names.get(role)
-                if not pkg:
-                    continue
-                match = [v for v in offered.get(pkg, []) if on_line(v, step['to'])]
-                if match:
-                    step['packages'][pkg] = match[0]
-                elif role == 'engine':
-                    blockers.append({'id': 'apt-source-lacks-engine',
-                                     'message': 'the apt source offers no {} {} (it has {})'.format(
-                                         pkg, step['to'], ', '.join(offered.get(pkg, [])) or 'none'),
-                                     'remedy': 'add a source that serves it or change upgrade_target.engine'})
-            for pkg, version in extra.items():
-                have = offered.get(pkg, [])
-                pick = version if version in have else (have[0] if have and not version else None)
-                if pick is None:
-                    blockers.append({'id': 'apt-source-lacks-package',
-                                     'message': 'the apt source offers no {} {} (it has {})'.format(
-                                         pkg, version or '(any version)', ', '.join(have) or 'none'),
-                                     'remedy': 'fix upgrade_extra_packages or the apt source'})
-                else:
-                    step['packages'][pkg] = pick
-        steps.append(step)
-    return {'steps': steps, 'blockers': blockers, 'offered': offered}
+    return {'offered': madison(a['state'], wanted)}
 
 
 # ---------------------------------------------------------------------------------------------
