@@ -124,3 +124,50 @@ def test_rootless_daemon_left_on_the_old_engine_is_restarted_on_a_rerun():
     # nothing left once it runs the installed dockerd
     facts = L.host(L.docker('26.1.5'), L.containerd('1.7.24'), rootless_daemons=[L.rootless_daemon(engine='26.1.5')])
     assert upgrade_plan(facts, {'engine': '26.1.5', 'containerd': '1.7.24'}) == []
+
+
+def left_blockers(facts, target):
+    plan = upgrade_plan(facts, target)
+    return [f['id'] for f in compat_findings(facts, target, plan=plan) if f['severity'] == 'blocker']
+
+
+def test_each_step_names_the_findings_it_resolves_and_the_plan_leaves_none_of_them():
+    # incident 2: the restart resolves the shim blocker
+    facts = L.host(L.docker('26.1.5'), L.containerd('1.7.24', '2.1.9'))
+    assert [f['id'] for f in compat_findings(facts, {}) if f['severity'] == 'blocker'] == [
+        'containerd_shim_protocol_mismatch']
+    assert left_blockers(facts, {}) == []
+    # a stale daemon and a containerd upgrade: the first upgrade step restarts it and resolves the finding
+    facts = L.host(L.docker('26.1.5'), L.containerd('1.6.20', '1.7.24'))
+    plan = upgrade_plan(facts, {'containerd': '2.1.9'})
+    assert [s['resolves'] for s in plan] == [['containerd_restart_required'], []]
+    assert not [f for f in compat_findings(facts, {'containerd': '2.1.9'}, plan=plan)
+                if f['id'] == 'containerd_restart_required']
+    # a client that moves after the engine: its blocker is resolved, the downtime stays a warning
+    facts = L.host(L.docker('20.10.24'), mounts=[L.socket_mount('captain', 'caprover/caprover:1.11.1')])
+    plan = upgrade_plan(facts, {'engine': '29.0.0'})
+    assert (plan[-1]['action'], plan[-1]['resolves']) == ('upgrade_client', ['client_api_too_old'])
+    left = compat_findings(facts, {'engine': '29.0.0'}, plan=plan)
+    assert 'client_api_too_old' not in [f['id'] for f in left]
+    assert [f['severity'] for f in left if f['id'] == 'client_needs_new_engine_first'] == ['warning']
+
+
+def test_a_step_resolves_only_on_its_own_component():
+    facts = L.host(L.docker('20.10.24'), declared=[{'name': 'ecs-agent', 'image': 'amazon/amazon-ecs-agent:1.80.0'}],
+                   mounts=[L.socket_mount('captain', 'caprover/caprover:1.12.0')])
+    plan = upgrade_plan(facts, {'engine': '26.1.5'})
+    moved = [s['component'] for s in plan if s['action'] == 'upgrade_client']
+    left = compat_findings(facts, {'engine': '26.1.5'}, plan=plan)
+    for f in left:
+        assert f['component'] not in moved or not f['id'].startswith('client_api_too'), f
+    # without the steps, every client blocker is back
+    assert len([f for f in compat_findings(facts, {'engine': '26.1.5'}) if f['id'].startswith('client_api_too')]) > \
+        len([f for f in left if f['id'].startswith('client_api_too')])
+
+
+def test_a_client_the_target_names_resolves_nothing():
+    # the target says which release: compat_findings judges that release, so there is nothing for the step to resolve
+    facts = L.host(L.docker('20.10.24'), declared=[{'name': 'ecs-agent', 'image': 'amazon/amazon-ecs-agent:1.80.0'}])
+    plan = upgrade_plan(facts, {'engine': '26.1.5', 'clients': {'ecs-agent': '1.86.2'}})
+    assert plan[0]['resolves'] == []
+    assert left_blockers(facts, {'engine': '26.1.5', 'clients': {'ecs-agent': '1.86.2'}}) == []
