@@ -343,3 +343,27 @@ def client_api_unknown_min_api_raised(ctx, me):
                   'a clients row for it with the knowledge argument, or declare the client with its api_version in '
                   'the clients_facts `declared` option%s.' % stopgap,
                   _source(ctx, me, None))
+
+
+@finding('client_needs_new_engine_first', 'warning', 'client:NAME', kb=['clients:*', 'engines:*'],
+         summary='a client the target engine rejects has no release that works with both engines: it can only move '
+                 'right after the engine, and its calls fail in between')
+def client_needs_new_engine_first(ctx, me):
+    if not ctx.engine_changes:
+        return
+    for client in ctx.host.clients:
+        move = ctx.client_move(client)
+        if move is None or move[0] != 'after':
+            continue
+        row = move[1]
+        bound = row['_spec'].lower_bound()
+        release = bound.raw if bound else row['versions']
+        product = client_product(ctx.kb, client)
+        yield hit('client:%s' % client.name,
+                  'no %s release works with both Engine %s and Engine %s: %s can only move to %s right after the '
+                  'engine upgrade, and its calls fail in between' % (
+                      product, ctx.current.label if ctx.current else 'as it runs', ctx.target_range.label,
+                      client.name, release),
+                  'Move it right after the engine upgrade (upgrade_plan orders it so; the upgrade role does it), '
+                  'accepting its downtime, or choose a target engine that accepts a release of it.',
+                  '; '.join(s for s in (row.get('source'), ctx.target_range.source) if s))

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._daemon_options import storage_driver_state
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings._registry import finding, hit
 
 
@@ -110,7 +111,7 @@ def storage_driver_removed(ctx, me):
     if found is None:
         return
     driver, version, row = found
-    if row['_removed_in'] is not None and version >= row['_removed_in']:
+    if storage_driver_state(row, version) == 'removed':
         yield hit('engine',
                   'the daemon uses the %s storage driver, which Engine %s removed: dockerd %s cannot use the '
                   'existing images and containers' % (driver, row['removed_in'], version.raw),
@@ -126,8 +127,7 @@ def storage_driver_deprecated(ctx, me):
     if found is None:
         return
     driver, version, row = found
-    removed = row['_removed_in'] is not None and version >= row['_removed_in']
-    if not removed and row['_deprecated_in'] is not None and version >= row['_deprecated_in']:
+    if storage_driver_state(row, version) in ('deprecated', 'disabled_by_default'):
         yield hit('engine',
                   'the %s storage driver is deprecated since Engine %s%s' % (
                       driver, row['deprecated_in'], ' and removed in %s' % row['removed_in'] if row['removed_in']
