@@ -170,8 +170,8 @@ def test_smoke_image_missing_is_a_blocker_present_is_none():
     ({"images": []}, "preflight has unknown key(s) 'images'"),
     ({"apt": {"packages": NAMES, "offered": {}, "cannot_make": {"action": "upgrade_engine"}}},
      "preflight.apt.cannot_make.component must be a non-empty string"),
-    ({"apt": {"packages": NAMES, "offered": {}, "cannot_make": {"action": "upgrade_engine", "component": "engine",
-                                                                 "in_the_way": "tini"}}},
+    ({"apt": {"packages": NAMES, "offered": {},
+              "cannot_make": {"action": "upgrade_engine", "component": "engine", "in_the_way": "tini"}}},
      "preflight.apt.cannot_make.in_the_way must be a list of strings"),
 ])
 def test_bad_preflight_is_one_error_naming_it(preflight, error):
