@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._filters import named_filter
-from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._compat import (
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._compat_findings import (
     compat_findings as _compat_findings,
 )
 

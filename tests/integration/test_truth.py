@@ -20,7 +20,7 @@ import uuid
 import lab
 import pytest
 from _facts import adhoc, ask
-from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._compat import compat_findings
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._compat_findings import compat_findings
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._predict import engine_api_range
 
 # module-scoped lab hosts: every test of this file runs on one worker (make integration: --dist loadgroup)

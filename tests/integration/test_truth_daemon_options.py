@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from _facts import adhoc
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils import _kb
-from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._compat import compat_findings
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._compat_findings import compat_findings
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._daemon_options import (
     FIRST_LINE_WITH_VALIDATE,
     predict_daemon_option_starts,

@@ -18,7 +18,7 @@ DOC = os.path.join(ROOT, 'docs', 'findings.md')
 sys.path.insert(0, os.path.join(ROOT, 'build', 'collections'))
 
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils import _kb  # noqa: E402
-from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._compat import REGISTRY  # noqa: E402
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._compat_findings import REGISTRY  # noqa: E402
 
 KB_FILES = {section: section + '.yml' for section in _kb.SCHEMA}
 

@@ -16,7 +16,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetsafe.container_engine.plugins.filter.compat_findings import compat_findings
 from ansible_collections.fleetsafe.container_engine.plugins.filter.upgrade_plan import upgrade_plan
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils import _kb
-from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._compat import REGISTRY
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._compat_findings import REGISTRY
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ECS_DROPIN = [{'source': 'systemd_dropin', 'value': '1.17', 'where': '/etc/systemd/system/docker.service.d/ecs.conf'}]

@@ -30,7 +30,7 @@ def _lacking_hops(ctx, last):
          kb=['containerd:*', 'upgrade_rules:containerd-upgrade-path'],
          summary='the apt source offers no release of a containerd line the upgrade path goes through (Debian serves '
                  'no containerd 2.0); the plan goes to the next line directly')
-def apt_source_lacks_containerd_line(ctx, me):
+def apt_source_lacks_containerd_line(ctx, entry):
     package = ctx.apt['names']['containerd'] if ctx.apt else None
     for hop in _lacking_hops(ctx, False):
         yield hit('containerd',
@@ -38,13 +38,14 @@ def apt_source_lacks_containerd_line(ctx, me):
                   'which containerd does not support (upgrades from the previous minor only)' % (
                       package, hop['to'], offered_text(ctx.apt, package), hop['from']),
                   'Add a source that serves containerd %s, or accept the skip: give the finding %s the severity '
-                  'warning (the upgrade role\'s upgrade_containerd_allow_line_skip: true does).' % (hop['to'], me.id),
-                  '%s; %s' % (_apt_source(ctx), me.source_of(ctx.kb)))
+                  'warning (the upgrade role\'s upgrade_containerd_allow_line_skip: true does).' % (
+                      hop['to'], entry.id),
+                  '%s; %s' % (_apt_source(ctx), entry.source_of(ctx.kb)))
 
 
 @finding('apt_source_lacks_containerd', 'blocker', 'containerd', kb=[],
          summary='the apt source offers no containerd package of the target release')
-def apt_source_lacks_containerd(ctx, me):
+def apt_source_lacks_containerd(ctx, entry):
     package = ctx.apt['names']['containerd'] if ctx.apt else None
     for hop in _lacking_hops(ctx, True):
         yield hit('containerd', 'the apt source offers no %s %s (it has %s)' % (
@@ -63,7 +64,7 @@ def _lacking_packages(ctx, engine):
 
 @finding('apt_source_lacks_engine', 'blocker', 'engine', kb=[],
          summary='the apt source offers no engine package of the target release')
-def apt_source_lacks_engine(ctx, me):
+def apt_source_lacks_engine(ctx, entry):
     for package, wanted in _lacking_packages(ctx, True):
         yield hit('engine', 'the apt source offers no %s %s (it has %s)' % (
             package, wanted, offered_text(ctx.apt, package)),
@@ -73,7 +74,7 @@ def apt_source_lacks_engine(ctx, me):
 @finding('apt_source_lacks_package', 'blocker', 'engine', kb=[],
          summary='the apt source offers no version (or not the one asked for) of a further package the engine step '
                  'installs')
-def apt_source_lacks_package(ctx, me):
+def apt_source_lacks_package(ctx, entry):
     for package, wanted in _lacking_packages(ctx, False):
         yield hit('engine', 'the apt source offers no %s %s (it has %s)' % (
             package, wanted, offered_text(ctx.apt, package)),
@@ -85,7 +86,7 @@ def apt_source_lacks_package(ctx, me):
          summary='apt cannot make the transaction of a step (asked before any change with apt-get --simulate), for '
                  'example going down from Debian\'s docker.io 28.5.2, which pulls tini-static, to 26.1.5, which needs '
                  'tini; the packages in the way are named')
-def apt_cannot_make_step(ctx, me):
+def apt_cannot_make_step(ctx, entry):
     step = ctx.apt['cannot_make'] if ctx.apt else None
     if step is None:
         return
@@ -102,7 +103,7 @@ def apt_cannot_make_step(ctx, me):
 
 @finding('smoke_image_missing', 'blocker', 'image', kb=[],
          summary='the image of the smoke container that proves a container starts after the change is not on the host')
-def smoke_image_missing(ctx, me):
+def smoke_image_missing(ctx, entry):
     smoke = ctx.preflight['smoke_image']
     if smoke is not None and not smoke['present']:
         yield hit('image', 'the smoke image %s is not on the host: verify could not prove that a container starts'
