@@ -80,7 +80,7 @@ options:
       - What only the host can tell before the change, beyond its facts (the upgrade role asks and passes it).
         Without it the findings below are not judged.
       - C(apt) is what the apt source offers, C({source, packages, offered, extra}) - C(packages) names the package
-        family's packages (C(engine), C(containerd), optionally C(cli)), C(offered) maps a package to the versions
+        family's packages (C(engine), C(containerd), optionally C(cli) and C(rootless)), C(offered) maps a package to the versions
         the source offers, newest first (as C(apt-cache madison) lists them), C(extra) maps further packages the
         engine step installs to a version (V('') is the newest offered), C(source) is the source line (for
         messages), C(cannot_make) is null or the first step C(apt-get --simulate) refused (C(action), C(component),

@@ -15,6 +15,7 @@ The role only passes the data.
 
 from __future__ import annotations
 
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import PACKAGE_FAMILIES
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._facts import as_dict
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import (
     InputError,
@@ -25,7 +26,8 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versio
 PREFLIGHT_KEYS = ('apt', 'smoke_image')
 APT_KEYS = ('source', 'packages', 'offered', 'extra', 'cannot_make')
 CANNOT_MAKE_KEYS = ('action', 'component', 'from', 'to', 'moves', 'problems', 'in_the_way', 'output')
-PACKAGE_ROLES = ('engine', 'cli', 'containerd')
+# the package family's table as module_utils' PACKAGE_FAMILIES names it (apt_resolve returns it as apt.packages)
+PACKAGE_ROLES = tuple(PACKAGE_FAMILIES['debian'])
 
 
 def _str(value, where):

@@ -13,6 +13,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetsafe.container_engine.plugins.filter.compat_findings import compat_findings
 from ansible_collections.fleetsafe.container_engine.plugins.filter.upgrade_plan import upgrade_plan
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _apt as A
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import PACKAGE_FAMILIES
 
 OFFERED = {  # the lab repository's madison answers
     "containerd": ["2.1.9+ds1-5", "1.7.24~ds1-6+deb13u1", "1.6.20~ds1-1+deb12u3"],
@@ -21,7 +22,7 @@ OFFERED = {  # the lab repository's madison answers
     "runc": ["1.1.5+ds1-1+deb12u1"],
     "tini-static": ["0.19.0-6+b2"],
 }
-NAMES = {"engine": "docker.io", "cli": "docker-cli", "containerd": "containerd"}
+NAMES = PACKAGE_FAMILIES["debian"]  # what apt_resolve returns as apt.packages
 MID = L.host(L.docker("26.1.5"), L.containerd("1.7.24"))
 OLD = L.host(L.docker("20.10.24"), L.containerd("1.6.20"))
 TO_NEW = {"engine": "28.5.2", "containerd": "2.1.9"}
