@@ -79,9 +79,10 @@ options:
     description:
       - What only the host can tell before the change, beyond its facts (the upgrade role asks and passes it).
         Without it the findings below are not judged.
-      - C(apt) is what the apt source offers, C({source, packages, offered, extra}) - C(packages) names the package
-        family's packages (C(engine), C(containerd), optionally C(cli) and C(rootless)), C(offered) maps a package to the versions
-        the source offers, newest first (as C(apt-cache madison) lists them), C(extra) maps further packages the
+      - C(apt) is what the apt source offers, C({source, packages, offered, extra, cannot_make}) - C(packages) names
+        the package family's packages (C(engine), C(containerd), optionally C(cli) and C(rootless)), C(offered) maps
+        a package to the versions the source offers, newest first (as C(apt-cache madison) lists them), C(extra) maps
+        further packages the
         engine step installs to a version (V('') is the newest offered), C(source) is the source line (for
         messages), C(cannot_make) is null or the first step C(apt-get --simulate) refused (C(action), C(component),
         C(from), C(to), C(moves), C(problems), C(in_the_way), C(output)). It is the C(apt) result of
