@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._filters import named_filter
-from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._compat import (
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._compat_findings import (
     compat_findings as _compat_findings,
 )
 
@@ -75,6 +75,30 @@ options:
       - An id the collection does not know is an error, so a typo never silences anything.
     type: dict
     default: {}
+  preflight:
+    description:
+      - What only the host can tell before the change, beyond its facts (the upgrade role asks and passes it).
+        Without it the findings below are not judged.
+      - C(apt) is what the apt source offers, C({source, packages, offered, extra, cannot_make}) - C(packages) names
+        the package family's packages (C(engine), C(containerd), optionally C(cli) and C(rootless)), C(offered) maps
+        a package to the versions the source offers, newest first (as C(apt-cache madison) lists them), C(extra) maps
+        further packages the
+        engine step installs to a version (V('') is the newest offered), C(source) is the source line (for
+        messages), C(cannot_make) is null or the first step C(apt-get --simulate) refused (C(action), C(component),
+        C(from), C(to), C(moves), C(problems), C(in_the_way), C(output)). It is the C(apt) result of
+        M(fleetsafe.container_engine.apt_resolve). Findings C(apt_source_lacks_containerd_line),
+        C(apt_source_lacks_containerd), C(apt_source_lacks_engine), C(apt_source_lacks_package),
+        C(apt_cannot_make_step).
+      - C(smoke_image) is C({image, present}), whether the image of the smoke container the change's verification
+        runs is on the host. Finding C(smoke_image_missing).
+    type: dict
+    default: {}
+  plan:
+    description:
+      - The steps of P(fleetsafe.container_engine.upgrade_plan#filter) that will run (same arguments). Findings a
+        step names in its C(resolves) on its component are left out, so what is returned is what the plan leaves.
+    type: list
+    elements: dict
 '''
 
 EXAMPLES = r'''

@@ -14,9 +14,15 @@ author: fleetsafe developers
 description:
   - Returns the ordered steps to reach the target without breaking API clients or containers.
   - Order is clients the target engine would reject (when a release of the client works with both
-    engines), then minimum-API overrides the target dockerd would refuse to start with, then containerd
-    (one upgrade and restart per minor line, never skipping a minor), then the engine and its rootless
-    daemons, then clients that only work with the new engine, then C(verify).
+    engines), then daemon.json settings the target dockerd would refuse to start with, then containerd
+    (one upgrade per minor line, never skipping a minor the apt source serves; containerd restarts within each),
+    then the engine and its rootless daemons, then clients that only work with the new engine.
+  - The plan lists only steps that change the host. What only an operator can do (remove a minimum-API override
+    a client needed, move a program no step can move) is a blocker of
+    P(fleetsafe.container_engine.compat_findings#filter) with its remedy, not a step.
+  - Each step names in C(resolves) the ids of the findings it removes on its component;
+    P(fleetsafe.container_engine.compat_findings#filter) with the plan as its O(compat_findings#filter:plan) argument
+    leaves them out.
   - A containerd daemon older than its package, or a dockerd older than its package, gets a restart step
     even without a target; so does a rootless daemon (V(restart_rootless_engine)) that runs another release than
     the installed engine package.
@@ -40,6 +46,13 @@ options:
     description: Same as for compat_findings.
     type: dict
     default: {}
+  preflight:
+    description:
+      - Same as for compat_findings. With C(apt), V(upgrade_containerd) and V(upgrade_engine) steps carry the
+        package versions to install (C(packages)), and a containerd line the source does not serve is left out of
+        the path (finding C(apt_source_lacks_containerd_line)).
+    type: dict
+    default: {}
 '''
 
 EXAMPLES = r'''
@@ -59,12 +72,13 @@ _value:
       description: Position of the step, from 1.
       type: int
     action:
-      description: V(upgrade_client), V(remove_min_api_override), V(edit_daemon_config) (from is the daemon.json
-        setting as written, to its replacement or null to remove it), V(upgrade_containerd), V(restart_containerd),
-        V(upgrade_engine), V(restart_engine), V(restart_rootless_engine) or V(verify).
+      description: V(upgrade_client), V(edit_daemon_config) (from is the daemon.json setting as written, to its
+        replacement or null to remove it), V(upgrade_containerd) (installs and restarts containerd),
+        V(restart_containerd) (a daemon older than its package), V(upgrade_engine), V(restart_engine) or
+        V(restart_rootless_engine).
       type: str
     component:
-      description: V(engine), V(containerd), V(client:NAME), V(rootless:USER) or V(host).
+      description: V(engine), V(containerd), V(client:NAME) or V(rootless:USER).
       type: str
     from:
       description: Version (or override value) before the step, null when not known or not relevant.
@@ -91,12 +105,20 @@ _value:
       type: str
       returned: for edit_daemon_config steps
     resolves:
-      description: For V(edit_daemon_config) only - the messages of the C(daemon_option_refused) findings of
-        P(fleetsafe.container_engine.compat_findings#filter) that this step's edit removes (the upgrade role's
-        preflight does not count them as blockers); V([]) when C(edit) is null.
+      description:
+        - The ids of the findings of P(fleetsafe.container_engine.compat_findings#filter) on the step's component
+          that the step removes (V(client_api_too_old) for a client it moves, V(containerd_shim_protocol_mismatch)
+          for a restart, V(engine_stale), ...); an V(edit_daemon_config) step resolves the C(daemon_option_refused)
+          finding of its own setting, and nothing when C(edit) is null.
+        - compat_findings with the steps that will run as its C(plan) argument leaves these findings out.
       type: list
       elements: str
-      returned: for edit_daemon_config steps
+    packages:
+      description: For V(upgrade_containerd) and V(upgrade_engine) with C(preflight.apt) - package name to the
+        version to install, as the apt source offers it; a package the source lacks is missing (its
+        C(apt_source_lacks_*) finding is a blocker).
+      type: dict
+      returned: for upgrade_containerd and upgrade_engine steps when preflight.apt is given
 '''
 
 

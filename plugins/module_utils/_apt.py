@@ -14,7 +14,7 @@ import re
 import shutil
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
-from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import on_line
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import step_packages
 
 POLICY_RC = '/usr/sbin/policy-rc.d'
 
@@ -102,64 +102,25 @@ class NoDaemonRestarts(object):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Each step of a plan resolved to real package versions
+# Each install step of a plan with the packages it installs (the rule upgrade_plan uses: _parse.step_packages)
 
-def resolve_steps(steps, names, offered, extra=None, allow_skip=False):
-    """The plan's ``steps`` with ``packages`` (name -> version the source offers) and ``skip`` filled in, and the
-    blockers: a line or package the source (``offered``, apt-cache madison per package) lacks."""
-    extra = extra or {}
-    out, blockers = [], []
+def install_steps(steps, names, offered, extra=None):
+    """The plan's upgrade_containerd and upgrade_engine steps as the plan with the source's offer runs them, each
+    with ``packages``: an intermediate containerd line the source lacks is left out (the plan goes to the next line
+    directly). None when a step lacks a package (the filters' apt_source_lacks_* blockers say which): nothing to
+    simulate then."""
     hops = [s for s in steps if s['action'] == 'upgrade_containerd']
-    skipped = set()
+    out = []
     for step in steps:
-        step = dict(step, packages={}, skip=False)
-        if step['action'] == 'upgrade_containerd':
-            last = step['order'] == hops[-1]['order']
-            match = [v for v in offered.get(names['containerd'], []) if on_line(v, step['to'])]
-            if match:
-                step['packages'] = {names['containerd']: match[0]}
-            elif not last and allow_skip:
-                step['skip'] = True
-                step['skip_reason'] = ('the apt source has no containerd %s; skipped because '
-                                       'upgrade_containerd_allow_line_skip is true' % step['to'])
-                skipped.add(step['to'])
-            else:
-                have = ', '.join(offered.get(names['containerd'], [])) or 'none'
-                blockers.append({
-                    'id': 'apt-source-lacks-containerd' if last else 'apt-source-lacks-containerd-line',
-                    'message': 'the apt source offers no containerd %s (it has %s)' % (step['to'], have),
-                    'remedy': 'add a source that serves it or change upgrade_target.containerd' if last else (
-                        'add a source that serves containerd %s, or set upgrade_containerd_allow_line_skip: true to go '
-                        'from %s directly to the next line (containerd supports upgrades from the previous minor only)'
-                        % (step['to'], step['from']))})
-        elif step['action'] == 'restart_containerd' and step['to'] in skipped:
-            step['skip'] = True
-            step['skip_reason'] = 'its upgrade step was skipped'
-        elif step['action'] == 'upgrade_engine':
-            for role in ('engine', 'cli'):
-                pkg = names.get(role)
-                if not pkg:
-                    continue
-                match = [v for v in offered.get(pkg, []) if on_line(v, step['to'])]
-                if match:
-                    step['packages'][pkg] = match[0]
-                elif role == 'engine':
-                    blockers.append({'id': 'apt-source-lacks-engine',
-                                     'message': 'the apt source offers no %s %s (it has %s)' % (
-                                         pkg, step['to'], ', '.join(offered.get(pkg, [])) or 'none'),
-                                     'remedy': 'add a source that serves it or change upgrade_target.engine'})
-            for pkg, version in sorted(extra.items()):
-                have = offered.get(pkg, [])
-                pick = version if version in have else (have[0] if have and not version else None)
-                if pick is None:
-                    blockers.append({'id': 'apt-source-lacks-package',
-                                     'message': 'the apt source offers no %s %s (it has %s)' % (
-                                         pkg, version or '(any version)', ', '.join(have) or 'none'),
-                                     'remedy': 'fix upgrade_extra_packages or the apt source'})
-                else:
-                    step['packages'][pkg] = pick
-        out.append(step)
-    return out, blockers
+        if step['action'] not in ('upgrade_containerd', 'upgrade_engine'):
+            continue
+        packages, lacking = step_packages(step['action'], step['to'], names, offered, extra)
+        if lacking and step['action'] == 'upgrade_containerd' and step is not hops[-1]:
+            continue
+        if lacking:
+            return None
+        out.append(dict(step, packages=packages))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -200,15 +161,13 @@ def in_the_way(problems):
 
 
 def simulate_steps(state, steps, installed, simulate=None):
-    """apt's answer, before anything changes, to each install step of a resolved plan: step k is simulated with
-    the packages of steps 1..k (a later version of a package replacing an earlier one), so that it is asked
-    about the host as the steps before it leave it. Returns the blockers: the first step apt cannot make, naming
-    the packages in the way (a step after it cannot be judged)."""
+    """apt's answer, before anything changes, to each install step (install_steps): step k is simulated with the
+    packages of steps 1..k (a later version of a package replacing an earlier one), so that it is asked about the
+    host as the steps before it leave it. Returns None when apt can make every step, else the first step it cannot
+    make: {action, component, from, to, moves, problems, in_the_way, output} (a step after it cannot be judged)."""
     simulate = simulate or (lambda argv: R.run(argv, check=False, env=apt_env()))
     pins = {}
     for step in steps:
-        if step.get('skip') or not step.get('packages'):
-            continue
         pins.update(step['packages'])
         moves = todo(pins, installed)
         if not moves:
@@ -217,19 +176,10 @@ def simulate_steps(state, steps, installed, simulate=None):
         ok, problems, _actions = parse_simulation(res.returncode, res.stdout, res.stderr)
         if ok:
             continue
-        names = in_the_way(problems)
-        return [{
-            'id': 'apt-cannot-make-step',
-            'message': 'apt cannot make step %s (%s %s -> %s: %s): %s' % (
-                step['order'], step['action'], step['component'], step['to'], ', '.join(moves),
-                '; '.join(problems) or (res.stderr or res.stdout).strip()[-300:]),
-            'remedy': ('name the packages in the way (%s) in upgrade_extra_packages with the versions the step '
-                       'needs, or move them by hand first; apt was only asked (apt-get --simulate), nothing '
-                       'changed' % (', '.join(names) or 'see the message')),
-            'packages': names,
-            'step': step['order'],
-        }]
-    return []
+        return {'action': step['action'], 'component': step['component'], 'from': step.get('from'),
+                'to': step['to'], 'moves': moves, 'problems': problems, 'in_the_way': in_the_way(problems),
+                'output': (res.stderr or res.stdout or '').strip()[-300:]}
+    return None
 
 
 def parse_simulation(rc, stdout, stderr):

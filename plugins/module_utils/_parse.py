@@ -93,6 +93,47 @@ def on_line(version, wanted):
     return up == upstream_version(wanted)
 
 
+def offered_on(versions, wanted):
+    """The package ``versions`` (newest first, as apt-cache madison lists them) that are on ``wanted`` (a line or a
+    release, see on_line), in the same order: the first is what a step that moves to ``wanted`` installs."""
+    return [v for v in versions or [] if on_line(v, wanted)]
+
+
+def pick_offered(versions, wanted):
+    """The version of a further package to install: ``wanted`` when the source offers it, the newest offered when
+    ``wanted`` is '' (any), else None (the source lacks it)."""
+    versions = list(versions or [])
+    if wanted:
+        return wanted if wanted in versions else None
+    return versions[0] if versions else None
+
+
+def step_packages(action, to, names, offered, extra=None):
+    """What an upgrade_containerd or upgrade_engine step to ``to`` installs from an apt source: ({package: version},
+    [(package, wanted)] the source lacks). ``names`` is the package family's table (engine, cli, containerd),
+    ``offered`` package -> versions newest first (apt-cache madison), ``extra`` further packages the engine step
+    installs, name -> version ('' = the newest offered). Each package takes the newest version on ``to``; a CLI
+    the source lacks is left to apt (the engine's dependencies pull one)."""
+    packages, lacking = {}, []
+    for role in ('containerd',) if action == 'upgrade_containerd' else ('engine', 'cli'):
+        package = names.get(role)
+        if not package:
+            continue
+        found = offered_on(offered.get(package), to)
+        if found:
+            packages[package] = found[0]
+        elif role != 'cli':
+            lacking.append((package, to))
+    if action == 'upgrade_engine':
+        for package, wanted in sorted((extra or {}).items()):
+            pick = pick_offered(offered.get(package), wanted)
+            if pick is None:
+                lacking.append((package, wanted or '(any version)'))
+            else:
+                packages[package] = pick
+    return packages, lacking
+
+
 def live_restore_covers(running, target):
     """Whether live-restore keeps containers running across a restart from dockerd ``running`` to ``target``:
     dockerd promises it across patch releases of the same line only (26.1.4 -> 26.1.5, not 26.1 -> 27.0)."""

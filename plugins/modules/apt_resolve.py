@@ -8,23 +8,25 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: apt_resolve
-short_description: Resolve an upgrade plan's steps to the package versions an apt source offers
+short_description: Ask an apt source what it offers for an upgrade plan, and whether apt can make each step
 version_added: 0.2.0
 description:
   - Reads which versions of the engine, its client, containerd and further packages an apt source offers, with a
     private apt state (the host's sources copied beside O(source) in O(state), lists kept apart from the host's),
     so the host's own apt configuration is never edited.
-  - Fills each step of O(steps) (the P(fleetsafe.container_engine.upgrade_plan#filter) filter's output) with the
-    package versions it installs (C(packages)), or marks it skipped (an intermediate containerd line the source
-    lacks, when O(allow_line_skip) is true).
-  - A line or package the source lacks is a blocker with its remedy, and so is a step apt cannot make
-    (O(simulate)); a blocker never fails the task, the caller decides.
+  - Asks apt (O(simulate)) whether it can make the transaction of each install step of O(steps), with the package
+    versions the plan takes from that offer.
+  - Judges nothing itself. Its C(apt) result is the C(apt) key of the C(preflight) argument of the
+    P(fleetsafe.container_engine.upgrade_plan#filter) and P(fleetsafe.container_engine.compat_findings#filter)
+    filters, which put each step's package versions on the plan and report what the source lacks
+    (C(apt_source_lacks_*)) or what apt cannot make (C(apt_cannot_make_step)) as findings (docs/findings.md).
   - Changes nothing on the host but the private state folder; runs the same in check mode.
 author:
   - fleetsafe developers (@fleetsafe)
 options:
   steps:
-    description: The plan's steps, each with C(order), C(action), C(component), C(from) and C(to).
+    description: The plan's steps (the P(fleetsafe.container_engine.upgrade_plan#filter) filter's output), each
+      with C(order), C(action), C(component) and C(to).
     type: list
     elements: dict
     required: true
@@ -45,68 +47,76 @@ options:
     description: Further packages installed with the engine, name -> exact version (V('') = the newest offered).
     type: dict
     default: {}
-  allow_line_skip:
-    description: Skip an intermediate containerd line the source lacks instead of reporting a blocker.
-    type: bool
-    default: false
   simulate:
     description:
-      - Ask apt (C(apt-get --simulate), holds aside, the private state) whether it can make each step's
-        transaction on this host, step after step (step k with the packages of the steps before it). The first step
-        apt cannot make is a blocker (id C(apt-cannot-make-step)) naming the packages in the way - for example
-        going down from Debian's docker.io 28.5.2, which pulls C(tini-static), to 26.1.5, which needs C(tini).
-      - Only asked when every step resolved; nothing is installed.
+      - Ask apt (C(apt-get --simulate), holds aside, the private state) whether it can make each install step's
+        transaction on this host, step after step (step k with the packages of the steps before it). The first
+        step apt cannot make is returned in C(apt.cannot_make) with the packages in the way - for example going
+        down from Debian's docker.io 28.5.2, which pulls C(tini-static), to 26.1.5, which needs C(tini).
+      - Only asked when the source offers every package the steps install; nothing is installed.
     type: bool
     default: true
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
-    details: Resolves the same way (it only reads the source).
+    details: Asks the same way (it only reads the source and simulates).
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in diff_mode).
     support: none
 seealso:
   - plugin: fleetsafe.container_engine.upgrade_plan
     plugin_type: filter
+  - plugin: fleetsafe.container_engine.compat_findings
+    plugin_type: filter
   - module: fleetsafe.container_engine.engine_backup
 """
 
 EXAMPLES = r"""
-- name: Resolve the plan's steps against an internal mirror
+- name: Ask an internal mirror about the plan's steps
   fleetsafe.container_engine.apt_resolve:
     steps: "{{ ansible_facts.container_engine | fleetsafe.container_engine.upgrade_plan({'engine': '26.1.5'}) }}"
     source: "deb [signed-by=/etc/apt/keyrings/mirror.gpg] https://mirror.internal/debian trixie main"
     extra_packages: {runc: ''}
   become: true
-  register: resolved
+  register: asked
+
+- name: The plan with package versions, and the blockers it leaves
+  ansible.builtin.set_fact:
+    plan: "{{ ansible_facts.container_engine | fleetsafe.container_engine.upgrade_plan({'engine': '26.1.5'},
+              preflight={'apt': asked.apt}) }}"
+    blockers: "{{ ansible_facts.container_engine | fleetsafe.container_engine.compat_findings({'engine': '26.1.5'},
+                  preflight={'apt': asked.apt}) | selectattr('severity', 'equalto', 'blocker') | list }}"
 """
 
 RETURN = r"""
-steps:
-  description: The steps with C(packages) (name -> version) and C(skip) (and C(skip_reason) when skipped).
-  type: list
-  elements: dict
-  returned: success
-  sample:
-    - {order: 1, action: upgrade_containerd, component: containerd, from: 1.6.20, to: 1.7.24, skip: false,
-       packages: {containerd: 1.7.24~ds1-6+deb13u1}}
-blockers:
+apt:
   description:
-    - What the source lacks or apt cannot make, each with C(id), C(message) and C(remedy); a step apt cannot make
-      also has C(step) (its order) and C(packages) (the packages in the way).
-  type: list
-  elements: dict
-  returned: success
-offered:
-  description: Package -> the versions the source offers, newest first.
-  type: dict
-  returned: success
-names:
-  description: The package family's names, C(engine), C(cli) and C(containerd).
+    - What the source offers and what apt answered, as the filters' C(preflight.apt) argument takes it.
+    - C(source) is O(source); C(packages) the package family's names (C(engine), C(cli), C(containerd));
+      C(offered) package -> the versions the source offers, newest first; C(extra) is O(extra_packages).
+    - C(cannot_make) is null when apt can make every step (or was not asked), else the first step it cannot make -
+      C(action), C(component), C(from), C(to), C(moves) (the package moves asked), C(problems) (apt's lines naming
+      what is in the way), C(in_the_way) (those packages) and C(output) (the end of apt's output).
   type: dict
   returned: always
-  sample: {engine: docker.io, cli: docker-cli, containerd: containerd}
+  sample:
+    source: deb [trusted=yes] file:/srv/repo ./
+    packages: {engine: docker.io, cli: docker-cli, containerd: containerd}
+    offered:
+      containerd: [2.1.9+ds1-5, 1.7.24~ds1-6+deb13u1]
+      docker.io: [28.5.2+dfsg4-5, 26.1.5+dfsg1-9+deb13u1+b1]
+      docker-cli: [28.5.2+dfsg4-5, 26.1.5+dfsg1-9+deb13u1+b1]
+    extra: {}
+    cannot_make:
+      action: upgrade_engine
+      component: engine
+      from: 28.5.2+dfsg4-5
+      to: 26.1.5
+      moves: [docker-cli=26.1.5+dfsg1-9+deb13u1+b1, docker.io=26.1.5+dfsg1-9+deb13u1+b1]
+      problems: ["tini-static: Breaks: tini (< 0.19.0-5) but 0.19.0-1+b3 is to be installed"]
+      in_the_way: [tini-static, tini]
+      output: "E: Unable to correct problems, you have held broken packages."
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -126,31 +136,30 @@ def main():
             state=dict(type='path', default='/var/lib/fleetsafe-container-engine/apt'),
             package_family=dict(type='str', default='debian', choices=sorted(PACKAGE_FAMILIES)),
             extra_packages=dict(type='dict', default={}),
-            allow_line_skip=dict(type='bool', default=False),
             simulate=dict(type='bool', default=True),
         ),
         supports_check_mode=True,
     )
     p = module.params
     names = PACKAGE_FAMILIES[p['package_family']]
+    extra = dict((k, '' if v is None else str(v)) for k, v in p['extra_packages'].items())
+    apt = {'source': p['source'], 'packages': names, 'offered': {}, 'extra': extra, 'cannot_make': None}
     for step in p['steps']:
         missing = [k for k in STEP_KEYS if k not in step]
         if missing:
             module.fail_json(msg='steps: %s lacks %s: give the upgrade_plan filter\'s steps' % (
-                shown(step), ', '.join(missing)), names=names)
+                shown(step), ', '.join(missing)), apt=apt)
     if not p['steps']:
-        module.exit_json(changed=False, steps=[], blockers=[], offered={}, names=names)
+        module.exit_json(changed=False, apt=apt)
     try:
         A.setup(p['source'], p['state'])
-        wanted = [names['containerd'], names['engine'], names['cli']] + sorted(p['extra_packages'])
-        offered = A.madison(p['state'], wanted)
+        apt['offered'] = A.madison(p['state'], [names['containerd'], names['engine'], names['cli']] + sorted(extra))
+        steps = A.install_steps(p['steps'], names, apt['offered'], extra) if p['simulate'] else None
+        if steps:
+            apt['cannot_make'] = A.simulate_steps(p['state'], steps, A.installed_packages())
     except R.OpError as exc:
-        module.fail_json(msg='apt_resolve: %s' % exc, names=names)
-    steps, blockers = A.resolve_steps(p['steps'], names, offered, extra=dict(
-        (k, '' if v is None else str(v)) for k, v in p['extra_packages'].items()), allow_skip=p['allow_line_skip'])
-    if p['simulate'] and not blockers:
-        blockers = A.simulate_steps(p['state'], steps, A.installed_packages())
-    module.exit_json(changed=False, steps=steps, blockers=blockers, offered=offered, names=names)
+        module.fail_json(msg='apt_resolve: %s' % exc, apt=apt)
+    module.exit_json(changed=False, apt=apt)
 
 
 if __name__ == '__main__':

@@ -179,14 +179,26 @@ def predict_storage_driver_starts(engine_version, driver, knowledge=None):
     common = {'id': row['driver'], 'source': row['source'],
               'remedy': 'Migrate to %s (export or rebuild images, recreate containers) before the upgrade.'
               % row['replacement']}
-    line = version.line
-    if row['_removed_in'] is not None and line >= row['_removed_in'].line:
+    state = storage_driver_state(row, version)
+    if state == 'removed':
         message = ('[graphdriver] ERROR: the %s storage-driver has been deprecated and removed; visit '
                    'https://docs.docker.com/go/storage-driver/ for more information' % row['driver'])
-        return dict(common, starts=False, state='removed', message=message)
+        return dict(common, starts=False, state=state, message=message)
+    return dict(common, starts=None if state == 'disabled_by_default' else True, state=state, message=None)
+
+
+def storage_driver_state(row, version):
+    """removed | disabled_by_default | deprecated | supported: a storage_drivers row against an engine release.
+
+    Releases are compared by line: a driver removed in 24.0 is gone from every 24.0 release, its pre-releases
+    included. The findings storage_driver_removed / storage_driver_deprecated judge with this function too.
+    """
+    line = version.line
+    if row['_removed_in'] is not None and line >= row['_removed_in'].line:
+        return 'removed'
     disabled = row.get('_disabled_by_default_in')
     if disabled is not None and line >= disabled.line:
-        return dict(common, starts=None, state='disabled_by_default', message=None)
+        return 'disabled_by_default'
     if row['_deprecated_in'] is not None and line >= row['_deprecated_in'].line:
-        return dict(common, starts=True, state='deprecated', message=None)
-    return dict(common, starts=True, state='supported', message=None)
+        return 'deprecated'
+    return 'supported'

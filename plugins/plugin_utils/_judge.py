@@ -13,6 +13,7 @@ installed shim.  The findings phrase these answers for people; the plan orders s
 
 from __future__ import annotations
 
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import step_packages
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils import _kb
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._facts import (
     ENV_SOURCES,
@@ -21,6 +22,7 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._facts 
     next_start_environment,
     read_target,
 )
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._preflight import read_preflight
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import (
     InputError,
     format_api,
@@ -264,12 +266,15 @@ def client_product(kb, client):
 
 
 class Context:
-    """Host + target + knowledge, with the ranges and shared judgements worked out once."""
+    """Host + target + knowledge (+ what preflight found on the host), with the ranges and shared judgements
+    worked out once."""
 
-    def __init__(self, facts, target, knowledge):
+    def __init__(self, facts, target, knowledge, preflight=None):
         self.kb = _kb.get(knowledge)
         self.host = Host(facts)
         self.target = read_target(target)
+        self.preflight = read_preflight(preflight)
+        self.apt = self.preflight['apt']
         check_against(self.host, self.target)
         kb = self.kb
         docker = self.host.docker
@@ -375,6 +380,17 @@ class Context:
             return running, installed
         return None
 
+    def engine_packages(self):
+        """({package: version} the engine step installs, [(package, wanted)] the apt source lacks) when the target
+        moves the engine and preflight.apt says what the source offers, else None (module_utils' step_packages: the
+        rule apt_resolve simulates with)."""
+        def compute():
+            if self.apt is None or not self.engine_changes:
+                return None
+            return step_packages('upgrade_engine', self.target['engine'].raw, self.apt['names'], self.apt['offered'],
+                                 self.apt['extra'])
+        return self.once('engine_packages', compute)
+
     # --- clients -------------------------------------------------------------------------
     def client_releases(self, client, upgrade=False):
         """(rows that work with the current and the judged engine, rows that work with the judged one only).
@@ -392,7 +408,51 @@ class Context:
             later = [row for row in later if not row['_spec'].entirely_below(current)]
         return both, later
 
+    def client_move(self, client):
+        """('before' | 'after', knowledge-base row) for a client the engine rejects after the change (the target
+        engine, else the running one) that the target does not move itself, else None. 'before': a release works with
+        both engines, so it moves first; 'after': only the new engine accepts a release, so it moves right after
+        the engine and its calls fail in between."""
+        if client.image_name is None or client.name in self.target['clients']:
+            return None
+        new = self.target_range if self.engine_changes else self.current
+        kind, data, _how, _row = client_api(self.kb, client)
+        if new is None or judge(kind, data, new) not in ('too_old', 'too_new'):
+            return None
+        both, later = self.client_releases(client, upgrade=True)
+        if both:
+            return 'before', both[-1]
+        if later:
+            return 'after', later[-1]
+        return None
+
     # --- containerd ----------------------------------------------------------------------
+    def containerd_hops(self):
+        """The containerd upgrades to the target, one per minor line (never skipping one the knowledge base
+        knows), each {'from', 'to', 'last', 'packages', 'lacking'}: packages is what preflight.apt offers for the hop
+        ({} without it), lacking whether the source offers nothing on that hop. A hop before the last that the
+        source lacks is left out (the next starts where the previous one ended): finding
+        apt_source_lacks_containerd_line says so."""
+        def compute():
+            change = self.containerd_change()
+            if change is None:
+                return []
+            start, target, _row = change
+            path = self.kb.containerd_path(start.line, target.line) if target.line > start.line else None
+            lines = path if path else [target.line]
+            hops, previous = [], start.raw
+            for index, line in enumerate(lines):
+                last = index == len(lines) - 1
+                to = target.raw if last else '%d.%d' % line
+                packages, lacking = (step_packages('upgrade_containerd', to, self.apt['names'], self.apt['offered'])
+                                     if self.apt is not None else ({}, []))
+                hop = {'from': previous, 'to': to, 'last': last, 'packages': packages, 'lacking': bool(lacking)}
+                hops.append(hop)
+                if last or not hop['lacking']:
+                    previous = to
+            return hops
+        return self.once('containerd_hops', compute)
+
     def containerd_restart(self):
         """Why the running containerd must restart to run what is installed (list of reasons), or None."""
         def compute():

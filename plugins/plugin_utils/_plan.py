@@ -19,14 +19,19 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._judge 
     client_product,
     judge,
 )
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import InputError, describe, kind
 
 
-def _step(action, component, from_, to, reason):
-    return {'order': 0, 'action': action, 'component': component, 'from': from_, 'to': to, 'reason': reason}
+def _step(action, component, from_, to, reason, resolves=()):
+    return {'order': 0, 'action': action, 'component': component, 'from': from_, 'to': to, 'reason': reason,
+            'resolves': list(resolves)}
 
 
 def _raw(version):
     return version.raw if version is not None else None
+
+
+VERDICT_FINDING = {'too_old': 'client_api_too_old', 'too_new': 'client_api_too_new'}
 
 
 def _client_steps(ctx, before, after):
@@ -45,6 +50,7 @@ def _client_steps(ctx, before, after):
         component = 'client:%s' % client.name
         product = client_product(kb, client)
         if new_version is not None:
+            # the target names the release: compat_findings judges that release, so the step resolves nothing
             if new_version.raw == current_tag:
                 continue
             kind_new, data_new, how_new, _row = client_api(kb, client, new_version)
@@ -62,21 +68,28 @@ def _client_steps(ctx, before, after):
                                        else 'it is down between the engine restart and this step')))
             continue
         # a client the engine rejects after the step (or already, when the engine stays) moves to a release it accepts
-        if new is None or judge(kind_now, data_now, new) not in ('too_old', 'too_new'):
+        move = ctx.client_move(client)
+        if move is None:
             continue
-        both, later = ctx.client_releases(client, upgrade=True)
-        if both:
-            best = both[-1]
-            bound = best['_spec'].lower_bound()
-            before.append(_step('upgrade_client', component, current_tag, bound.raw if bound else best['versions'],
+        when, row = move
+        bound = row['_spec'].lower_bound()
+        resolves = [VERDICT_FINDING[judge(kind_now, data_now, new)]]
+        if when == 'before':
+            before.append(_step('upgrade_client', component, current_tag, bound.raw if bound else row['versions'],
                                 'Engine %s rejects %s as it is; %s %s works with %s (%s)' % (
-                                    new.label, client.name, client.image_name, best['versions'],
-                                    'both engines' if engine_changes else 'it', best['source'])))
-        elif later:
-            bound = later[-1]['_spec'].lower_bound()
-            after.append(_step('upgrade_client', component, current_tag, bound.raw if bound else later[-1]['versions'],
+                                    new.label, client.name, client.image_name, row['versions'],
+                                    'both engines' if engine_changes else 'it', row['source']), resolves))
+        else:
+            after.append(_step('upgrade_client', component, current_tag, bound.raw if bound else row['versions'],
                                'no %s release works with both engines: upgrade it right after the engine; it is down '
-                               'in between (%s)' % (product, later[-1]['source'])))
+                               'in between (%s)' % (product, row['source']), resolves))
+
+
+def _containerd_findings(ctx):
+    """The findings a restart of the running containerd resolves (it then runs what is installed)."""
+    if ctx.containerd_restart() is None:
+        return []
+    return ['containerd_shim_protocol_mismatch' if ctx.shim_mismatch() is not None else 'containerd_restart_required']
 
 
 def client_moves(ctx):
@@ -96,26 +109,27 @@ def _containerd_steps(ctx):
     if reasons is not None and change is None:
         steps.append(_step('restart_containerd', 'containerd', _raw(c['running_version']),
                            _raw(c['installed_version']),
-                           'the running daemon is older than the installed package (%s)' % '; '.join(reasons)))
+                           'the running daemon is older than the installed package (%s)' % '; '.join(reasons),
+                           _containerd_findings(ctx)))
     if change is None:
         return steps
     start, target, _row = change
-    path = ctx.kb.containerd_path(start.line, target.line) if target.line > start.line else None
-    hops = path if path else [target.line]
-    previous = start.raw
-    for index, line in enumerate(hops):
-        last = index == len(hops) - 1
-        to = target.raw if last else '%d.%d' % line
+    # each upgrade restarts containerd within the step (the package's postinst, else the role): a running 1.x daemon
+    # cannot start the 2.x shim until restarted, so no step ends with containerd older than its binary
+    hops = [hop for hop in ctx.containerd_hops() if hop['last'] or not hop['lacking']]
+    resolves = _containerd_findings(ctx)
+    for hop in hops:
         reason = ('supported upgrade path: from the previous minor only' if len(hops) > 1
                   else 'target containerd version')
         if target.line < start.line:
             reason = 'downgrade: running containers are stopped; start them again afterwards'
-        steps.append(_step('upgrade_containerd', 'containerd', previous, to,
-                           reason + ('' if last else ' (latest %s patch release)' % to)))
-        steps.append(_step('restart_containerd', 'containerd', previous, to,
-                           'a running containerd keeps its old version; a 1.x daemon cannot start the 2.x shim until '
-                           'restarted'))
-        previous = to
+        reason += '' if hop['last'] else ' (latest %s patch release)' % hop['to']
+        step = _step('upgrade_containerd', 'containerd', hop['from'], hop['to'],
+                     reason + '; containerd restarts within the step', resolves)
+        if ctx.apt is not None:
+            step['packages'] = hop['packages']
+        steps.append(step)
+        resolves = []
     return steps
 
 
@@ -125,19 +139,23 @@ def _engine_steps(ctx):
     if docker is None:
         return steps
     target = ctx.target['engine']
+    stale = ['engine_stale'] if ctx.engine_stale() is not None else []
     if ctx.engine_changes:
-        steps.append(_step('upgrade_engine', 'engine', _raw(ctx.installed_engine), target.raw, 'target engine version'))
+        step = _step('upgrade_engine', 'engine', _raw(ctx.installed_engine), target.raw, 'target engine version')
+        if ctx.apt is not None:
+            step['packages'] = ctx.engine_packages()[0]
+        steps.append(step)
         steps.append(_step('restart_engine', 'engine', _raw(docker['version']), target.raw,
-                           'the package upgrade does not restart dockerd'))
+                           'the package upgrade does not restart dockerd', stale))
         for daemon in ctx.host.rootless or []:
             steps.append(_step('restart_rootless_engine', 'rootless:%s' % daemon['user'],
                                _raw(daemon['engine_version']), target.raw,
                                'the user\'s docker.service keeps running the old dockerd until restarted'))
         return steps
-    if ctx.engine_stale() is not None:
+    if stale:
         running, installed = ctx.engine_stale()
         steps.append(_step('restart_engine', 'engine', _raw(running), _raw(installed),
-                           'dockerd runs an older version than the installed package'))
+                           'dockerd runs an older version than the installed package', stale))
     # a rootless daemon left on another dockerd than the installed one (a restart that failed, a re-run)
     installed = ctx.installed_engine
     for daemon in ctx.host.rootless or []:
@@ -164,38 +182,68 @@ def _daemon_edit(judged):
     return 'remove' if judged['removable'] else None
 
 
-def upgrade_plan(facts, target=OMITTED, knowledge=None):
-    ctx = Context(facts, target, knowledge)
-    check_plannable(ctx.host, ctx.target)
+def _daemon_edit_steps(ctx):
+    """daemon.json settings the target dockerd would refuse: edit the file before the engine moves. A flag in a unit
+    or drop-in is no step: the plan cannot edit it, the blocker daemon_option_refused names its file."""
+    steps = []
+    for engine, written, judged, file in judged_settings(ctx):
+        if judged['starts'] is False and file is None:
+            step = _step('edit_daemon_config', 'engine', written, judged['replacement'],
+                         'dockerd %s would refuse to start: "%s"; %s' % (
+                             engine.raw, judged['message'], judged['remedy']))
+            step.update(where=judged['where'], setting=judged['setting'], edit=_daemon_edit(judged))
+            step['resolves'] = ['daemon_option_refused'] if step['edit'] else []
+            steps.append(step)
+    return steps
+
+
+def plan_steps(ctx):
+    """The ordered steps, each naming in ``resolves`` the ids of the findings it removes on its component."""
     check_knowledge(ctx.kb)
     before, after = [], []
     _client_steps(ctx, before, after)
-    # overrides the target dockerd would refuse to start with
+    # a minimum-API override the target dockerd refuses is no step: only an operator knows which client needed it,
+    # so it stays the blocker min_api_override_invalid, whose remedy says what to do
     if ctx.engine_changes:
-        for item, problem in ctx.override_problems:
-            before.append(_step('remove_min_api_override', 'engine', item['value'], None,
-                                'dockerd %s would refuse to start: %s (%s)' % (
-                                    ctx.target['engine'].raw, problem, ', '.join(item['where']) or item['source'])))
-        for daemon, item, problem, label in ctx.rootless_override_problems:
-            before.append(_step('remove_min_api_override', 'rootless:%s' % daemon['user'], item['value'], None,
-                                'the rootless dockerd %s of %s would refuse to start: %s (%s)' % (
-                                    label, daemon['user'], problem, ', '.join(item['where']) or item['source'])))
-        # daemon.json settings the target dockerd would refuse: edit the file before the engine moves. A flag
-        # in a unit or drop-in is no step: the plan cannot edit it, the blocker daemon_option_refused names its file.
-        for engine, written, judged, file in judged_settings(ctx):
-            if judged['starts'] is False and file is None:
-                step = _step('edit_daemon_config', 'engine', written, judged['replacement'],
-                             'dockerd %s would refuse to start: "%s"; %s' % (
-                                 engine.raw, judged['message'], judged['remedy']))
-                step.update(where=judged['where'], setting=judged['setting'], edit=_daemon_edit(judged))
-                # the daemon_option_refused finding this edit removes, by its exact message
-                step['resolves'] = [refused_message(ctx, engine, written, judged, file)] if step['edit'] else []
-                before.append(step)
+        before += _daemon_edit_steps(ctx)
     steps = before + _containerd_steps(ctx) + _engine_steps(ctx) + after
-    if steps:
-        steps.append(_step('verify', 'host', None, None,
-                           'gather facts again: compat_findings must return no blocker, containerd and dockerd must '
-                           'run the installed versions, every client must answer'))
     for index, step in enumerate(steps, 1):
         step['order'] = index
     return steps
+
+
+def upgrade_plan(facts, target=OMITTED, knowledge=None, preflight=None):
+    ctx = Context(facts, target, knowledge, preflight)
+    check_plannable(ctx.host, ctx.target)
+    return plan_steps(ctx)
+
+
+def _read_steps(plan):
+    if not isinstance(plan, list):
+        raise InputError('plan must be the list upgrade_plan returns (the steps that will run), got %s %s' % (
+            kind(plan), describe(plan)))
+    for index, step in enumerate(plan):
+        if not isinstance(step, dict) or not isinstance(step.get('component'), str) or \
+                not isinstance(step.get('resolves'), list):
+            raise InputError('plan[%d] is not a step of upgrade_plan (a dict with component and resolves), got %s'
+                             % (index, describe(step)))
+    return plan
+
+
+def left_after(ctx, findings, plan):
+    """The findings the plan's steps leave: a step resolves the findings named in its ``resolves`` on its component;
+    an edit_daemon_config step only the daemon_option_refused finding of its own setting."""
+    resolved = set()
+    edited = set()
+    for step in _read_steps(plan):
+        if step.get('action') == 'edit_daemon_config':
+            edited.update((step.get('where'), step.get('setting')) for fid in step['resolves']
+                          if fid == 'daemon_option_refused')
+            continue
+        resolved.update((fid, step['component']) for fid in step['resolves'])
+    messages = set()
+    for engine, written, judged, file in judged_settings(ctx):
+        if file is None and (judged['where'], judged['setting']) in edited and judged['starts'] is False:
+            messages.add(refused_message(ctx, engine, written, judged, file))
+    return [f for f in findings if (f['id'], f['component']) not in resolved
+            and not (f['id'] == 'daemon_option_refused' and f['message'] in messages)]

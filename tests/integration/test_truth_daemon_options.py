@@ -1,11 +1,13 @@
-"""The knowledge base's daemon-option and storage-driver predictions against real dockerd starts.
+"""The knowledge base's daemon-option and storage-driver judgements against real dockerd starts.
 
 For each engine the lab runs (20.10.24, 26.1.5, 28.5.2) and every row of `daemon_options` and
 `storage_drivers` that a lab host can show, a throwaway dockerd (own data root, exec root, pid file and
 unix socket; never TCP) is started with the setting, and, from 23.0, `dockerd --validate` is asked
-about the same configuration. The prediction (does this engine start with it, does --validate refuse
-it, what does it print) must equal what the engine does. Rows a lab host cannot show are listed in
-NOT_IN_THE_LAB with the reason, and a row that is neither tried nor listed fails the test.
+about the same configuration. The judgement (does this engine start with it, does --validate refuse
+it, what does it print) must equal what the engine does: for daemon options, judge_setting as the findings
+daemon_option_* use it (predict_daemon_option_starts is a thin view of it); for storage drivers, compat_findings
+itself on the host's real facts with the driver set (finding storage_driver_removed). Rows a lab host cannot
+show are listed in NOT_IN_THE_LAB with the reason, and a row that is neither tried nor listed fails the test.
 """
 from __future__ import annotations
 
@@ -14,11 +16,12 @@ import re
 from pathlib import Path
 
 import pytest
+from _facts import adhoc
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils import _kb
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._compat_findings import compat_findings
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._daemon_options import (
     FIRST_LINE_WITH_VALIDATE,
     predict_daemon_option_starts,
-    predict_storage_driver_starts,
 )
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import parse_version
 
@@ -153,10 +156,11 @@ def run_cases(host, cases: list[dict], validate: bool) -> dict:
 
 
 @pytest.mark.parametrize("set_name", SETS)
-def test_daemon_option_predictions_match_real_starts(lab_host_factory, set_name):
+def test_daemon_option_predictions_match_real_starts(lab_host_factory, ansible_env, set_name):
     host = lab_host_factory(set_name)
     engine = re.search(r"version (\S+?),", host.exec(["dockerd", "--version"]).stdout).group(1)
     line = parse_version(engine).line
+    facts = adhoc(host, ansible_env, args={"gather": ["docker"]})["ansible_facts"]["container_engine"]
     # the host's own daemon steps aside so throwaway daemons share nothing with it but containerd
     host.sh("systemctl stop docker.service docker.socket")
     validate = line >= FIRST_LINE_WITH_VALIDATE
@@ -203,15 +207,18 @@ def test_daemon_option_predictions_match_real_starts(lab_host_factory, set_name)
         if name not in results:
             continue
         got = results[name]
-        want = predict_storage_driver_starts(engine, driver)
+        # the filter users run, on this host's facts with the driver in use
+        judged = dict(facts, docker=dict(facts["docker"], storage_driver=driver))
+        want = [f for f in compat_findings(judged, {"engine": engine}) if f["id"] == "storage_driver_removed"]
         cannot = HOST_CANNOT.get((line_key, driver))
         if cannot:
             # the engine still ships the driver: it fails for the host's sake, never as "removed"
-            assert want["starts"] is True, (driver, want)
+            assert want == [], (driver, want)
             ok = not got["started"] and _norm(cannot) in _norm(got["log"]) and "has been deprecated and removed" \
                 not in got["log"]
         else:
-            ok = want["starts"] == got["started"] and (got["started"] or _norm(want["message"]) in _norm(got["log"]))
+            removed = _norm(f"the {driver} storage-driver has been deprecated and removed")
+            ok = (want == []) == got["started"] and (got["started"] or removed in _norm(got["log"]))
         if not ok:
             mismatches.append((name, "start", want, got["started"], got["log"][-1200:]))
         if validate:

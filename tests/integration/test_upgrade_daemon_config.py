@@ -147,7 +147,7 @@ def test_refused_daemon_json_key_is_renamed_shown_in_check_mode_and_restored_by_
     assert run.result["backup_pruned"] == [first_backup]
     assert host.exec(["ls", BACKUPS]).stdout.split() == [run.result["backup_dir"].rsplit("/", 1)[1]]
     assert [s["action"] for s in run.result["steps"]] == [
-        "edit_daemon_config", "upgrade_containerd", "restart_containerd", "upgrade_engine", "restart_engine"]
+        "edit_daemon_config", "upgrade_containerd", "upgrade_engine", "restart_engine"]
     edited = json.loads(daemon_json(host))
     assert list(edited.items()) == [("log-level", "info"), ("data-root", "/var/lib/docker"),
                                     ("max-concurrent-downloads", 4)]

@@ -115,7 +115,7 @@ def test_rootless_daemon_restarted_once_per_step_with_its_container_untouched_on
     r = run.result
     assert r["status"] == "upgraded"
     assert [s["action"] for s in r["steps"]] == [
-        "upgrade_containerd", "restart_containerd", "upgrade_engine", "restart_engine", "restart_rootless_engine"]
+        "upgrade_containerd", "upgrade_engine", "restart_engine", "restart_rootless_engine"]
     # both engines on the target
     assert versions(host) == ("26.1.5+dfsg1", "1.7.24~ds1")
     assert rootless_versions(host, ansible_env) == [("alice", "26.1.5+dfsg1")]

@@ -18,7 +18,7 @@ DOC = os.path.join(ROOT, 'docs', 'findings.md')
 sys.path.insert(0, os.path.join(ROOT, 'build', 'collections'))
 
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils import _kb  # noqa: E402
-from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._compat import REGISTRY  # noqa: E402
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._compat_findings import REGISTRY  # noqa: E402
 
 KB_FILES = {section: section + '.yml' for section in _kb.SCHEMA}
 
@@ -108,6 +108,19 @@ the filters fail with "line ... is not in the knowledge base" wherever that line
   (letters, digits, `_`, `.`, `-`, at most 128 characters). `upgrade_plan` needs the section a
   target key is about (`docker` for `engine`, `containerd` for `containerd`): without it the plan
   would be empty for want of facts, so it is an error.
+- **preflight**: what only the host can tell before the change; without it the findings that need
+  it (`apt_source_lacks_*`, `apt_cannot_make_step`, `smoke_image_missing`) are not judged. `apt` is
+  the `apt` result of the module `apt_resolve`: `{source, packages: {engine, cli, containerd},
+  offered: {PACKAGE: [versions, newest first]}, extra: {PACKAGE: version}, cannot_make}` (what
+  `apt-cache madison` lists for the source; `extra` are further packages the engine step installs,
+  `''` for the newest; `cannot_make` is null or the first step `apt-get --simulate` refused, with
+  `action`, `component`, `from`, `to`, `moves`, `problems`, `in_the_way`); `smoke_image` is
+  `{image, present}`. The upgrade role asks the host and passes it; the rule is here. `upgrade_plan`
+  takes the same argument and puts the package versions on its steps.
+- **plan** (compat_findings only): the steps of `upgrade_plan` that will run. Each step names in
+  `resolves` the finding ids it removes on its component (an `edit_daemon_config` step: the
+  `daemon_option_refused` finding of its own setting); those findings are left out, so what is
+  returned is what the plan leaves. The upgrade role stops on the blockers left.
 - **errors**: bad input fails with one error whose message starts with the filter's name, names the
   bad value's path and shows the value as written, shortened (`got string 'abc'`, `got null`,
   `got an undefined value`). The same holds for the `knowledge` and `findings` arguments. Any other
@@ -145,12 +158,20 @@ def _kb_sources(ref):
     return '`data/knowledge_base/{}`: {}'.format(KB_FILES[section], ' '.join(row['source'].split()))
 
 
+def _from_preflight(entry):
+    return entry.module.endswith('._preflight')
+
+
+def _no_rows(entry):
+    return '(preflight data)' if _from_preflight(entry) else '(facts only)'
+
+
 def render():
     lines = [HEAD.rstrip('\n')]
     for entry in REGISTRY.values():
         lines.append('| [`{}`](#{}) | {} | {} | {} | `{}` |'.format(
             entry.id, entry.id, entry.severity, entry.component.replace('|', ' or '),
-            ', '.join(f'`{ref}`' for ref in entry.kb) or '(facts only)', _module_path(entry)))
+            ', '.join(f'`{ref}`' for ref in entry.kb) or _no_rows(entry), _module_path(entry)))
     for entry in REGISTRY.values():
         lines += ['', f'### `{entry.id}`', f'<a id="{entry.id}"></a>', '',
                   entry.summary[0].upper() + entry.summary[1:] + '.', '',
@@ -160,6 +181,9 @@ def render():
         if entry.kb:
             lines.append('- knowledge rows:')
             lines += [f'  - `{ref}` — {_kb_sources(ref)}' for ref in entry.kb]
+        elif _from_preflight(entry):
+            lines.append('- knowledge rows: none (it reports what preflight found on the host: the `preflight` '
+                         'argument)')
         else:
             lines.append('- knowledge rows: none (it reports what the facts say)')
         if entry.incident:

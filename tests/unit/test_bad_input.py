@@ -192,11 +192,11 @@ def test_the_property_check_fails_when_a_bug_escapes(monkeypatch):
     """deliberate() lets a bug through: proof that the property tests above can fail."""
     from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings import _engine
 
-    def broken(ctx, me):
+    def broken(ctx, entry):
         yield ctx.host.docker['no_such_key']      # the kind of bug a refactoring leaves behind
 
     entry = _engine.engine_stale.__name__
-    from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._compat import REGISTRY
+    from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._compat_findings import REGISTRY
     monkeypatch.setattr(REGISTRY[entry], 'check', broken)
     with pytest.raises(_filters.FilterInternalError):
         deliberate('compat_findings', full_facts(), {})

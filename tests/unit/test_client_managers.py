@@ -12,7 +12,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetsafe.container_engine.plugins.filter.compat_findings import compat_findings
 from ansible_collections.fleetsafe.container_engine.plugins.filter.upgrade_plan import upgrade_plan
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _managers as M
-from ansible_collections.fleetsafe.container_engine.plugins.module_utils._gather import client_manager
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._gather_clients import client_manager
 from ansible_collections.fleetsafe.container_engine.plugins.modules.api_client_move import (
     compose_blocker,
     swarm_message,

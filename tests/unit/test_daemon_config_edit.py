@@ -177,19 +177,19 @@ def test_each_edit_step_names_the_refused_findings_it_removes_exactly():
                    'log-opts': {'logentries-token': 't'}, 'storage-opts': ['overlay2.override_kernel_check=1']}
     facts = L.host(L.docker('20.10.24', daemon_json=daemon_json), L.containerd('1.6.20'))
     plan = FilterModule().filters()['upgrade_plan'](facts, {'engine': '26.1.5'})
-    refused = [f['message'] for f in Findings().filters()['compat_findings'](facts, {'engine': '26.1.5'})
-               if f['id'] == 'daemon_option_refused']
+    compat = Findings().filters()['compat_findings']
+    refused = [f['message'] for f in compat(facts, {'engine': '26.1.5'}) if f['id'] == 'daemon_option_refused']
     resolves = {s['setting']: s['resolves'] for s in plan if s['action'] == 'edit_daemon_config'}
     # the edited ones name their finding; the ones only an operator can decide name none and stay blockers
-    assert [len(resolves[k]) for k in ('graph', 'overlay2.override_kernel_check')] == [1, 1]
+    assert resolves['graph'] == resolves['overlay2.override_kernel_check'] == ['daemon_option_refused']
     assert resolves['oom-score-adjust'] == [] and resolves['logentries'] == []
-    assert set(resolves['graph'] + resolves['overlay2.override_kernel_check']) < set(refused)
-    assert any('"graph" in daemon.json' in m for m in resolves['graph'])
-    # after the edits, the findings the role's preflight would still count are the operator's ones
+    # the plan leaves exactly the findings of the settings it does not edit
+    left = [f['message'] for f in compat(facts, {'engine': '26.1.5'}, plan=plan) if f['id'] == 'daemon_option_refused']
+    assert len(left) == len(refused) - 2 and not any('"graph" in daemon.json' in m for m in left)
+    # and they are what the real edits leave
     after = dict(daemon_json, **{'data-root': '/srv/docker'})
     del after['graph']
     after['storage-opts'] = []
     facts_after = L.host(L.docker('20.10.24', daemon_json=after), L.containerd('1.6.20'))
-    still = [f['message'] for f in Findings().filters()['compat_findings'](facts_after, {'engine': '26.1.5'})
-             if f['id'] == 'daemon_option_refused']
-    assert sorted(still) == sorted(set(refused) - set(resolves['graph'] + resolves['overlay2.override_kernel_check']))
+    still = [f['message'] for f in compat(facts_after, {'engine': '26.1.5'}) if f['id'] == 'daemon_option_refused']
+    assert sorted(still) == sorted(left)

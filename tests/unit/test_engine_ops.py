@@ -34,12 +34,9 @@ def plan(*steps):
 
 
 MID_TO_NEW = plan(("upgrade_containerd", "containerd", "1.7.24", "2.0"),
-                  ("restart_containerd", "containerd", "1.7.24", "2.0"),
                   ("upgrade_containerd", "containerd", "2.0", "2.1.9"),
-                  ("restart_containerd", "containerd", "2.0", "2.1.9"),
                   ("upgrade_engine", "engine", "26.1.5", "28.5.2"),
-                  ("restart_engine", "engine", "26.1.5+dfsg1", "28.5.2"),
-                  ("verify", "host", None, None))
+                  ("restart_engine", "engine", "26.1.5+dfsg1", "28.5.2"))
 
 
 # --- versions: one function each --------------------------------------------------------------------------------
@@ -83,29 +80,20 @@ def test_madison_recorded_newest_first():
     assert OFFERED["docker-cli"] == ["28.5.2+dfsg4-5", "26.1.5+dfsg1-9+deb13u1+b1"]
 
 
-def test_missing_intermediate_line_is_a_blocker_naming_the_variable():
-    _steps, blockers = A.resolve_steps(MID_TO_NEW, NAMES, OFFERED)
-    assert [b["id"] for b in blockers] == ["apt-source-lacks-containerd-line"]
-    assert "containerd 2.0" in blockers[0]["message"]
-    assert "upgrade_containerd_allow_line_skip" in blockers[0]["remedy"]
+def test_an_intermediate_line_the_source_lacks_is_left_out_as_the_plan_leaves_it_out():
+    steps = A.install_steps(MID_TO_NEW, NAMES, OFFERED, extra={"runc": "", "tini-static": ""})
+    assert [(s["order"], s["packages"]) for s in steps] == [
+        (2, {"containerd": "2.1.9+ds1-5"}),
+        (3, {"docker.io": "28.5.2+dfsg4-5", "docker-cli": "28.5.2+dfsg4-5", "runc": "1.1.5+ds1-1+deb12u1",
+             "tini-static": "0.19.0-6+b2"})]
 
 
-def test_allowed_skip_marks_the_hop_and_its_restart_and_resolves_the_rest():
-    out, blockers = A.resolve_steps(MID_TO_NEW, NAMES, OFFERED, extra={"runc": "", "tini-static": ""},
-                                    allow_skip=True)
-    assert blockers == []
-    steps = {s["order"]: s for s in out}
-    assert steps[1]["skip"] and steps[2]["skip"] and "allow_line_skip" in steps[1]["skip_reason"]
-    assert steps[3]["packages"] == {"containerd": "2.1.9+ds1-5"} and not steps[3]["skip"]
-    assert steps[5]["packages"] == {"docker.io": "28.5.2+dfsg4-5", "docker-cli": "28.5.2+dfsg4-5",
-                                    "runc": "1.1.5+ds1-1+deb12u1", "tini-static": "0.19.0-6+b2"}
-
-
-def test_target_release_the_source_lacks_is_a_blocker():
-    _out, blockers = A.resolve_steps(plan(("upgrade_engine", "engine", "26.1.5", "27.5.1")), NAMES, OFFERED,
-                                     extra={"tini": "0.18.0-1"})
-    assert [b["id"] for b in blockers] == ["apt-source-lacks-engine", "apt-source-lacks-package"]
-    assert "docker.io 27.5.1" in blockers[0]["message"] and "tini 0.18.0-1" in blockers[1]["message"]
+def test_a_target_release_or_package_the_source_lacks_leaves_nothing_to_simulate():
+    # the filters' apt_source_lacks_* findings say what; apt is not asked about a step that cannot resolve
+    assert A.install_steps(plan(("upgrade_engine", "engine", "26.1.5", "27.5.1")), NAMES, OFFERED) is None
+    assert A.install_steps(plan(("upgrade_engine", "engine", "20.10.24", "26.1.5")), NAMES, OFFERED,
+                           extra={"tini": "0.18.0-1"}) is None
+    assert A.install_steps(plan(("upgrade_containerd", "containerd", "1.6.20", "1.7.25")), NAMES, OFFERED) is None
 
 
 # --- apt's simulation of a step ---------------------------------------------------------------------------------
@@ -228,32 +216,35 @@ class Sim:
 
 
 NEW_TO_MID = plan(("upgrade_containerd", "containerd", "2.1.9", "1.7.24"),
-                  ("restart_containerd", "containerd", "2.1.9", "1.7.24"),
                   ("upgrade_engine", "engine", "28.5.2", "26.1.5"),
                   ("restart_engine", "engine", "28.5.2+dfsg4", "26.1.5"))
 INSTALLED_NEW = {p: v for p, v, s in (ln.split("\t") for ln in REC["dpkg"].splitlines()) if s.startswith("ii")}
 
 
-def test_a_step_apt_cannot_make_is_a_blocker_naming_the_packages_in_the_way():
-    steps, blockers = A.resolve_steps(NEW_TO_MID, NAMES, OFFERED, extra={"runc": ""})
-    assert blockers == []
+def test_the_first_step_apt_cannot_make_names_the_packages_in_the_way():
+    steps = A.install_steps(NEW_TO_MID, NAMES, OFFERED, extra={"runc": ""})
     sim = Sim()
-    [blocker] = A.simulate_steps("/x", steps, INSTALLED_NEW, simulate=sim)
-    assert blocker["id"] == "apt-cannot-make-step" and blocker["step"] == 3
-    assert blocker["packages"] == ["tini-static", "tini"]
-    assert "tini-static: Breaks: tini (< 0.19.0-5)" in blocker["message"] and "upgrade_engine" in blocker["message"]
-    # step 3 is asked with step 1's containerd: the host as the steps before it leave it; runc is installed
-    assert sim.asked == [["containerd=1.7.24~ds1-6+deb13u1"],
-                         ["containerd=1.7.24~ds1-6+deb13u1", "docker-cli=26.1.5+dfsg1-9+deb13u1+b1",
-                          "docker.io=26.1.5+dfsg1-9+deb13u1+b1"]]
+    cannot = A.simulate_steps("/x", steps, INSTALLED_NEW, simulate=sim)
+    assert (cannot["action"], cannot["component"], cannot["from"], cannot["to"]) == (
+        "upgrade_engine", "engine", "28.5.2", "26.1.5")
+    assert cannot["in_the_way"] == ["tini-static", "tini"]
+    assert "tini-static: Breaks: tini (< 0.19.0-5) but 0.19.0-1+b3 is to be installed" in cannot["problems"]
+    assert cannot["moves"] == ["containerd=1.7.24~ds1-6+deb13u1", "docker-cli=26.1.5+dfsg1-9+deb13u1+b1",
+                               "docker.io=26.1.5+dfsg1-9+deb13u1+b1"]
+    # the engine step is asked with the containerd step's package: the host as the steps before it leave it;
+    # runc is installed at the version asked
+    assert sim.asked == [
+        ["containerd=1.7.24~ds1-6+deb13u1"],
+        ["containerd=1.7.24~ds1-6+deb13u1", "docker-cli=26.1.5+dfsg1-9+deb13u1+b1",
+         "docker.io=26.1.5+dfsg1-9+deb13u1+b1"]]
 
 
-def test_steps_apt_can_make_are_no_blocker_and_nothing_to_move_asks_nothing():
-    steps, _blockers = A.resolve_steps(NEW_TO_MID[:2], NAMES, OFFERED)
-    assert A.simulate_steps("/x", steps, INSTALLED_NEW, simulate=Sim()) == []
+def test_steps_apt_can_make_give_none_and_nothing_to_move_asks_nothing():
+    steps = A.install_steps(NEW_TO_MID[:1], NAMES, OFFERED)
+    assert A.simulate_steps("/x", steps, INSTALLED_NEW, simulate=Sim()) is None
     sim = Sim()
     assert A.simulate_steps("/x", [dict(steps[0], packages={"containerd": "2.1.9+ds1-5"})], INSTALLED_NEW,
-                            simulate=sim) == [] and sim.asked == []
+                            simulate=sim) is None and sim.asked == []
 
 
 def test_package_names_filter_reads_the_one_table():

@@ -16,7 +16,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetsafe.container_engine.plugins.filter.compat_findings import compat_findings
 from ansible_collections.fleetsafe.container_engine.plugins.filter.upgrade_plan import upgrade_plan
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils import _kb
-from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._compat import REGISTRY
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._compat_findings import REGISTRY
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ECS_DROPIN = [{'source': 'systemd_dropin', 'value': '1.17', 'where': '/etc/systemd/system/docker.service.d/ecs.conf'}]
@@ -75,6 +75,40 @@ EXAMPLES = {
     'client_compose_file_unreachable': (L.host(L.docker('20.10.24'), mounts=[L.compose_mount(
         'monitoring-agent-1', 'amazon/amazon-ecs-agent:1.80.0',
         problem='/srv/monitoring/compose.yaml does not exist on this host')]), {'engine': '26.1.5'}),
+    # CapRover 1.11.1 speaks 1.40: Engine 29.0 wants 1.44, which only 1.14.1 speaks and 20.10 refuses
+    'client_needs_new_engine_first': (L.host(L.docker('20.10.24'),
+                                             mounts=[L.socket_mount('captain', 'caprover/caprover:1.11.1')]),
+                                      {'engine': '29.0.0'}),
+    'apt_source_lacks_containerd_line': (L.host(containerd_section=L.containerd('1.7.24')), {'containerd': '2.1.9'}),
+    'apt_source_lacks_containerd': (L.host(containerd_section=L.containerd('1.6.20')), {'containerd': '1.7.25'}),
+    'apt_source_lacks_engine': (L.host(L.docker('20.10.24')), {'engine': '27.5.1'}),
+    'apt_source_lacks_package': (L.host(L.docker('20.10.24')), {'engine': '26.1.5'}),
+    'smoke_image_missing': (L.host(L.docker('26.1.5')), {}),
+    'apt_cannot_make_step': (L.host(L.docker('28.5.2'), L.containerd('2.1.9')), {'engine': '26.1.5'}),
+}
+
+# what the lab's offline repo serves (apt-cache madison in a lab host): the old, mid and new sets
+LAB_APT = {'source': 'deb [trusted=yes] file:/srv/repo ./',
+           'packages': {'engine': 'docker.io', 'cli': 'docker-cli', 'containerd': 'containerd'},
+           'offered': {'docker.io': ['28.5.2+dfsg4-5', '26.1.5+dfsg1-9+deb13u1', '20.10.24+dfsg1-1+deb12u1+b6'],
+                       'docker-cli': ['28.5.2+dfsg4-5', '26.1.5+dfsg1-9+deb13u1'],
+                       'containerd': ['2.1.9+ds1-5', '1.7.24~ds1-6+deb13u1', '1.6.20~ds1-1+deb12u3'],
+                       'tini': ['0.19.0-1+b3']}}
+# finding id -> the preflight argument its example needs (what only the host can tell)
+PREFLIGHT = {
+    'apt_source_lacks_containerd_line': {'apt': LAB_APT},
+    'apt_source_lacks_containerd': {'apt': LAB_APT},
+    'apt_source_lacks_engine': {'apt': LAB_APT},
+    'apt_source_lacks_package': {'apt': dict(LAB_APT, extra={'tini-static': '', 'tini': '0.19.0-6'})},
+    'smoke_image_missing': {'smoke_image': {'image': 'busybox:latest', 'present': False}},
+    # apt_resolve's answer on a lab host at the new set asked about new -> mid
+    # (tests/unit/data/engine_host_recorded.json)
+    'apt_cannot_make_step': {'apt': dict(LAB_APT, cannot_make={
+        'action': 'upgrade_engine', 'component': 'engine', 'from': '28.5.2', 'to': '26.1.5',
+        'moves': ['docker-cli=26.1.5+dfsg1-9+deb13u1', 'docker.io=26.1.5+dfsg1-9+deb13u1'],
+        'problems': ['tini-static: Breaks: tini (< 0.19.0-5) but 0.19.0-1+b3 is to be installed'],
+        'in_the_way': ['tini-static', 'tini'],
+        'output': 'E: Unable to correct problems, you have held broken packages.'})},
 }
 
 
@@ -85,7 +119,7 @@ def test_every_finding_has_an_example():
 @pytest.mark.parametrize('fid', list(REGISTRY))
 def test_finding_example(fid):
     facts, target, *knowledge = EXAMPLES[fid]
-    everything = compat_findings(facts, target, *knowledge)
+    everything = compat_findings(facts, target, *knowledge, preflight=PREFLIGHT.get(fid))
     found = [f for f in everything if f['id'] == fid]
     assert found, everything
     entry = REGISTRY[fid]

@@ -14,8 +14,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetsafe.container_engine.plugins.filter.compat_findings import compat_findings
 from ansible_collections.fleetsafe.container_engine.plugins.filter.upgrade_plan import upgrade_plan
-from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _gather as G
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _parse as P
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._gather_clients import learned_version
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils import _kb
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._judge import Range, judge, row_api
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import merge_ranges, parse_version
@@ -283,7 +283,7 @@ def test_facts_without_version_learned_are_read():
     ('latest', {}, None),
 ])
 def test_learned_version_from_labels(tag, labels, expected):
-    assert G.learned_version(tag, labels) == expected
+    assert learned_version(tag, labels) == expected
 
 
 @pytest.mark.parametrize('tag,names', [('1.12.0', True), ('v3.6.2-alpine', True), ('3.6', False), ('3', False),

@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import lab_facts
 import pytest
-from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils import _compat, _report
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils import _compat_findings, _report
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "docs" / "report.schema.json").read_text())
@@ -74,7 +74,7 @@ ROLLED_BACK = result("rolled_back", after=("20.10.24+dfsg1", "1.6.20"), steps=UP
 
 
 def judge(f, target):
-    return _compat.compat_findings({"container_engine": f}, target)
+    return _compat_findings.compat_findings({"container_engine": f}, target)
 
 
 def fleet_records():

@@ -73,14 +73,14 @@ def test_a_value_the_engine_starts_with_is_no_finding(engine):
             and f['id'].startswith('min_api_override')] == []
 
 
-def test_the_plan_names_her_override_before_the_engine_moves():
+def test_the_plan_leaves_her_override_a_blocker_for_an_operator():
     facts = L.host(L.docker('26.1.5'), rootless_daemons=[dict(recorded_daemon(), engine_version='26.1.5+dfsg1')])
     steps = upgrade_plan(facts, {'engine': '28.5.2'})
-    actions = [(s['action'], s['component']) for s in steps]
-    assert ('remove_min_api_override', 'rootless:alice') in actions
-    assert actions.index(('remove_min_api_override', 'rootless:alice')) < actions.index(('upgrade_engine', 'engine'))
-    step = steps[actions.index(('remove_min_api_override', 'rootless:alice'))]
-    assert step['from'] == '1.17' and DROPIN in step['reason']
+    # no step removes it (only she knows which client needed it): the plan's steps leave the blocker, naming her drop-in
+    assert [s for s in steps if s['component'] == 'rootless:alice'][0]['action'] == 'restart_rootless_engine'
+    left = [f for f in compat_findings(facts, {'engine': '28.5.2'}, plan=steps) if f['component'] == 'rootless:alice']
+    assert [f['id'] for f in blockers(left)] == ['min_api_override_invalid'] * 2
+    assert DROPIN in left[0]['message'] and DROPIN in left[0]['remedy']
 
 
 def test_facts_from_before_the_field_still_judge():

@@ -130,8 +130,9 @@ def _verdicts(ctx, wanted):
             yield tuple(rest)
 
 
-def _source(ctx, me, row, rows=()):
-    sources = [r['source'] for r in rows] + [(row or {}).get('source'), ctx.judged_range.source, me.source_of(ctx.kb)]
+def _source(ctx, entry, row, rows=()):
+    sources = [r['source'] for r in rows] + [(row or {}).get('source'), ctx.judged_range.source,
+                                             entry.source_of(ctx.kb)]
     return '; '.join(dict.fromkeys(s for s in sources if s))
 
 
@@ -168,7 +169,7 @@ def _spoken(ctx, client, verdict, kind, data, how):
 
 @finding('client_api_unknown', 'info', 'client:NAME', kb=['clients:*'],
          summary='a program talks to the Docker socket and nothing tells which API version it speaks')
-def client_api_unknown(ctx, me):
+def client_api_unknown(ctx, entry):
     for client, who, _kind, _data, _how, _row in _verdicts(ctx, 'unknown'):
         declare = ('Declare it in the clients_facts `declared` option under the name %s, with the api_version it '
                    'speaks or its program and version' % client.name)
@@ -198,7 +199,7 @@ def client_api_unknown(ctx, me):
          kb=['clients:*', 'engines:*', 'upgrade_rules:api-version-messages'],
          summary='a client pins an API above what the engine (target, else running) serves',
          incident='client-api-too-new')
-def client_api_too_new(ctx, me):
+def client_api_too_new(ctx, entry):
     kb, rng = ctx.kb, ctx.judged_range
     for client, who, kind, data, how, row in _verdicts(ctx, 'too_new'):
         api, how, rows = _spoken(ctx, client, 'too_new', kind, data, how)
@@ -222,7 +223,7 @@ def client_api_too_new(ctx, me):
                       who, format_api(api), how, rng.label, format_api(rng.api_max),
                       TOO_NEW % (format_api(api), format_api(rng.api_max))),
                   '; '.join(remedy) or 'Run a client that speaks API %s or older.' % format_api(rng.api_max),
-                  _source(ctx, me, row, rows))
+                  _source(ctx, entry, row, rows))
 
 
 @finding('client_api_too_old', 'blocker', 'client:NAME',
@@ -230,7 +231,7 @@ def client_api_too_new(ctx, me):
          summary='a client pins an API below the engine\'s minimum; says whether a DOCKER_MIN_API_VERSION '
                  'override could help',
          incident='agent-api-too-old')
-def client_api_too_old(ctx, me):
+def client_api_too_old(ctx, entry):
     kb, rng = ctx.kb, ctx.judged_range
     for client, who, kind, data, how, row in _verdicts(ctx, 'too_old'):
         api, how, rows = _spoken(ctx, client, 'too_old', kind, data, how)
@@ -276,7 +277,7 @@ def client_api_too_old(ctx, me):
                   '%s speaks API %s (%s); Engine %s accepts %s and newer: its calls fail with "%s"; %s' % (
                       who, format_api(api), how, rng.label, format_api(rng.api_min),
                       TOO_OLD % (format_api(api), format_api(rng.api_min)), help_text),
-                  '; '.join(remedy), _source(ctx, me, row, rows))
+                  '; '.join(remedy), _source(ctx, entry, row, rows))
 
 
 @finding('client_floating_tag_some_releases_break', 'warning', 'client:NAME',
@@ -285,7 +286,7 @@ def client_api_too_old(ctx, me):
                  'nothing on the host tells, and some of the releases the knowledge base holds for its image break '
                  'on the engine (target, else running); every one breaking is a blocker (client_api_too_old / '
                  'client_api_too_new), none breaking no finding')
-def client_floating_tag_some_releases_break(ctx, me):
+def client_floating_tag_some_releases_break(ctx, entry):
     rng = ctx.judged_range
     for client, who, _kind, data, _how, _row in _verdicts(ctx, 'some_break'):
         breaking, working = data
@@ -315,14 +316,14 @@ def client_floating_tag_some_releases_break(ctx, me):
                   'before the change (docker image inspect: an org.opencontainers.image.version label) and pin that '
                   'tag.' % (client.image_name, works, ', with the running engine too' if both and ctx.current and
                             ctx.current is not rng else ''),
-                  _source(ctx, me, None, [row for row, _v in breaking]))
+                  _source(ctx, entry, None, [row for row, _v in breaking]))
 
 
 @finding('client_api_unknown_min_api_raised', 'warning', 'client:NAME', kb=['clients:*', 'engines:*'],
          summary='a container (or declared image) talks to the Docker socket, nothing tells which API version it '
                  'speaks, and the target engine raises the minimum API (Engine 25.0, 29.0): when unknown clients '
                  'break; client_api_unknown (info) otherwise')
-def client_api_unknown_min_api_raised(ctx, me):
+def client_api_unknown_min_api_raised(ctx, entry):
     raise_ = ctx.min_api_raise()
     rng = ctx.judged_range
     for client, who, _kind, _data, _how, _row in _verdicts(ctx, 'unknown_raised'):
@@ -342,4 +343,28 @@ def client_api_unknown_min_api_raised(ctx, me):
                   'Find out which API version it speaks before the upgrade: pin the image to a release tag and add '
                   'a clients row for it with the knowledge argument, or declare the client with its api_version in '
                   'the clients_facts `declared` option%s.' % stopgap,
-                  _source(ctx, me, None))
+                  _source(ctx, entry, None))
+
+
+@finding('client_needs_new_engine_first', 'warning', 'client:NAME', kb=['clients:*', 'engines:*'],
+         summary='a client the target engine rejects has no release that works with both engines: it can only move '
+                 'right after the engine, and its calls fail in between')
+def client_needs_new_engine_first(ctx, entry):
+    if not ctx.engine_changes:
+        return
+    for client in ctx.host.clients:
+        move = ctx.client_move(client)
+        if move is None or move[0] != 'after':
+            continue
+        row = move[1]
+        bound = row['_spec'].lower_bound()
+        release = bound.raw if bound else row['versions']
+        product = client_product(ctx.kb, client)
+        yield hit('client:%s' % client.name,
+                  'no %s release works with both Engine %s and Engine %s: %s can only move to %s right after the '
+                  'engine upgrade, and its calls fail in between' % (
+                      product, ctx.current.label if ctx.current else 'as it runs', ctx.target_range.label,
+                      client.name, release),
+                  'Move it right after the engine upgrade (upgrade_plan orders it so; the upgrade role does it), '
+                  'accepting its downtime, or choose a target engine that accepts a release of it.',
+                  '; '.join(s for s in (row.get('source'), ctx.target_range.source) if s))

@@ -19,7 +19,7 @@ def _line(version):
          kb=['containerd:*', 'upgrade_rules:containerd-restart-after-upgrade'],
          summary='the running containerd cannot start the installed runc shim (unsupported shim version (3))',
          incident='containerd-shim-v3')
-def containerd_shim_protocol_mismatch(ctx, me):
+def containerd_shim_protocol_mismatch(ctx, entry):
     mismatch = ctx.shim_mismatch()
     if mismatch is None:
         return
@@ -37,24 +37,24 @@ def containerd_shim_protocol_mismatch(ctx, me):
                   produced, _line(running) if running else 'containerd', ', '.join(str(x) for x in accepted),
                   symptom),
               'Restart containerd now (systemctl restart containerd), then docker if it does not recover.',
-              '%s; %s' % (me.source_of(ctx.kb), running_row['source'] if running_row else 'facts'))
+              '%s; %s' % (entry.source_of(ctx.kb), running_row['source'] if running_row else 'facts'))
 
 
 @finding('containerd_restart_required', 'warning', 'containerd',
          kb=['upgrade_rules:containerd-restart-after-upgrade'],
          summary='the running containerd is older than its installed binary, without breaking new containers yet')
-def containerd_restart_required(ctx, me):
+def containerd_restart_required(ctx, entry):
     reasons = ctx.containerd_restart()
     if reasons is not None and ctx.shim_mismatch() is None:
         yield hit('containerd', 'containerd needs a restart to run what is installed (%s)' % '; '.join(reasons),
-                  'Restart containerd (systemctl restart containerd) in a maintenance window.', me.source_of(ctx.kb))
+                  'Restart containerd (systemctl restart containerd) in a maintenance window.', entry.source_of(ctx.kb))
 
 
 @finding('containerd_restart_with_upgrade', 'warning', 'containerd',
          kb=['containerd:*', 'upgrade_rules:containerd-restart-after-upgrade'],
          summary='between installing the target containerd and restarting it, new containers fail',
          incident='containerd-shim-v3')
-def containerd_restart_with_upgrade(ctx, me):
+def containerd_restart_with_upgrade(ctx, entry):
     window = ctx.restart_window()
     if window is None:
         return
@@ -63,7 +63,7 @@ def containerd_restart_with_upgrade(ctx, me):
                'shim: every new container start fails with "%s"')
     yield hit('containerd', message % (ctx.target['containerd'].raw, running.raw, SHIM_ERROR % produced),
               'Restart containerd in the same step as the package upgrade (Debian\'s postinst does unless '
-              'policy-rc.d forbids it; the docker_engine role always does).', me.source_of(ctx.kb))
+              'policy-rc.d forbids it; the docker_engine role always does).', entry.source_of(ctx.kb))
 
 
 def _upgrade(ctx):
@@ -81,7 +81,7 @@ def _upgrade(ctx):
          kb=['upgrade_rules:containerd-downgrade-kills-containers'],
          summary='the target moves containerd down a line: running containers are stopped',
          incident='lab-containerd-downgrade')
-def containerd_downgrade(ctx, me):
+def containerd_downgrade(ctx, entry):
     change = ctx.containerd_change()
     if change is None:
         return
@@ -91,19 +91,19 @@ def containerd_downgrade(ctx, me):
                   'moving containerd from %s down to %s: a downgrade stopped every running container on the lab '
                   '(Exited (137)) and orphaned their shims' % (start.raw, target.raw),
                   'Record what runs, downgrade in a maintenance window, then start those containers again.',
-                  me.source_of(ctx.kb))
+                  entry.source_of(ctx.kb))
 
 
 @finding('containerd_unknown_line', 'info', 'containerd', kb=['containerd:*', 'upgrade_rules:containerd-upgrade-path'],
          summary='the installed containerd is on a line the knowledge base does not describe; the path is not checked')
-def containerd_unknown_line(ctx, me):
+def containerd_unknown_line(ctx, entry):
     upgrade = _upgrade(ctx)
     if upgrade is not None and upgrade[2] is None:
         start, target, _row = upgrade
         yield hit('containerd',
                   'containerd %s is on a line the knowledge base does not describe; the upgrade path to %s is not '
                   'checked' % (start.raw, target.raw),
-                  'Add the line with the knowledge argument.', me.source_of(ctx.kb))
+                  'Add the line with the knowledge argument.', entry.source_of(ctx.kb))
 
 
 def _path(ctx):
@@ -117,20 +117,20 @@ def _path(ctx):
 @finding('containerd_no_upgrade_path', 'blocker', 'containerd',
          kb=['containerd:*', 'upgrade_rules:containerd-upgrade-path'],
          summary='the knowledge base has no supported upgrade path between the two containerd lines')
-def containerd_no_upgrade_path(ctx, me):
+def containerd_no_upgrade_path(ctx, entry):
     found = _path(ctx)
     if found is not None and found[2] is None:
         start, target, _path_lines = found
         yield hit('containerd',
                   'no supported upgrade path from containerd %s to %s in the knowledge base' % (start.raw, target.raw),
                   'Check containerd RELEASES.md and the release notes; add the path with the knowledge argument.',
-                  me.source_of(ctx.kb))
+                  entry.source_of(ctx.kb))
 
 
 @finding('containerd_skipped_minor', 'warning', 'containerd',
          kb=['containerd:*', 'upgrade_rules:containerd-upgrade-path'],
          summary='the target skips a containerd minor line (upgrades are supported from the previous minor only)')
-def containerd_skipped_minor(ctx, me):
+def containerd_skipped_minor(ctx, entry):
     found = _path(ctx)
     if found is not None and found[2] is not None and len(found[2]) > 1:
         start, target, path = found
@@ -139,13 +139,13 @@ def containerd_skipped_minor(ctx, me):
                       start.raw, target.raw, ', '.join('%d.%d' % line for line in path[:-1])),
                   'Upgrade one line at a time (%s), restarting containerd after each; upgrade_plan lists the '
                   'steps.' % ' -> '.join(['%d.%d' % start.line] + ['%d.%d' % line for line in path]),
-                  me.source_of(ctx.kb))
+                  entry.source_of(ctx.kb))
 
 
 @finding('containerd_config_migration', 'info', 'containerd',
          kb=['upgrade_rules:containerd-config-migration'],
          summary='a version 2 config.toml that containerd 2.x migrates to version 3 on start')
-def containerd_config_migration(ctx, me):
+def containerd_config_migration(ctx, entry):
     upgrade = _upgrade(ctx)
     if upgrade is None:
         return
@@ -154,4 +154,4 @@ def containerd_config_migration(ctx, me):
         yield hit('containerd',
                   'config.toml is version 2; containerd %s migrates it to version 3 on start' % target.raw,
                   'Fix deprecation warnings of the current containerd first; migrate the file with `containerd '
-                  'config migrate` once the upgrade is done.', me.source_of(ctx.kb))
+                  'config migrate` once the upgrade is done.', entry.source_of(ctx.kb))

@@ -64,7 +64,7 @@ def _target_words(ctx, engine):
 @finding('daemon_option_refused', 'blocker', 'engine', kb=['daemon_options:*'],
          summary='a daemon.json setting, dockerd flag or variable of its environment (key, flag, logging driver or '
                  'option, storage option) dockerd refuses to start with')
-def daemon_option_refused(ctx, me):
+def daemon_option_refused(ctx, entry):
     for engine, written, judged, file in judged_settings(ctx):
         if judged['starts'] is False:
             yield hit('engine', refused_message(ctx, engine, written, judged, file), _remedy(judged, file),
@@ -82,7 +82,7 @@ def refused_message(ctx, engine, written, judged, file):
 @finding('daemon_option_ignored', 'warning', 'engine', kb=['daemon_options:*'],
          summary='a daemon.json setting, dockerd flag or variable of its environment dockerd still starts with but '
                  'no longer acts on')
-def daemon_option_ignored(ctx, me):
+def daemon_option_ignored(ctx, entry):
     for engine, written, judged, file in judged_settings(ctx):
         if judged['state'] == 'ignored':
             yield hit('engine', '%s accepts %s but no longer acts on it' % (
@@ -92,7 +92,7 @@ def daemon_option_ignored(ctx, me):
 @finding('daemon_option_deprecated', 'info', 'engine', kb=['daemon_options:*'],
          summary='a deprecated daemon.json setting, dockerd flag or variable of its environment that a later release '
                  'refuses or ignores')
-def daemon_option_deprecated(ctx, me):
+def daemon_option_deprecated(ctx, entry):
     for engine, written, judged, file in judged_settings(ctx):
         if judged['state'] == 'deprecated':
             use = ' (use %s)' % judged['replacement'] if judged['replacement'] else ''

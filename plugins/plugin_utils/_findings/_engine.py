@@ -7,12 +7,13 @@
 
 from __future__ import annotations
 
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._daemon_options import storage_driver_state
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings._registry import finding, hit
 
 
 @finding('engine_facts_unavailable', 'info', 'engine', kb=[],
          summary='the engine could not be asked; the findings that need its answers are missing')
-def engine_facts_unavailable(ctx, me):
+def engine_facts_unavailable(ctx, entry):
     if ctx.host.docker is not None and ctx.host.docker_error:
         yield hit('engine', 'Docker facts are incomplete: %s' % ctx.host.docker_error,
                   'Check that dockerd runs and that the facts module can reach its socket, then gather facts again.',
@@ -22,7 +23,7 @@ def engine_facts_unavailable(ctx, me):
 @finding('engine_stale', 'warning', 'engine', kb=['upgrade_rules:engine-package-no-restart'],
          summary='the running dockerd is older than its installed package (the package upgrade did not restart it)',
          incident='lab-engine-package-no-restart')
-def engine_stale(ctx, me):
+def engine_stale(ctx, entry):
     stale = ctx.engine_stale()
     if stale is not None:
         running, installed = stale
@@ -31,7 +32,7 @@ def engine_stale(ctx, me):
                   'restarts' % (running.raw if running else 'an older version',
                                 installed.raw if installed else 'a newer version'),
                   'Restart docker (systemctl restart docker) in a maintenance window; with live-restore off its '
-                  'containers restart too.', me.source_of(ctx.kb))
+                  'containers restart too.', entry.source_of(ctx.kb))
 
 
 def _override_problems(ctx, unknown_key):
@@ -47,7 +48,7 @@ def _override_problems(ctx, unknown_key):
             yield 'rootless:%s' % daemon['user'], label, item, problem, daemon['user']
 
 
-def _override_hit(me, ctx, component, label, item, problem, user):
+def _override_hit(entry, ctx, component, label, item, problem, user):
     where = ', '.join(item['where']) or item['source']
     whose = 'dockerd %s' % label if user is None else 'the rootless dockerd %s of %s' % (label, user)
     restart = 'restarting dockerd' if user is None else 'its restart (as %s: systemctl --user restart docker)' % user
@@ -57,29 +58,29 @@ def _override_hit(me, ctx, component, label, item, problem, user):
                    item['value'], where, problem),
                'Upgrade the clients that needed the override first, then remove it from %s (or set it to a value '
                'Engine %s accepts) before %s.' % (where, label, restart),
-               me.source_of(ctx.kb))
+               entry.source_of(ctx.kb))
 
 
 @finding('min_api_override_invalid', 'blocker', 'engine', kb=['engines:*', 'upgrade_rules:min-api-override'],
          summary='a leftover DOCKER_MIN_API_VERSION / min-api-version the target dockerd refuses to start with',
          incident='agent-api-too-old')
-def min_api_override_invalid(ctx, me):
+def min_api_override_invalid(ctx, entry):
     for found in _override_problems(ctx, False):
-        yield _override_hit(me, ctx, *found)
+        yield _override_hit(entry, ctx, *found)
 
 
 @finding('min_api_override_unsupported', 'blocker', 'engine',
          kb=['engines:*', 'upgrade_rules:daemon-json-unknown-key'],
          summary='min-api-version in daemon.json on an engine before 29.0: an unknown key, so dockerd refuses to '
                  'start', incident='lab-min-api-override')
-def min_api_override_unsupported(ctx, me):
+def min_api_override_unsupported(ctx, entry):
     for found in _override_problems(ctx, True):
-        yield _override_hit(me, ctx, *found)
+        yield _override_hit(entry, ctx, *found)
 
 
 @finding('min_api_override_ignored', 'info', 'engine', kb=['engines:*', 'upgrade_rules:min-api-override'],
          summary='DOCKER_MIN_API_VERSION set for an engine before 25.0, which does not read it')
-def min_api_override_ignored(ctx, me):
+def min_api_override_ignored(ctx, entry):
     if ctx.target_row is None and ctx.current_row is None:
         return
     label = ctx.target['engine'].raw if ctx.target['engine'] else ctx.current_engine.raw
@@ -88,7 +89,7 @@ def min_api_override_ignored(ctx, me):
                   'DOCKER_MIN_API_VERSION=%s (%s) has no effect on Engine %s: the variable is read from 25.0 on' % (
                       item['value'], ', '.join(item['where']) or item['source'], label),
                   'Remove it, or keep it only if the host will move to 25.0 or later and still needs it.',
-                  me.source_of(ctx.kb))
+                  entry.source_of(ctx.kb))
 
 
 def _storage(ctx):
@@ -105,12 +106,12 @@ def _storage(ctx):
 @finding('storage_driver_removed', 'blocker', 'engine', kb=['storage_drivers:*'],
          summary='the engine (target, else running) removed the host\'s storage driver',
          incident='lab-storage-driver-removed')
-def storage_driver_removed(ctx, me):
+def storage_driver_removed(ctx, entry):
     found = _storage(ctx)
     if found is None:
         return
     driver, version, row = found
-    if row['_removed_in'] is not None and version >= row['_removed_in']:
+    if storage_driver_state(row, version) == 'removed':
         yield hit('engine',
                   'the daemon uses the %s storage driver, which Engine %s removed: dockerd %s cannot use the '
                   'existing images and containers' % (driver, row['removed_in'], version.raw),
@@ -121,13 +122,12 @@ def storage_driver_removed(ctx, me):
 
 @finding('storage_driver_deprecated', 'warning', 'engine', kb=['storage_drivers:*'],
          summary='the host\'s storage driver is deprecated in the engine (target, else running)')
-def storage_driver_deprecated(ctx, me):
+def storage_driver_deprecated(ctx, entry):
     found = _storage(ctx)
     if found is None:
         return
     driver, version, row = found
-    removed = row['_removed_in'] is not None and version >= row['_removed_in']
-    if not removed and row['_deprecated_in'] is not None and version >= row['_deprecated_in']:
+    if storage_driver_state(row, version) in ('deprecated', 'disabled_by_default'):
         yield hit('engine',
                   'the %s storage driver is deprecated since Engine %s%s' % (
                       driver, row['deprecated_in'], ' and removed in %s' % row['removed_in'] if row['removed_in']
@@ -146,7 +146,7 @@ def _line_change(ctx):
 @finding('live_restore_not_covering', 'warning', 'engine', kb=['upgrade_rules:live-restore-patch-only'],
          summary='live-restore is on, but it is promised across patch releases only, and the target changes the '
                  'minor or major version', incident='lab-live-restore')
-def live_restore_not_covering(ctx, me):
+def live_restore_not_covering(ctx, entry):
     change = _line_change(ctx)
     if change is None or not change[0]['live_restore']:
         return
@@ -158,12 +158,12 @@ def live_restore_not_covering(ctx, me):
                   running.raw, target.raw, 'major' if target.line[0] != running.line[0] else 'minor',
                   'the %d running containers' % count if count is not None else 'the host\'s running containers'),
               'Treat the upgrade as a restart of every container: drain or schedule it like one.',
-              me.source_of(ctx.kb))
+              entry.source_of(ctx.kb))
 
 
 @finding('engine_restart_stops_containers', 'info', 'engine', kb=['upgrade_rules:live-restore-patch-only'],
          summary='live-restore is off: restarting dockerd for the target stops and restarts the running containers')
-def engine_restart_stops_containers(ctx, me):
+def engine_restart_stops_containers(ctx, entry):
     change = _line_change(ctx)
     if change is None or change[0]['live_restore'] is not False or not change[0]['running']:
         return
@@ -171,4 +171,4 @@ def engine_restart_stops_containers(ctx, me):
     yield hit('engine',
               'live-restore is off: restarting dockerd for %s stops and restarts the %d running containers' % (
                   target.raw, docker['running']),
-              'Schedule the restart, or drain the host first.', me.source_of(ctx.kb))
+              'Schedule the restart, or drain the host first.', entry.source_of(ctx.kb))

@@ -34,13 +34,13 @@ def _tag_hit(choice, image, source):
         source)
 
 
-def _hits(ctx, fid, me):
-    for entry in ctx.target['images']:
+def _hits(ctx, fid, entry):
+    for image in ctx.target['images']:
         try:
-            choice = choose_tag(entry['tag'], entry['available'], entry['allow_fallback'])
+            choice = choose_tag(image['tag'], image['available'], image['allow_fallback'])
         except InputError as exc:
-            raise InputError('target.images %s: %s' % (entry['image'], exc)) from exc
-        found = _tag_hit(choice, entry['image'], me.source_of(ctx.kb))
+            raise InputError('target.images %s: %s' % (image['image'], exc)) from exc
+        found = _tag_hit(choice, image['image'], entry.source_of(ctx.kb))
         if found is not None and found[0] == fid:
             yield found[1]
 
@@ -49,15 +49,15 @@ def _hits(ctx, fid, me):
          summary='an image tag the change needs is not in its registry and nothing older of the same form can stand '
                  'in (or no fallback is allowed)',
          incident='unpublished-image-tag')
-def image_tag_missing(ctx, me):
-    return _hits(ctx, 'image_tag_missing', me)
+def image_tag_missing(ctx, entry):
+    return _hits(ctx, 'image_tag_missing', entry)
 
 
 @finding('image_tag_missing_fallback', 'warning', 'image', kb=['upgrade_rules:image-tag-must-exist'],
          summary='an image tag the change needs is not in its registry; the nearest older tag of the same form can '
                  'stand in', incident='unpublished-image-tag')
-def image_tag_missing_fallback(ctx, me):
-    return _hits(ctx, 'image_tag_missing_fallback', me)
+def image_tag_missing_fallback(ctx, entry):
+    return _hits(ctx, 'image_tag_missing_fallback', entry)
 
 
 def nearest_tag(wanted, available, allow_fallback=True, image=None):

@@ -133,7 +133,7 @@ def _matches(ctx):
 @finding('known_bad_release', 'per row', 'engine|containerd|runc|rootless:USER', kb=['known_bad:*'],
          summary='a release known to break this host\'s configuration (severity from the known_bad row)',
          incident='rootless-slirp4netns-28-0-0')
-def known_bad_release(ctx, me):
+def known_bad_release(ctx, entry):
     for match in _matches(ctx):
         if match[0] != 'bad':
             continue
@@ -151,7 +151,7 @@ def known_bad_release(ctx, me):
 @finding('known_bad_unverified', 'info', 'engine|containerd|runc', kb=['known_bad:*'],
          summary='a known-bad release for a configuration this host\'s facts cannot show (rootless daemons not '
                  'gathered, kernel modules or container environment unknown)')
-def known_bad_unverified(ctx, me):
+def known_bad_unverified(ctx, entry):
     for match in _matches(ctx):
         if match[0] != 'unverified':
             continue

@@ -40,7 +40,7 @@ def _moving(ctx, managed_by):
 
 @finding('client_swarm_managed', 'blocker', 'client:NAME', kb=['clients:*', 'engines:*'],
          summary='a client that must move runs as a swarm service task: only the swarm can move it')
-def client_swarm_managed(ctx, me):
+def client_swarm_managed(ctx, entry):
     for client, image in _moving(ctx, 'swarm'):
         swarm = client.manager
         service = swarm['service_name'] or swarm['service_id']
@@ -60,7 +60,7 @@ def client_swarm_managed(ctx, me):
 @finding('client_compose_file_unreachable', 'blocker', 'client:NAME', kb=['clients:*', 'engines:*'],
          summary='a client that must move is a Compose service whose image cannot be changed in its compose file '
                  'on the host')
-def client_compose_file_unreachable(ctx, me):
+def client_compose_file_unreachable(ctx, entry):
     for client, image in _moving(ctx, 'compose'):
         compose = client.manager
         if compose['problem'] is None:

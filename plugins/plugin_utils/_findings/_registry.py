@@ -59,7 +59,7 @@ class Finding:
 
 
 def finding(fid, severity, component, kb, summary, incident=None):
-    """Declare a finding; the decorated check(ctx, me) yields hit(...) for each occurrence on a host."""
+    """Declare a finding; the decorated check(ctx, entry) yields hit(...) for each occurrence on a host."""
     if fid in REGISTRY:
         raise RuntimeError('finding %s declared twice' % fid)
     if severity not in SEVERITIES and severity != 'per row':
