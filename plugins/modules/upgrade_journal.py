@@ -76,8 +76,8 @@ options:
     choices: [upgraded, unchanged, blocked, failed, rolled_back, rollback_failed]
   mode:
     description:
-      - What O(event=recover) does with a run that changed the host - V(rollback) to its backup (the safe default:
-        the host ends as it was before that run), or V(resume) (the run's plan is completed by the caller). A run
+      - What O(event=recover) does with a run that changed the host - V(rollback) to its backup (the safe default, the
+        host ends as it was before that run), or V(resume) (the run's plan is completed by the caller). A run
         that was rolling back when it was cut is rolled back in either mode.
     type: str
     choices: [rollback, resume]
@@ -145,7 +145,7 @@ recovery:
 backup:
   description:
     - For O(mode=resume), the unfinished run's backup as M(fleetsafe.container_engine.engine_backup) returned it
-      (C(dir), C(running), C(packages), C(holds), ...): the resumed run verifies against it and rolls back to it.
+      (C(dir), C(running), C(packages), C(holds), ...); the resumed run verifies against it and rolls back to it.
   type: dict
   returned: O(event=recover) with O(mode=resume)
 journal:
