@@ -103,7 +103,7 @@ CHAINS = {
 }
 
 
-def wait_for_point(host, cond: str, delay: float, timeout: float = 300) -> str | None:
+def wait_for_point(host, cond: str, delay: float, timeout: float = 900) -> str | None:
     res = host.exec(["python3", "-c", POLL, cond, str(delay), str(timeout)], check=False)
     return res.stdout.strip() if res.returncode == 0 else None
 
@@ -153,16 +153,19 @@ def killed_run(host, env, point: Kill, **role_vars) -> dict:
     was seen."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd, _res = play_cmd(host, tmp, "mid", **role_vars)
-        proc = subprocess.Popen(cmd, env=dict(env, ANSIBLE_NOCOLOR="1"), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
-        try:
-            run = wait_for_point(host, point.cond, point.delay)
-        finally:
-            alive = proc.poll() is None
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        with open(f"{tmp}/out.log", "w") as log:
+            proc = subprocess.Popen(cmd, env=dict(env, ANSIBLE_NOCOLOR="1"), stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+            try:
+                run = wait_for_point(host, point.cond, point.delay)
+            finally:
+                alive = proc.poll() is None
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        tail = "" if run and alive else open(f"{tmp}/out.log").read()[-3000:]
     hung = hang_up(host) if point.hangup and run else []
-    return {"reached": bool(run) and alive, "run": run, "hung_up": hung}
+    why = f"poll {'met' if run else 'timed out'}, play {'alive' if alive else 'ended'}: {tail}"
+    return {"reached": bool(run) and alive, "run": run, "hung_up": hung, "why": why}
 
 
 def rerun(host, env, point: Kill, **role_vars):
@@ -187,11 +190,11 @@ def test_a_dead_controller_at_any_point_leaves_the_host_at_its_start_or_its_targ
         t0 = time.time()
         role_vars = {"upgrade_preflight_blocking": False} if point.fault else {}
         seen = killed_run(host, ansible_env, point, **role_vars)
-        assert seen["reached"], f"{point.name}: the kill point was not reached before the run ended"
+        assert seen["reached"], f"{point.name}: the kill point was not reached: {seen['why']}"
         if point.then_kill:
             inner = point.then_kill
             seen2 = killed_run(host, ansible_env, inner, upgrade_unfinished=point.mode, **role_vars)
-            assert seen2["reached"], f"{inner.name}: the kill point was not reached"
+            assert seen2["reached"], f"{inner.name}: the kill point was not reached: {seen2['why']}"
             seen["then"] = {"point": inner.name, "hung_up": seen2["hung_up"]}
         proc, result = rerun(host, ansible_env, point, **role_vars)
         rec = result.get("recovery") or {}
@@ -208,6 +211,9 @@ def test_a_dead_controller_at_any_point_leaves_the_host_at_its_start_or_its_targ
         lines.append(f"KILL [{chain}] {point.name} (hung up {seen['hung_up'] or 'nothing'}"
                      f"{'; then ' + json.dumps(seen['then']) if 'then' in seen else ''}) -> {json.dumps(found)}")
         print(lines[-1])
+        if os.environ.get("FLEETSAFE_KILL_LOG"):  # xdist keeps the workers' output: a file shows it as it comes
+            with open(os.environ["FLEETSAFE_KILL_LOG"], "a") as fh:
+                fh.write(lines[-1] + "\n")
         assert proc.returncode == 0, proc.stdout[-3000:]
         assert now in point.expect, lines[-1]
         assert found["keeper"] == "running" and found["volume_same"], lines[-1]
