@@ -274,7 +274,8 @@ def _execute(dest, name):
     write_json(path, spec)
     try:
         result = FUNCS[spec['func']](**spec['kwargs'])
-    except Exception as exc:  # pylint: disable=broad-except - any failure is the section's failure, recorded
+    # any failure is the section's failure, recorded for the module that waits and for the next run
+    except Exception as exc:  # pylint: disable=broad-except
         spec.update(status='failed', error=str(exc) or exc.__class__.__name__, ended=utcnow())
         write_json(path, spec)
         raise R.OpError(spec['error']) from None

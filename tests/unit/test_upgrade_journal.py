@@ -68,7 +68,9 @@ def test_a_run_that_only_backed_up_changed_nothing():
 def test_a_section_without_systemd_runs_here_and_records_its_end(tmp_path, monkeypatch):
     monkeypatch.setattr(J, "systemd_runs", lambda: False)
     monkeypatch.setitem(J.FUNCS, "echo", lambda **kw: dict(kw, ok=True))
-    monkeypatch.setitem(J.FUNCS, "boom", lambda **kw: (_ for _ in ()).throw(R.OpError("dockerd refused")))
+    def boom(**kw):
+        raise R.OpError("dockerd refused")
+    monkeypatch.setitem(J.FUNCS, "boom", boom)
     assert J.run_section(str(tmp_path), "restart-docker", "echo", {"x": 1}, 5) == {"x": 1, "ok": True}
     # a second section of the same name in the same run gets its own record
     with pytest.raises(R.OpError, match="dockerd refused"):
