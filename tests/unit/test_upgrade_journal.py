@@ -68,6 +68,7 @@ def test_a_run_that_only_backed_up_changed_nothing():
 def test_a_section_without_systemd_runs_here_and_records_its_end(tmp_path, monkeypatch):
     monkeypatch.setattr(J, "systemd_runs", lambda: False)
     monkeypatch.setitem(J.FUNCS, "echo", lambda **kw: dict(kw, ok=True))
+
     def boom(**kw):
         raise R.OpError("dockerd refused")
     monkeypatch.setitem(J.FUNCS, "boom", boom)
