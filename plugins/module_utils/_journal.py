@@ -106,7 +106,7 @@ class Journal(object):
         rec.setdefault('events', []).append(dict(fields, what=what, at=utcnow()))
         return self.save(rec)
 
-    def step(self, step, status, result=None):
+    def step(self, step, status, result=None, holds=None):
         """Step ``step`` (a plan step: order, action, component, to) started, done or failed."""
         rec = self.load()
         if rec is None:
@@ -122,6 +122,8 @@ class Journal(object):
             found[-1].update(status=status, ended=utcnow())
             if result is not None:
                 found[-1]['result'] = result
+            if holds is not None:
+                found[-1]['holds'] = holds
         return self.save(rec)
 
     def finish(self, status, **fields):
@@ -369,7 +371,10 @@ def recover(dest, mode, managed, timeout, by):
         return report
     docker = D.Daemon('docker.service')
     started = D.start_containers(docker, intent.get('running', []), timeout) if docker.version() else {}
+    # the holds as the last step that ended left them (a step cut after lifting one leaves it lifted)
+    ended = [s for s in rec.get('steps', []) if s.get('status') == 'done' and 'holds' in s]
+    held = ended[-1]['holds'] if ended else intent.get('holds') or []
     report.update(action='resumed', containers_started=started.get('started', []),
-                  holds=B.restore_holds(intent.get('holds') or [], managed))
+                  holds=B.restore_holds(held, managed))
     journal.event('resumed', by=by, recovery=report)
     return report

@@ -159,6 +159,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _apt as A
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _backup as B
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _journal as J
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
@@ -234,7 +235,9 @@ def main():
         elif ev == 'backup':
             rec = journal.update(backup=True)
         elif ev == 'step':
-            rec = journal.step(p['step'], p['step_status'], p['result'])
+            # the holds after a step that ended: a resumed run puts them back (a step cut after lifting one)
+            held = A.holds() if p['step_status'] != 'started' else None
+            rec = journal.step(p['step'], p['step_status'], p['result'], holds=held)
         else:
             rec = journal.finish(p['status'], result=p['result'] or {})
     except (R.OpError, OSError, ValueError) as exc:

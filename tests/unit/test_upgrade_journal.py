@@ -215,3 +215,13 @@ def test_a_rollback_that_ended_on_the_host_after_the_controller_died_is_not_done
     rep = J.recover(j.dest, "rollback", [], 30, by="20261205T100000")
     assert rep["action"] == "rolled_back" and rep["rollback"]["ended_before"]
     assert ("rollback", "recover-rollback") not in host and ("start", ["keeper"]) in host
+
+
+def test_resume_puts_back_the_holds_the_last_finished_step_left(tmp_path, host):
+    """Killed during the engine step, which had lifted containerd's hold: the resumed run holds it again."""
+    j = _unfinished(tmp_path, steps=False)
+    j.step({"order": 1, "action": "upgrade_containerd"}, "started")
+    j.step({"order": 1, "action": "upgrade_containerd"}, "done", holds=["containerd"])
+    j.step(STEP, "started")
+    J.recover(j.dest, "resume", ["containerd"], 30, by="20261205T100000")
+    assert ("holds", ["containerd"]) in host
