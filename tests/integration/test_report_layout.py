@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT / "tests" / "browser"))
 sys.path.insert(0, str(ROOT / "tests" / "unit"))
 import chromium  # noqa: E402
 import lab_facts as L  # noqa: E402
-from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils import _compat, _report  # noqa: E402
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils import _compat_findings, _report  # noqa: E402
 
 MID = {"engine": "26.1.5", "containerd": "1.7.24"}
 NEW = {"engine": "28.5.2", "containerd": "2.1.9"}
@@ -41,7 +41,7 @@ document.body.setAttribute('data-layout', JSON.stringify({
 
 
 def judge(facts, target):
-    return _compat.compat_findings(facts, target)
+    return _compat_findings.compat_findings(facts, target)
 
 
 def plan_step(order, action, component, **more):
