@@ -14,7 +14,11 @@ import re
 import shutil
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
-from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import on_line
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import (
+    PACKAGE_FAMILIES,
+    PACKAGE_FAMILY_TRAITS,
+    on_line,
+)
 
 POLICY_RC = '/usr/sbin/policy-rc.d'
 
@@ -104,9 +108,11 @@ class NoDaemonRestarts(object):
 # ---------------------------------------------------------------------------------------------------------------
 # Each step of a plan resolved to real package versions
 
-def resolve_steps(steps, names, offered, extra=None, allow_skip=False):
+def resolve_steps(steps, names, offered, extra=None, allow_skip=False, required=()):
     """The plan's ``steps`` with ``packages`` (name -> version the source offers) and ``skip`` filled in, and the
-    blockers: a line or package the source (``offered``, apt-cache madison per package) lacks."""
+    blockers: a line or package the source (``offered``, apt-cache madison per package) lacks. ``required`` names the
+    packages that must move with the engine (its CLI, Docker's rootless extras: see moving_with_engine): a source
+    that offers the engine without one of them is a blocker too, never half a family."""
     extra = extra or {}
     out, blockers = [], []
     hops = [s for s in steps if s['action'] == 'upgrade_containerd']
@@ -136,18 +142,24 @@ def resolve_steps(steps, names, offered, extra=None, allow_skip=False):
             step['skip'] = True
             step['skip_reason'] = 'its upgrade step was skipped'
         elif step['action'] == 'upgrade_engine':
-            for role in ('engine', 'cli'):
-                pkg = names.get(role)
-                if not pkg:
-                    continue
+            # the engine, its CLI when the source offers it (required or not), the packages that move with it
+            for pkg in dict.fromkeys(p for p in [names.get('engine'), names.get('cli'), *required] if p):
                 match = [v for v in offered.get(pkg, []) if on_line(v, step['to'])]
                 if match:
                     step['packages'][pkg] = match[0]
-                elif role == 'engine':
+                elif pkg == names.get('engine'):
                     blockers.append({'id': 'apt-source-lacks-engine',
                                      'message': 'the apt source offers no %s %s (it has %s)' % (
                                          pkg, step['to'], ', '.join(offered.get(pkg, [])) or 'none'),
                                      'remedy': 'add a source that serves it or change upgrade_target.engine'})
+                elif pkg in required:
+                    blockers.append({'id': 'apt-source-lacks-package',
+                                     'message': 'the apt source offers %s %s but no %s %s, which moves with it (it has '
+                                                '%s)' % (names['engine'], step['to'], pkg, step['to'],
+                                                         ', '.join(offered.get(pkg, [])) or 'none'),
+                                     'remedy': 'add a source that serves the whole family (%s) or change '
+                                               'upgrade_target.engine' % ', '.join(
+                                                   dict.fromkeys([names['engine']] + list(required)))})
             for pkg, version in sorted(extra.items()):
                 have = offered.get(pkg, [])
                 pick = version if version in have else (have[0] if have and not version else None)
@@ -160,6 +172,19 @@ def resolve_steps(steps, names, offered, extra=None, allow_skip=False):
                     step['packages'][pkg] = pick
         out.append(step)
     return out, blockers
+
+
+def moving_with_engine(family, installed):
+    """The packages of FAMILY that must move in the engine's apt step on a host with INSTALLED ({name: version}):
+    the CLI where the family's engine depends on it (docker-ce) or where it is installed (Debian's docker-cli, split
+    from docker.io in 26.x), and Docker's rootless extras, which carry the engine's version, when installed."""
+    names, traits = PACKAGE_FAMILIES[family], PACKAGE_FAMILY_TRAITS[family]
+    out = []
+    if traits['cli_moves_with_engine'] or names['cli'] in installed:
+        out.append(names['cli'])
+    if traits['rootless_moves_with_engine'] and names['rootless'] in installed:
+        out.append(names['rootless'])
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------

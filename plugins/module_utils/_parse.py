@@ -29,6 +29,28 @@ PACKAGE_FAMILIES = {
                   'rootless': 'docker-ce-rootless-extras'},
 }
 
+# What else differs between the families, read from their packaging (Debian's archive; Docker's
+# docker-ce-packaging and containerd-packaging at the lab's tags, tests/lab/docker_ce/) and seen on the lab:
+#   engine_restarted_by_package  the engine package's postinst restarts dockerd on upgrade (docker-ce's
+#                                dh_installsystemd restart-after-upgrade) or only starts it (Debian's docker.io)
+#   containerd_restarted_by_package  the containerd package's postinst restarts containerd (both families)
+#   cli_moves_with_engine        the engine and its CLI move in one apt step (docker-ce Depends on docker-ce-cli and
+#                                Replaces docker-ce-cli (<< 5:28.0.0)); Debian's docker-cli moves with docker.io when
+#                                installed (split from docker.io in 26.x)
+#   rootless_moves_with_engine   the rootless package carries the engine's version and moves with it
+#                                (docker-ce-rootless-extras); Debian's rootlesskit is versioned on its own
+#   runc_package                 the package that ships runc: Debian's runc, or containerd.io itself (Provides,
+#                                Conflicts, Replaces runc)
+#   units_dir                    where the packages put docker.service, docker.socket and containerd.service
+PACKAGE_FAMILY_TRAITS = {
+    'debian': {'engine_restarted_by_package': False, 'containerd_restarted_by_package': True,
+               'cli_moves_with_engine': False, 'rootless_moves_with_engine': False, 'runc_package': 'runc',
+               'units_dir': '/lib/systemd/system'},
+    'docker-ce': {'engine_restarted_by_package': True, 'containerd_restarted_by_package': True,
+                  'cli_moves_with_engine': True, 'rootless_moves_with_engine': True, 'runc_package': 'containerd.io',
+                  'units_dir': '/lib/systemd/system'},
+}
+
 DPKG_FORMAT = '${Package}\\t${db:Status-Abbrev}\\t${Version}\\n'
 
 # How much of a value a message echoes: enough to recognise it, never a whole pasted file.

@@ -19,6 +19,9 @@ description:
     lacks, when O(allow_line_skip) is true).
   - A line or package the source lacks is a blocker with its remedy, and so is a step apt cannot make
     (O(simulate)); a blocker never fails the task, the caller decides.
+  - The engine step moves with the engine the packages that must move with it in the family - Docker's
+    C(docker-ce-cli) always, C(docker-ce-rootless-extras) when installed; Debian's C(docker-cli) when installed -
+    and a source that offers the engine without one of them is a blocker (id C(apt-source-lacks-package)).
   - Changes nothing on the host but the private state folder; runs the same in check mode.
 author:
   - fleetsafe developers (@fleetsafe)
@@ -142,14 +145,17 @@ def main():
         module.exit_json(changed=False, steps=[], blockers=[], offered={}, names=names)
     try:
         A.setup(p['source'], p['state'])
-        wanted = [names['containerd'], names['engine'], names['cli']] + sorted(p['extra_packages'])
-        offered = A.madison(p['state'], wanted)
+        installed = A.installed_packages()
+        moving = A.moving_with_engine(p['package_family'], installed)
+        wanted = [names['containerd'], names['engine'], names['cli']] + moving + sorted(p['extra_packages'])
+        offered = A.madison(p['state'], list(dict.fromkeys(wanted)))
     except R.OpError as exc:
         module.fail_json(msg='apt_resolve: %s' % exc, names=names)
     steps, blockers = A.resolve_steps(p['steps'], names, offered, extra=dict(
-        (k, '' if v is None else str(v)) for k, v in p['extra_packages'].items()), allow_skip=p['allow_line_skip'])
+        (k, '' if v is None else str(v)) for k, v in p['extra_packages'].items()), allow_skip=p['allow_line_skip'],
+        required=moving)
     if p['simulate'] and not blockers:
-        blockers = A.simulate_steps(p['state'], steps, A.installed_packages())
+        blockers = A.simulate_steps(p['state'], steps, installed)
     module.exit_json(changed=False, steps=steps, blockers=blockers, offered=offered, names=names)
 
 

@@ -54,6 +54,7 @@ EXAMPLES = {
     'engine_facts_unavailable': (L.host(L.docker('20.10.24', can_talk_to_docker=False, error='permission denied',
                                                  version=None, api_version=None, min_api_version=None)), {}),
     'engine_stale': (L.host(L.docker('20.10.24', installed='26.1.5')), {}),
+    'package_family_mismatch': (L.host(L.docker('26.1.5')), {'engine': '28.5.2', 'package_family': 'docker-ce'}),
     'daemon_option_refused': (L.host(L.docker('26.1.5', daemon_json={'api-cors-header': '*'})), {'engine': '28.5.2'}),
     'daemon_option_ignored': (L.host(L.docker('28.5.2', daemon_json={'deprecated-key-path': '/etc/docker/key.json'})),
                               {}),

@@ -6,6 +6,7 @@ knowledge base judging hosts and targets of both families alike. Versions are th
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,55 @@ def test_hosts_of_both_families_are_judged_alike():
                    {"engine": "28.5.2+dfsg4-5", "containerd": "2.1.9+ds1-5"}):
         assert _judged(debian, target) == _judged(docker, target), target
     assert _judged(docker, {"engine": "28.5.2", "containerd": "2.1.9"})  # not vacuous
+
+
+def _mismatch(facts, target):
+    return [f for f in Findings().filters()["compat_findings"](facts, target) if f["id"] == "package_family_mismatch"]
+
+
+def test_asking_the_other_family_is_a_blocker_naming_the_variable():
+    """A docker-ce host (recorded) whose operator asks for Debian's packages: a blocker for the engine and for
+    containerd, whose remedy names upgrade_package_family with the host's family; none when the family matches or
+    is not named, none when the switch is allowed explicitly."""
+    facts = _fixture_facts("ce_mid")
+    found = _mismatch(facts, {"engine": "28.5.2", "package_family": "debian"})
+    assert sorted((f["component"], f["severity"]) for f in found) == [("containerd", "blocker"), ("engine", "blocker")]
+    [engine] = [f for f in found if f["component"] == "engine"]
+    assert "docker-ce" in engine["message"] and "docker.io" in engine["message"]
+    assert "upgrade_package_family: docker-ce" in engine["remedy"]
+    assert _mismatch(facts, {"engine": "28.5.2", "package_family": "docker-ce"}) == []
+    assert _mismatch(facts, {"engine": "28.5.2"}) == []
+    assert _mismatch(facts, {"engine": "28.5.2", "package_family": "debian", "package_family_switch": True}) == []
+
+
+@pytest.mark.parametrize("target, words", [
+    ({"engine": "28.5.2", "package_family": "podman"}, "target.package_family is 'podman', not a package family"),
+    ({"engine": "28.5.2", "package_family": "debian", "package_family_switch": "yes"},
+     "target.package_family_switch must be true or false, got 'yes'"),
+])
+def test_a_bad_family_in_the_target_is_an_error_naming_it(target, words):
+    with pytest.raises(AnsibleFilterError, match=re.escape(words)):
+        Findings().filters()["compat_findings"](_fixture_facts("ce_mid"), target)
+
+
+def test_what_moves_with_the_engine_and_a_source_with_half_the_family():
+    """docker-ce's engine step takes docker-ce-cli always and the rootless extras when installed; a source that
+    offers docker-ce 28.5 without docker-ce-cli 28.5 is a blocker naming the missing package, never half a family."""
+    from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _apt as A
+    names = P.PACKAGE_FAMILIES["docker-ce"]
+    mid = "5:26.1.5-1~debian.12~bookworm"
+    installed = {"docker-ce": mid, "docker-ce-rootless-extras": mid}
+    moving = A.moving_with_engine("docker-ce", installed)
+    assert moving == ["docker-ce-cli", "docker-ce-rootless-extras"]
+    assert A.moving_with_engine("debian", {"docker.io": "20.10.24+dfsg1-1+deb12u1+b6"}) == []
+    assert A.moving_with_engine("debian", {"docker.io": "x", "docker-cli": "y"}) == ["docker-cli"]
+    step = {"order": 1, "action": "upgrade_engine", "component": "engine", "from": "26.1.5", "to": "28.5"}
+    new = "5:28.5.2-1~debian.12~bookworm"
+    whole = {p: [new] for p in ("docker-ce", "docker-ce-cli", "docker-ce-rootless-extras")}
+    steps, blockers = A.resolve_steps([step], names, whole, required=moving)
+    assert blockers == []
+    assert steps[0]["packages"] == {p: new for p in whole}
+    half = {"docker-ce": [new], "docker-ce-cli": ["5:26.1.5-1~debian.12~bookworm"], "docker-ce-rootless-extras": [new]}
+    _steps, blockers = A.resolve_steps([step], names, half, required=moving)
+    assert [b["id"] for b in blockers] == ["apt-source-lacks-package"]
+    assert "no docker-ce-cli 28.5" in blockers[0]["message"] and "docker-ce-cli" in blockers[0]["remedy"]
