@@ -231,3 +231,15 @@ def test_what_moves_with_the_engine_and_a_source_with_half_the_family():
     _steps, blockers = A.resolve_steps([step], names, half, required=moving)
     assert [b["id"] for b in blockers] == ["apt-source-lacks-package"]
     assert "no docker-ce-cli 28.5" in blockers[0]["message"] and "docker-ce-cli" in blockers[0]["remedy"]
+
+
+def test_family_traits_come_from_the_one_table():
+    from ansible_collections.fleetsafe.container_engine.plugins.filter.package_family_traits import FilterModule as T
+    traits = T().filters()["package_family_traits"]
+    assert traits("docker-ce")["engine_restarted_by_package"] is True
+    assert traits("debian")["engine_restarted_by_package"] is False
+    assert traits("docker-ce")["runc_package"] == "containerd.io" and traits("debian")["runc_package"] == "runc"
+    assert sorted(P.PACKAGE_FAMILY_TRAITS) == sorted(P.PACKAGE_FAMILIES)
+    assert len({tuple(sorted(t)) for t in P.PACKAGE_FAMILY_TRAITS.values()}) == 1  # the same keys for each family
+    with pytest.raises(AnsibleFilterError, match="^package_family_traits: 'podman' is not a package family"):
+        traits("podman")
