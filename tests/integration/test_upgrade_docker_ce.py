@@ -126,8 +126,8 @@ def test_old_to_mid_heals_stale_containerd_moves_client_first(host, ansible_env)
     assert image_of(host, "agent") == f"{lab.AGENT_IMAGE}:2.0.0" and health(host, "agent")[0] == "healthy"
     assert running(host)["keeper"] == "running" and checksum(host) == host.data
     # held: what the role installed (containerd.io 1.7.24 was installed by hand; the role only restarted it)
-    assert set(host.exec(["apt-mark", "showhold"]).stdout.split()) >= {"docker-ce", "docker-ce-cli",
-                                                                         "docker-ce-rootless-extras"}
+    held = set(host.exec(["apt-mark", "showhold"]).stdout.split())
+    assert held >= {"docker-ce", "docker-ce-cli", "docker-ce-rootless-extras"}, held
     kept = {d.split("_")[0] for d in host.exec(["ls", r["backup_dir"] + "/debs"]).stdout.split()}
     assert kept >= set(FAMILY), kept
     FIGURES["old_to_mid"] = {"api_down_seconds": api_down(host, t0), "downtime": r["downtime"],
