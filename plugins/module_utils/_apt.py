@@ -12,6 +12,7 @@ import glob
 import os
 import re
 import shutil
+import time
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import step_packages
@@ -99,6 +100,38 @@ class NoDaemonRestarts(object):
         else:
             with open(POLICY_RC, 'w') as fh:
                 fh.write(self.saved)
+
+
+def leftover_policy():
+    """Remove a policy-rc.d that NoDaemonRestarts wrote and a dead run never took back; True when removed."""
+    if not os.path.exists(POLICY_RC):
+        return False
+    with open(POLICY_RC) as fh:
+        if '# fleetsafe: restarts are explicit' not in fh.read():
+            return False
+    os.unlink(POLICY_RC)
+    return True
+
+
+def dpkg_audit():
+    """The packages dpkg left half done (`dpkg --audit`), one line each; [] when none."""
+    out = R.run(['dpkg', '--audit'], check=False).stdout
+    return [ln.strip() for ln in out.splitlines() if ln.startswith(' ')]
+
+
+def dpkg_repair(timeout=300):
+    """Finish what an interrupted dpkg left (`dpkg --configure -a`, no daemon restarted by it), after waiting for
+    a dpkg still running (a dead run's apt may go on). Returns the packages dpkg --audit named before."""
+    end = R.now() + timeout
+    left = dpkg_audit()
+    while True:
+        with NoDaemonRestarts():
+            res = R.run(['dpkg', '--force-confold', '--configure', '-a'], check=False, env=apt_env())
+        if res.returncode == 0:
+            return left
+        if 'lock' not in (res.stderr or '') or R.now() > end:
+            raise R.OpError('dpkg --configure -a failed: %s' % (res.stderr or res.stdout).strip()[-1500:])
+        time.sleep(0.5)
 
 
 # ---------------------------------------------------------------------------------------------------------------

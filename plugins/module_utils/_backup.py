@@ -260,7 +260,10 @@ def rollback(dest, managed, timeout):
     # 1. stop the engine and containerd (dockerd stops its containers)
     R.run(['systemctl', 'stop', 'docker.socket', 'docker'], check=False)
     R.run(['systemctl', 'stop', 'containerd'], check=False)
-    # 2. the previous packages from the kept .deb files, with no apt source at all
+    # 2. the previous packages from the kept .deb files, with no apt source at all, after what an interrupted
+    # dpkg left is finished (a run cut during apt) and a policy-rc.d a dead run left behind is gone
+    report['policy_rc_removed'] = A.leftover_policy()
+    report['dpkg_interrupted'] = A.dpkg_repair(timeout * 3)
     now_pkgs = A.installed_packages()
     remove = sorted(p for p in managed if p in now_pkgs and p not in state['packages'])
     reinstall = [d for d in state['debs'] if os.path.exists(d)]
@@ -276,8 +279,7 @@ def rollback(dest, managed, timeout):
         if res.returncode:
             raise R.OpError('rollback: apt-get could not reinstall the kept packages: %s' % (
                 (res.stderr or res.stdout).strip()[-1500:]))
-        if state.get('holds'):
-            R.run(['apt-mark', 'hold'] + state['holds'], check=False)
+    report['holds'] = restore_holds(state.get('holds') or [], managed)
     report['packages_restored'] = changed_pkgs
     report['packages_removed'] = remove
     report['packages'] = A.installed_packages(managed)
@@ -305,6 +307,19 @@ def rollback(dest, managed, timeout):
         report['rootless'], report['error'] = {}, 'rootless: %s' % exc
     report['seconds'] = round(R.now() - t0, 2)
     return report
+
+
+def restore_holds(held, managed):
+    """The holds among ``managed`` as ``held`` lists them (a step cut after lifting one leaves it lifted)."""
+    now_held = set(A.holds())
+    installed = A.installed_packages(managed)
+    unhold = sorted((now_held & set(managed)) - set(held))
+    hold = sorted(p for p in held if p in installed and p not in now_held)
+    if unhold:
+        R.run(['apt-mark', 'unhold'] + unhold, check=False)
+    if hold:
+        R.run(['apt-mark', 'hold'] + hold, check=False)
+    return sorted(set(A.holds()) & set(managed))
 
 
 def _binary_version(argv):

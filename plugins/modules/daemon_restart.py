@@ -88,6 +88,15 @@ options:
     description: Seconds to wait for the daemon, and then for the containers, to be ready.
     type: int
     default: 90
+  journal:
+    description:
+      - An upgrade run's folder (RV(fleetsafe.container_engine.upgrade_journal#module:dir)). When given, the
+        containers' stop, the restart and their start again run on the host as one transient systemd unit
+        (C(systemd-run --collect)) that executes this module's own code; the module waits for it. A controller
+        that dies or a connection that drops (the module hung up) leaves the section running to its end, and the
+        run's journal says how it ended (C(sections/restart-UNIT.json)) for the next run. Without systemd the
+        section runs in the module itself.
+    type: path
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -189,6 +198,7 @@ import pwd
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _daemon as D
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _journal as J
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import RELEASE_RE
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import shown
@@ -208,6 +218,7 @@ def main():
             note=dict(type='path'),
             wait_running=dict(type='bool', default=True),
             timeout=dict(type='int', default=90),
+            journal=dict(type='path'),
         ),
         required_if=[('scope', 'rootless', ['user'])],
         mutually_exclusive=[('containers', 'running_containers')],
@@ -251,9 +262,17 @@ def main():
         module.exit_json(changed=False, restarted=False, version_before=answering, version=answering, seconds=0.0,
                          containers_stopped=[], containers_started=[], containers_down_seconds={})
     try:
-        result = D.restart_with_containers(daemon, p['version'], p['timeout'], restart=restart,
-                                           containers=p['containers'], running=p['running_containers'],
-                                           note=p['note'], wait=p['wait_running'])
+        if p['journal']:
+            # the containers' stop, the restart and their start again run on the host as one transient systemd
+            # unit: a controller that dies or a connection that drops does not cut them in half
+            result = J.run_section(p['journal'], 'restart-%s' % p['unit'].split('.')[0], 'restart', dict(
+                unit=p['unit'], scope=p['scope'], user=p['user'], uid=uid, socket=p['socket'], want=p['version'],
+                timeout=p['timeout'], restart=restart, containers=p['containers'], running=p['running_containers'],
+                note=p['note'], wait=p['wait_running']), p['timeout'] * 4 + 120)
+        else:
+            result = D.restart_with_containers(daemon, p['version'], p['timeout'], restart=restart,
+                                               containers=p['containers'], running=p['running_containers'],
+                                               note=p['note'], wait=p['wait_running'])
     except (R.OpError, OSError) as exc:
         module.fail_json(msg=str(exc), restarted=restart, version_before=answering)
     module.exit_json(changed=restart or bool(result['containers_started']), **result)

@@ -37,6 +37,14 @@ options:
     description: Seconds to wait for each daemon, and for the containers, to be ready.
     type: int
     default: 90
+  journal:
+    description:
+      - When true, the rollback runs on the host as a transient systemd unit (C(systemd-run --collect)) that
+        executes this module's own code, recorded as a section of the run in O(dir) (C(sections/rollback.json));
+        the module waits for it. A controller that dies or a connection that drops does not cut the rollback in
+        half, and the next run of M(fleetsafe.container_engine.upgrade_journal) finds how it ended.
+    type: bool
+    default: false
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -118,6 +126,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _backup as B
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _journal as J
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import shown
 
@@ -128,6 +137,7 @@ def main():
             dir=dict(type='path', required=True),
             packages=dict(type='list', elements='str', default=[]),
             timeout=dict(type='int', default=90),
+            journal=dict(type='bool', default=False),
         ),
         supports_check_mode=False,
     )
@@ -136,7 +146,11 @@ def main():
         module.fail_json(msg='dir=%s holds no backup (%s missing): nothing was changed' % (
             shown(p['dir']), B.STATE_FILE), dir=p['dir'])
     try:
-        result = B.rollback(p['dir'], p['packages'], p['timeout'])
+        if p['journal']:
+            result = J.run_section(p['dir'], 'rollback', 'rollback', dict(
+                dest=p['dir'], managed=p['packages'], timeout=p['timeout']), p['timeout'] * 6 + 120)
+        else:
+            result = B.rollback(p['dir'], p['packages'], p['timeout'])
     except (R.OpError, OSError, ValueError) as exc:
         module.fail_json(msg='engine_rollback: %s' % exc, dir=p['dir'])
     if result.get('error'):

@@ -26,7 +26,9 @@ ATTENTION = ('rolled_back', 'rollback_failed', 'failed', 'blocked', 'unreachable
 SEVERITIES = ('blocker', 'warning', 'info')
 # what the upgrade role's upgrade_result.status becomes in the report
 ROLE_STATUS = {'upgraded': 'upgraded', 'rolled_back': 'rolled_back', 'rollback_failed': 'rollback_failed',
-               'failed': 'failed', 'blocked': 'blocked', 'unchanged': 'unchanged', 'planned': 'ready'}
+               'failed': 'failed', 'blocked': 'blocked', 'unchanged': 'unchanged', 'planned': 'ready',
+               # an earlier run that never finished was rolled back, and this run stopped there
+               'recovered': 'rolled_back'}
 
 
 class ReportError(ValueError):

@@ -48,9 +48,10 @@ class Run:
         return f"rc={self.rc}\n" + "\n".join(fatal) + f"\n...\n{self.out[-1500:]}"
 
 
-def play(host: lab.LabHost, env: dict, target: str | dict, check: bool = False, tags: str | None = None,
-         **role_vars) -> Run:
-    """Run the upgrade role against one lab host; the lab repository is the role's apt source."""
+def play_cmd(host: lab.LabHost, tmp: str, target: str | dict, check: bool = False, tags: str | None = None,
+             **role_vars) -> tuple[list[str], Path]:
+    """The ansible-playbook command that runs the upgrade role against one lab host (files written in ``tmp``), and
+    the file it writes upgrade_result to; the lab repository is the role's apt source."""
     vars_ = {
         "upgrade_target": TARGETS[target] if isinstance(target, str) else target,
         "upgrade_apt_source": lab.REPO_LINE,
@@ -59,16 +60,26 @@ def play(host: lab.LabHost, env: dict, target: str | dict, check: bool = False, 
         "upgrade_containerd_allow_line_skip": True,
     }
     vars_.update(role_vars)
+    (Path(tmp) / "inv.yml").write_text(lab.inventory_text([host.name]))
+    (Path(tmp) / "play.yml").write_text(PLAY)
+    vars_["result_file"] = f"{tmp}/result.json"
+    (Path(tmp) / "vars.json").write_text(json.dumps(vars_))
+    cmd = [str(ROOT / ".venv/bin/ansible-playbook"), "-i", f"{tmp}/inv.yml", "-e", f"@{tmp}/vars.json",
+           f"{tmp}/play.yml"] + (["--check"] if check else []) + (["--tags", tags] if tags else [])
+    return cmd, Path(vars_["result_file"])
+
+
+def read_result(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() and path.read_text().strip() else {}
+
+
+def play(host: lab.LabHost, env: dict, target: str | dict, check: bool = False, tags: str | None = None,
+         **role_vars) -> Run:
+    """Run the upgrade role against one lab host; the lab repository is the role's apt source."""
     with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "inv.yml").write_text(lab.inventory_text([host.name]))
-        (Path(tmp) / "play.yml").write_text(PLAY)
-        vars_["result_file"] = f"{tmp}/result.json"
-        (Path(tmp) / "vars.json").write_text(json.dumps(vars_))
-        cmd = [str(ROOT / ".venv/bin/ansible-playbook"), "-i", f"{tmp}/inv.yml", "-e", f"@{tmp}/vars.json",
-               f"{tmp}/play.yml"] + (["--check"] if check else []) + (["--tags", tags] if tags else [])
+        cmd, res = play_cmd(host, tmp, target, check, tags, **role_vars)
         proc = subprocess.run(cmd, env=dict(env, ANSIBLE_NOCOLOR="1"), capture_output=True, text=True, check=False)
-        res = Path(vars_["result_file"])
-        result = json.loads(res.read_text()) if res.exists() and res.read_text().strip() else {}
+        result = read_result(res)
     return Run(proc, result)
 
 

@@ -10,7 +10,7 @@ import yaml
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
 
-MODULES = ["apt_resolve", "engine_backup", "engine_rollback", "daemon_restart", "shims_clear"]
+MODULES = ["apt_resolve", "engine_backup", "engine_rollback", "daemon_restart", "shims_clear", "upgrade_journal"]
 
 
 def module(name):
@@ -47,6 +47,13 @@ def call(name, args, capsys):
     ("daemon_restart", {"containers": ["a"], "running_containers": True}, "mutually exclusive"),
     ("daemon_restart", {"timeout": 0}, "timeout=0"),
     ("engine_rollback", {"dir": "/nonexistent/20261205T051000"}, "holds no backup (state.json missing)"),
+    ("upgrade_journal", {"event": "begin", "run": "yesterday"}, "run='yesterday' is not a run name"),
+    ("upgrade_journal", {"event": "find", "root": "/"}, "root='/' must be"),
+    ("upgrade_journal", {"event": "step", "run": "20261205T051000"}, "event is step but all of the following"),
+    ("upgrade_journal", {"event": "step", "run": "20261205T051000", "step": {"order": 1}}, "has no action"),
+    ("upgrade_journal", {"event": "end", "run": "20261205T051000", "status": "fine"}, "value of status must be"),
+    ("upgrade_journal", {"event": "recover", "mode": "ignore"}, "value of mode must be one of"),
+    ("upgrade_journal", {"event": "recover", "timeout": 0}, "timeout=0"),
 ])
 def test_bad_input_is_one_error_naming_the_value_and_nothing_runs(name, args, words, no_host, capsys):
     code, out = call(name, args, capsys)
@@ -93,3 +100,24 @@ def test_documentation_lists_every_option_and_parses(name):
     source = open(mod.__file__).read()
     for option in doc["options"]:
         assert f"{option}=dict(" in source, option
+
+
+def test_journal_step_of_a_run_never_begun_is_refused(tmp_path, no_host, capsys):
+    code, out = call("upgrade_journal", {"event": "step", "run": "20261205T051000", "root": str(tmp_path),
+                                         "step": {"order": 1, "action": "upgrade_engine"}}, capsys)
+    assert code == 1 and "has no journal" in out["msg"] and no_host == []
+
+
+def test_journal_in_check_mode_writes_nothing_and_find_reads_only(tmp_path, no_host, capsys):
+    code, out = call("upgrade_journal", {"event": "begin", "run": "20261205T051000", "root": str(tmp_path),
+                                         "_ansible_check_mode": True}, capsys)
+    assert code == 0 and out["changed"] and list(tmp_path.iterdir()) == []
+    from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _journal as J
+    J.Journal(str(tmp_path / "20261205T051000")).begin("20261205T051000", {}, [], {"running": ["keeper"]})
+    code, out = call("upgrade_journal", {"event": "find", "root": str(tmp_path)}, capsys)
+    assert code == 0 and not out["changed"] and out["unfinished"]["run"] == "20261205T051000"
+    assert out["unfinished"]["containers_running_at_start"] == ["keeper"]
+    code, out = call("upgrade_journal", {"event": "recover", "root": str(tmp_path), "_ansible_check_mode": True},
+                     capsys)
+    assert code == 0 and out["recovery"] == {"action": "would rollback"} and no_host == []
+    assert J.Journal(str(tmp_path / "20261205T051000")).load()["status"] == "running"

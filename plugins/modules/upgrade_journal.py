@@ -1,0 +1,249 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: upgrade_journal
+short_description: Keep an upgrade run's journal on the host, and recover from a run that never finished
+version_added: 0.3.0
+description:
+  - Keeps, beside a run's backup (C(ROOT/RUN/journal.json), root's alone), what the run intended - its target, its
+    plan, the containers that ran, the package versions and holds at its start - and what it completed, step by
+    step. Each record is written atomically (a private temporary file, fsync, rename, fsync of the folder), so a
+    controller that dies, a connection that drops or a host that loses power leaves the last whole record.
+  - O(event=find) looks for the newest run under O(root) that never ended (its controller died, its connection
+    dropped); O(event=recover) brings the host out of it - it waits for a section the run left running on the host
+    (a restart or a rollback run as a transient systemd unit goes on without its controller), finishes what an
+    interrupted dpkg left (C(dpkg --configure -a)), removes a C(policy-rc.d) the run left, and then
+    O(mode=rollback) puts the host back as the run's backup kept it (the rule of
+    M(fleetsafe.container_engine.engine_rollback), itself run as a transient systemd unit), or O(mode=resume)
+    starts the containers the run had stopped and puts its holds back so that the plan can be completed. A run
+    cut before its first change is closed as abandoned (nothing to undo).
+author:
+  - fleetsafe developers (@fleetsafe)
+options:
+  event:
+    description:
+      - V(find) the newest unfinished run; V(recover) from it (O(mode)); V(begin) a run (its intent); V(backup) notes
+        that the run's backup is complete; V(step) notes a step's start or end (O(step), O(step_status));
+        V(end) notes how the run ended (O(status)).
+    type: str
+    required: true
+    choices: [find, recover, begin, backup, step, end]
+  root:
+    description: The folder that holds one folder per run (the backups' root).
+    type: path
+    default: /var/backups/fleetsafe-container-engine
+  run:
+    description:
+      - The run's name, its start as YYYYmmddTHHMMSS; required except for O(event=find). With O(event=find) and
+        O(event=recover), the run to leave out of the search (the current one).
+    type: str
+  target:
+    description: The run's target (O(event=begin)).
+    type: dict
+    default: {}
+  plan:
+    description: The run's plan, its steps in order (O(event=begin)).
+    type: list
+    elements: dict
+    default: []
+  packages:
+    description:
+      - The packages the run manages - their versions and holds are noted at O(event=begin); with
+        O(event=recover) those a rollback may remove or put back.
+    type: list
+    elements: str
+    default: []
+  step:
+    description: The plan step (C(order), C(action), C(component), C(to)) that starts or ends (O(event=step)).
+    type: dict
+  step_status:
+    description: Whether the step V(started), is V(done) or V(failed) (O(event=step)).
+    type: str
+    choices: [started, done, failed]
+    default: started
+  result:
+    description: What the step or the run did, kept in the journal (O(event=step), O(event=end)).
+    type: dict
+  status:
+    description: How the run ended (O(event=end)).
+    type: str
+    choices: [upgraded, unchanged, blocked, failed, rolled_back, rollback_failed]
+  mode:
+    description:
+      - What O(event=recover) does with a run that changed the host - V(rollback) to its backup (the safe default, the
+        host ends as it was before that run), or V(resume) (the run's plan is completed by the caller). A run
+        that was rolling back when it was cut is rolled back in either mode.
+    type: str
+    choices: [rollback, resume]
+    default: rollback
+  timeout:
+    description: Seconds to wait for each daemon and for the containers (a rollback waits for several).
+    type: int
+    default: 90
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: V(find) reads only; the other events say what they would write or do and change nothing.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in diff_mode).
+    support: none
+seealso:
+  - module: fleetsafe.container_engine.engine_backup
+  - module: fleetsafe.container_engine.engine_rollback
+  - module: fleetsafe.container_engine.daemon_restart
+"""
+
+EXAMPLES = r"""
+- name: Find a run whose controller died
+  fleetsafe.container_engine.upgrade_journal:
+    event: find
+  register: unfinished
+  become: true
+
+- name: Roll the host back to that run's backup
+  fleetsafe.container_engine.upgrade_journal:
+    event: recover
+    mode: rollback
+    packages: [docker.io, docker-cli, containerd, runc]
+  when: unfinished.unfinished
+  become: true
+
+- name: Note that step 2 started
+  fleetsafe.container_engine.upgrade_journal:
+    event: step
+    run: 20261205T051000
+    step: {order: 2, action: upgrade_engine, component: engine, to: 26.1.5}
+  become: true
+"""
+
+RETURN = r"""
+dir:
+  description: The run's folder (for O(event=find) and O(event=recover), the unfinished run's, or null).
+  type: str
+  returned: always
+unfinished:
+  description:
+    - The unfinished run found - C(run), C(dir), C(status), C(target), C(backup) (whether its backup was complete),
+      C(containers_running_at_start), C(steps_done), C(steps_cut) (started and never ended), C(sections)
+      (name -> how each section run on the host ended); null when every run ended.
+  type: dict
+  returned: O(event=find) or O(event=recover)
+recovery:
+  description:
+    - What O(event=recover) did - C(action) (V(rolled_back), V(resumed), V(nothing_to_undo)), C(dpkg_interrupted)
+      (what C(dpkg --audit) named), C(policy_rc_removed), C(rollback) (as M(fleetsafe.container_engine.engine_rollback)
+      returns it), C(containers_started), C(holds); null when nothing was unfinished.
+  type: dict
+  returned: O(event=recover)
+backup:
+  description:
+    - For O(mode=resume), the unfinished run's backup as M(fleetsafe.container_engine.engine_backup) returned it
+      (C(dir), C(running), C(packages), C(holds), ...); the resumed run verifies against it and rolls back to it.
+  type: dict
+  returned: O(event=recover) with O(mode=resume)
+journal:
+  description: The journal as written (null in check mode or when there is none).
+  type: dict
+  returned: always
+"""
+
+import json
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _apt as A
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _backup as B
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _journal as J
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import shown
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            event=dict(type='str', required=True, choices=['find', 'recover', 'begin', 'backup', 'step', 'end']),
+            root=dict(type='path', default='/var/backups/fleetsafe-container-engine'),
+            run=dict(type='str'),
+            target=dict(type='dict', default={}),
+            plan=dict(type='list', elements='dict', default=[]),
+            packages=dict(type='list', elements='str', default=[]),
+            step=dict(type='dict'),
+            step_status=dict(type='str', default='started', choices=['started', 'done', 'failed']),
+            result=dict(type='dict'),
+            status=dict(type='str', choices=['upgraded', 'unchanged', 'blocked', 'failed', 'rolled_back',
+                                             'rollback_failed']),
+            mode=dict(type='str', default='rollback', choices=['rollback', 'resume']),
+            timeout=dict(type='int', default=90),
+        ),
+        required_if=[('event', 'begin', ['run']), ('event', 'backup', ['run']), ('event', 'step', ['run', 'step']),
+                     ('event', 'end', ['run', 'status'])],
+        supports_check_mode=True,
+    )
+    p = module.params
+    ev = p['event']
+    if p['run'] is not None and not B.RUN_NAME.match(p['run']):
+        module.fail_json(msg='run=%s is not a run name: give its start as YYYYmmddTHHMMSS, e.g. 20261205T051000'
+                             % shown(p['run']), dir=None, journal=None)
+    if os.path.abspath(p['root']) == '/':
+        module.fail_json(msg='root=%s must be an absolute folder other than /' % shown(p['root']), dir=None,
+                         journal=None)
+    if p['timeout'] < 1:
+        module.fail_json(msg='timeout=%s: give a number of seconds, 1 or more' % p['timeout'], dir=None,
+                         journal=None)
+    if ev == 'step' and not isinstance(p['step'].get('action'), str):
+        module.fail_json(msg='step=%s has no action: give a plan step (order, action, component, to)'
+                             % shown(json.dumps(p['step'])), dir=None, journal=None)
+    try:
+        if ev in ('find', 'recover'):
+            found = J.find_unfinished(p['root'], but=p['run'])
+            if not found:
+                module.exit_json(changed=False, dir=None, unfinished=None, recovery=None, journal=None)
+            if ev == 'find' or module.check_mode:
+                summary = J.summary(found)
+                module.exit_json(changed=ev == 'recover', dir=found, unfinished=summary,
+                                 recovery={'action': 'would %s' % p['mode']} if ev == 'recover' else None,
+                                 journal=J.Journal(found).load())
+            summary = J.summary(found)
+            recovery = J.recover(found, p['mode'], p['packages'], p['timeout'], by=p['run'])
+            out = dict(changed=True, dir=found, unfinished=summary, recovery=recovery,
+                       journal=J.Journal(found).load())
+            if recovery['action'] == 'resumed':
+                out['backup'] = dict(J.read_json(os.path.join(found, B.STATE_FILE)), dir=found, pruned=[])
+            module.exit_json(**out)
+        dest = os.path.join(p['root'], p['run'])
+        journal = J.Journal(dest)
+        if ev != 'begin' and journal.load() is None:
+            module.fail_json(msg='run=%s has no journal under %s: begin it first' % (shown(p['run']), p['root']),
+                             dir=dest, journal=None)
+        if module.check_mode:
+            module.exit_json(changed=True, dir=dest, journal=None)
+        if ev == 'begin':
+            B.private_dir(p['root'])
+            B.private_dir(dest)
+            snap = B.snapshot(p['packages'])
+            intent = {'running': [c['name'] for c in snap['running']], 'engine': snap['engine'],
+                      'packages': snap['packages'], 'holds': snap['holds']}
+            rec = journal.begin(p['run'], p['target'], p['plan'], intent)
+        elif ev == 'backup':
+            rec = journal.update(backup=True)
+        elif ev == 'step':
+            # the holds after a step that ended: a resumed run puts them back (a step cut after lifting one)
+            held = A.holds() if p['step_status'] != 'started' else None
+            rec = journal.step(p['step'], p['step_status'], p['result'], holds=held)
+        else:
+            rec = journal.finish(p['status'], result=p['result'] or {})
+    except (R.OpError, OSError, ValueError) as exc:
+        module.fail_json(msg='upgrade_journal: %s' % exc, dir=None, journal=None)
+    module.exit_json(changed=True, dir=dest, journal=rec)
+
+
+if __name__ == '__main__':
+    main()

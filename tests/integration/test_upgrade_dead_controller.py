@@ -1,0 +1,226 @@
+"""A controller that dies mid-run, on real lab hosts: the controller's ansible-playbook (its whole process group,
+as when the machine running Ansible is lost) is killed with SIGKILL at a point of a real old -> mid upgrade or of a
+rollback, chosen by what the run's journal and the host's processes show; where the point says so, the run's
+host-side processes are then hung up by pid the way sshd hangs them up when a connection drops (the lab's
+docker-exec connection does not). The role is run again, and every time: the host is at the target or at its start,
+every container that ran runs, the volume's checksum is unchanged, no shim is orphaned, the holds are as before.
+
+Kill points are chained on one host per chain (a rollback re-run returns the host to the old set, ready for the
+next point); the chains run in parallel under xdist. Each re-run's findings are printed (pytest -s shows them)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import pytest
+from _upgrade import checksum, drop_host_sources, play, play_cmd, read_result, running, seed, start, versions
+
+OLD = ("20.10.24+dfsg1", "1.6.20~ds1")
+MID = ("26.1.5+dfsg1", "1.7.24~ds1")
+STORAGE_FAULT = "echo '{\"storage-driver\": \"overlay\"}' > /etc/docker/daemon.json && systemctl restart docker"
+
+# Polls inside the host until COND (a Python expression over the newest run's journal j, its sections' statuses
+# sec(name), a step's status step(action), the running process names procs) holds, then waits DELAY seconds.
+POLL = r"""
+import glob, json, os, sys, time
+cond, delay, end = sys.argv[1], float(sys.argv[2]), time.time() + float(sys.argv[3])
+def load(p):
+    try:
+        return json.load(open(p))
+    except Exception:
+        return None
+while time.time() < end:
+    runs = sorted(glob.glob('/var/backups/fleetsafe-container-engine/2*/journal.json'))
+    j = load(runs[-1]) if runs else None
+    if j is not None:
+        d = os.path.dirname(runs[-1])
+        def sec(n):
+            return (load(os.path.join(d, 'sections', n + '.json')) or {}).get('status')
+        def step(a):
+            s = [x['status'] for x in j.get('steps', []) if x['action'] == a]
+            return s[-1] if s else None
+        procs = set()
+        for p in glob.glob('/proc/[0-9]*/comm'):
+            try:
+                procs.add(open(p).read().strip())
+            except OSError:
+                pass
+        if eval(cond):
+            time.sleep(delay)
+            print(j['run'])
+            sys.exit(0)
+    time.sleep(0.05)
+sys.exit(1)
+"""
+
+
+@dataclass
+class Kill:
+    name: str
+    cond: str
+    delay: float = 0.0
+    hangup: bool = True
+    mode: str = "rollback"  # upgrade_unfinished of the re-run
+    fault: bool = False  # the run meets a setting the target refuses (upgrade_preflight_blocking false): it rolls back
+    then_kill: Kill | None = None  # the re-run itself killed at a point of its recovery
+    expect: tuple = (OLD,)
+    notes: dict = field(default_factory=dict)
+
+
+CHAINS = {
+    "apt-and-steps": [
+        Kill("containerd apt: dpkg unpacking", "step('upgrade_containerd') == 'started' and 'dpkg' in procs"),
+        Kill("between steps: containerd done, restart_containerd next", "step('upgrade_containerd') == 'done'",
+             hangup=False),
+        Kill("after the backup, before the first step", "j.get('backup') and not j['steps']"),
+        # the re-run finds nothing to undo and goes on: the host ends at the target
+        Kill("during the backup (apt-get download)", "not j.get('backup')", expect=(MID,)),
+    ],
+    "engine": [
+        Kill("engine restart: containers stopping", "sec('restart-docker') == 'running'", delay=0.5),
+        Kill("engine restart: dockerd restarting", "sec('restart-docker') == 'running'", delay=11.0),
+        Kill("verify (restart_engine done)", "step('restart_engine') == 'done'"),
+        Kill("engine apt: dpkg unpacking docker.io, re-run resumes",
+             "step('upgrade_engine') == 'started' and 'dpkg' in procs", mode="resume", expect=(MID,)),
+    ],
+    "rollback": [
+        Kill("rollback: apt reinstalling the kept packages", "sec('rollback') == 'running' and 'dpkg' in procs",
+             fault=True),
+        Kill("rollback: daemons restarting", "sec('rollback') == 'running' and 'dpkg' not in procs", delay=2.0,
+             fault=True),
+    ],
+    "recovery": [
+        Kill("engine restart, then the recovery's own rollback killed", "sec('restart-docker') == 'running'", delay=1.0,
+             then_kill=Kill("recovery rollback: apt", "sec('recover-rollback') == 'running' and 'dpkg' in procs")),
+        Kill("containerd apt, re-run resumes", "step('upgrade_containerd') == 'started' and 'dpkg' in procs",
+             mode="resume", expect=(MID,)),
+    ],
+}
+
+
+def wait_for_point(host, cond: str, delay: float, timeout: float = 900) -> str | None:
+    res = host.exec(["python3", "-c", POLL, cond, str(delay), str(timeout)], check=False)
+    return res.stdout.strip() if res.returncode == 0 else None
+
+
+def hang_up(host) -> list[str]:
+    """SIGHUP to every process a connection session started in the host and their children (docker exec sessions
+    have parent 0 in the host's pid namespace), as sshd does to a session whose connection dropped."""
+    out = host.exec(["ps", "-e", "-o", "pid=,ppid=,comm="]).stdout
+    procs = [line.split(None, 2) for line in out.splitlines() if line.strip()]
+    children: dict[str, list[str]] = {}
+    for pid, ppid, _comm in procs:
+        children.setdefault(ppid, []).append(pid)
+    names = {pid: comm for pid, _ppid, comm in procs}
+    roots = [pid for pid, ppid, comm in procs if ppid == "0" and pid != "1" and comm != "ps"]
+    tree, todo = [], list(roots)
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo += children.get(pid, [])
+    if tree:
+        host.exec(["kill", "-HUP", *tree], check=False)
+    return sorted({names[p] for p in tree})
+
+
+def shims_orphaned(host) -> list[str]:
+    """Shims whose container does not run, or whose binary was replaced on disk."""
+    ids = set(host.exec(["docker", "ps", "-q", "--no-trunc"]).stdout.split())
+    bad = []
+    for line in host.exec(["ps", "-e", "-o", "pid=,args="]).stdout.splitlines():
+        pid, args = line.strip().split(None, 1)
+        if "containerd-shim" not in args.split()[0]:
+            continue
+        parts = args.split()
+        cid = parts[parts.index("-id") + 1] if "-id" in parts else "?"
+        exe = host.exec(["readlink", f"/proc/{pid}/exe"], check=False).stdout.strip()
+        if cid not in ids or exe.endswith("(deleted)"):
+            bad.append(f"{pid}:{cid[:12]}:{exe}")
+    return bad
+
+
+def holds(host) -> set[str]:
+    return set(host.exec(["apt-mark", "showhold"]).stdout.split())
+
+
+def killed_run(host, env, point: Kill, **role_vars) -> dict:
+    """Start the role, kill its controller at the point (and hang up its host-side processes), return what
+    was seen."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd, _res = play_cmd(host, tmp, "mid", **role_vars)
+        with open(f"{tmp}/out.log", "w") as log:
+            proc = subprocess.Popen(cmd, env=dict(env, ANSIBLE_NOCOLOR="1"), stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+            try:
+                run = wait_for_point(host, point.cond, point.delay)
+            finally:
+                alive = proc.poll() is None
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        tail = "" if run and alive else open(f"{tmp}/out.log").read()[-3000:]
+    hung = hang_up(host) if point.hangup and run else []
+    why = f"poll {'met' if run else 'timed out'}, play {'alive' if alive else 'ended'}: {tail}"
+    return {"reached": bool(run) and alive, "run": run, "hung_up": hung, "why": why}
+
+
+def rerun(host, env, point: Kill, **role_vars):
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd, res = play_cmd(host, tmp, "mid", upgrade_unfinished=point.mode, **role_vars)
+        proc = subprocess.run(cmd, env=dict(env, ANSIBLE_NOCOLOR="1"), capture_output=True, text=True, check=False)
+        return proc, read_result(res)
+
+
+@pytest.mark.parametrize("chain", sorted(CHAINS))
+def test_a_dead_controller_at_any_point_leaves_the_host_at_its_start_or_its_target(chain, lab_host_factory,
+                                                                                   ansible_env):
+    host = start(lab_host_factory, "old")
+    drop_host_sources(host)
+    fault = any(p.fault for p in CHAINS[chain])
+    if fault:  # before the container: the old engine runs the legacy driver, the target refuses it
+        host.sh(STORAGE_FAULT)
+    data = seed(host)
+    holds_old = holds(host)
+    lines = []
+    for point in CHAINS[chain]:
+        t0 = time.time()
+        role_vars = {"upgrade_preflight_blocking": False} if point.fault else {}
+        seen = killed_run(host, ansible_env, point, **role_vars)
+        assert seen["reached"], f"{point.name}: the kill point was not reached: {seen['why']}"
+        if point.then_kill:
+            inner = point.then_kill
+            seen2 = killed_run(host, ansible_env, inner, upgrade_unfinished=point.mode, **role_vars)
+            assert seen2["reached"], f"{inner.name}: the kill point was not reached: {seen2['why']}"
+            seen["then"] = {"point": inner.name, "hung_up": seen2["hung_up"]}
+        proc, result = rerun(host, ansible_env, point, **role_vars)
+        rec = result.get("recovery") or {}
+        now = versions(host)
+        found = {
+            "rc": proc.returncode, "status": result.get("status"), "action": rec.get("action"),
+            "cut": (rec.get("found") or {}).get("steps_cut"), "done": (rec.get("found") or {}).get("steps_done"),
+            "sections": (rec.get("found") or {}).get("sections"), "dpkg_interrupted": rec.get("dpkg_interrupted"),
+            "host": "old" if now == OLD else "mid" if now == MID else now,
+            "keeper": running(host).get("keeper"), "volume_same": checksum(host) == data,
+            "orphaned_shims": shims_orphaned(host), "holds": sorted(holds(host)),
+            "seconds": round(time.time() - t0, 1),
+        }
+        lines.append(f"KILL [{chain}] {point.name} (hung up {seen['hung_up'] or 'nothing'}"
+                     f"{'; then ' + json.dumps(seen['then']) if 'then' in seen else ''}) -> {json.dumps(found)}")
+        print(lines[-1])
+        if os.environ.get("FLEETSAFE_KILL_LOG"):  # xdist keeps the workers' output: a file shows it as it comes
+            with open(os.environ["FLEETSAFE_KILL_LOG"], "a") as fh:
+                fh.write(lines[-1] + "\n")
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        assert now in point.expect, lines[-1]
+        assert found["keeper"] == "running" and found["volume_same"], lines[-1]
+        assert not found["orphaned_shims"], lines[-1]
+        assert set(found["holds"]) == holds_old if now == OLD else set(found["holds"]) >= {
+            "docker.io", "docker-cli", "containerd"}, lines[-1]
+    print("\n".join(lines))
+    if not fault:  # the host is usable afterwards: the upgrade goes through
+        final = play(host, ansible_env, "mid")
+        assert final.rc == 0 and final.result["status"] in ("upgraded", "unchanged"), final
