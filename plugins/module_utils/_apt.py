@@ -137,17 +137,18 @@ def dpkg_repair(timeout=300):
 # ---------------------------------------------------------------------------------------------------------------
 # Each install step of a plan with the packages it installs (the rule upgrade_plan uses: _parse.step_packages)
 
-def install_steps(steps, names, offered, extra=None):
+def install_steps(steps, names, offered, extra=None, moving=()):
     """The plan's upgrade_containerd and upgrade_engine steps as the plan with the source's offer runs them, each
     with ``packages``: an intermediate containerd line the source lacks is left out (the plan goes to the next line
-    directly). None when a step lacks a package (the filters' apt_source_lacks_* blockers say which): nothing to
+    directly). ``moving``: the packages that move with the engine on this host (_parse.moving_with_engine). None
+    when a step lacks a package (the filters' apt_source_lacks_* blockers say which): nothing to
     simulate then."""
     hops = [s for s in steps if s['action'] == 'upgrade_containerd']
     out = []
     for step in steps:
         if step['action'] not in ('upgrade_containerd', 'upgrade_engine'):
             continue
-        packages, lacking = step_packages(step['action'], step['to'], names, offered, extra)
+        packages, lacking = step_packages(step['action'], step['to'], names, offered, extra, moving)
         if lacking and step['action'] == 'upgrade_containerd' and step is not hops[-1]:
             continue
         if lacking:

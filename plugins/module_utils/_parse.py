@@ -29,6 +29,28 @@ PACKAGE_FAMILIES = {
                   'rootless': 'docker-ce-rootless-extras'},
 }
 
+# What else differs between the families, read from their packaging (Debian's archive; Docker's
+# docker-ce-packaging and containerd-packaging at the lab's tags, tests/lab/docker_ce/) and seen on the lab:
+#   engine_restarted_by_package  the engine package's postinst restarts dockerd on upgrade (docker-ce's
+#                                dh_installsystemd restart-after-upgrade) or only starts it (Debian's docker.io)
+#   containerd_restarted_by_package  the containerd package's postinst restarts containerd (both families)
+#   cli_moves_with_engine        the engine and its CLI move in one apt step (docker-ce Depends on docker-ce-cli and
+#                                Replaces docker-ce-cli (<< 5:28.0.0)); Debian's docker-cli moves with docker.io when
+#                                installed (split from docker.io in 26.x)
+#   rootless_moves_with_engine   the rootless package carries the engine's version and moves with it
+#                                (docker-ce-rootless-extras); Debian's rootlesskit is versioned on its own
+#   runc_package                 the package that ships runc: Debian's runc, or containerd.io itself (Provides,
+#                                Conflicts, Replaces runc)
+#   units_dir                    where the packages put docker.service, docker.socket and containerd.service
+PACKAGE_FAMILY_TRAITS = {
+    'debian': {'engine_restarted_by_package': False, 'containerd_restarted_by_package': True,
+               'cli_moves_with_engine': False, 'rootless_moves_with_engine': False, 'runc_package': 'runc',
+               'units_dir': '/lib/systemd/system'},
+    'docker-ce': {'engine_restarted_by_package': True, 'containerd_restarted_by_package': True,
+                  'cli_moves_with_engine': True, 'rootless_moves_with_engine': True, 'runc_package': 'containerd.io',
+                  'units_dir': '/lib/systemd/system'},
+}
+
 DPKG_FORMAT = '${Package}\\t${db:Status-Abbrev}\\t${Version}\\n'
 
 # How much of a value a message echoes: enough to recognise it, never a whole pasted file.
@@ -108,21 +130,26 @@ def pick_offered(versions, wanted):
     return versions[0] if versions else None
 
 
-def step_packages(action, to, names, offered, extra=None):
+def step_packages(action, to, names, offered, extra=None, moving=()):
     """What an upgrade_containerd or upgrade_engine step to ``to`` installs from an apt source: ({package: version},
     [(package, wanted)] the source lacks). ``names`` is the package family's table (engine, cli, containerd),
     ``offered`` package -> versions newest first (apt-cache madison), ``extra`` further packages the engine step
-    installs, name -> version ('' = the newest offered). Each package takes the newest version on ``to``; a CLI
-    the source lacks is left to apt (the engine's dependencies pull one)."""
+    installs, name -> version ('' = the newest offered), ``moving`` the packages that move with the engine on this
+    host (moving_with_engine: Docker's CLI, the rootless extras). Each package takes the newest version on ``to``; a
+    CLI the source lacks is left to apt (the engine's dependencies pull one) unless it moves with the engine: a
+    source with half a family is lacking, never half a step."""
     packages, lacking = {}, []
-    for role in ('containerd',) if action == 'upgrade_containerd' else ('engine', 'cli'):
-        package = names.get(role)
+    if action == 'upgrade_containerd':
+        wanted = [names.get('containerd')]
+    else:
+        wanted = list(dict.fromkeys([names.get('engine'), names.get('cli')] + list(moving or ())))
+    for package in wanted:
         if not package:
             continue
         found = offered_on(offered.get(package), to)
         if found:
             packages[package] = found[0]
-        elif role != 'cli':
+        elif package != names.get('cli') or package in (moving or ()):
             lacking.append((package, to))
     if action == 'upgrade_engine':
         for package, wanted in sorted((extra or {}).items()):
@@ -132,6 +159,19 @@ def step_packages(action, to, names, offered, extra=None):
             else:
                 packages[package] = pick
     return packages, lacking
+
+
+def moving_with_engine(family, installed):
+    """The packages of ``family`` that move in the engine's apt step on a host with ``installed`` ({name: version}):
+    the CLI where the family's engine depends on it (docker-ce) or where it is installed (Debian's docker-cli, split
+    from docker.io in 26.x), and Docker's rootless extras, which carry the engine's version, when installed."""
+    names, traits = PACKAGE_FAMILIES[family], PACKAGE_FAMILY_TRAITS[family]
+    out = []
+    if traits['cli_moves_with_engine'] or names['cli'] in installed:
+        out.append(names['cli'])
+    if traits['rootless_moves_with_engine'] and names['rootless'] in installed:
+        out.append(names['rootless'])
+    return out
 
 
 def live_restore_covers(running, target):

@@ -95,6 +95,10 @@ apt:
     - What the source offers and what apt answered, as the filters' C(preflight.apt) argument takes it.
     - C(source) is O(source); C(packages) the package family's names (C(engine), C(cli), C(containerd));
       C(offered) package -> the versions the source offers, newest first; C(extra) is O(extra_packages).
+    - C(moving) the packages that move in the engine's step with the engine on this host - Docker's
+      C(docker-ce-cli) always, C(docker-ce-rootless-extras) when installed; Debian's C(docker-cli) when installed -
+      a source that offers the engine without one of them on the target line is finding
+      C(apt_source_lacks_family_package), never half a family installed.
     - C(cannot_make) is null when apt can make every step (or was not asked), else the first step it cannot make -
       C(action), C(component), C(from), C(to), C(moves) (the package moves asked), C(problems) (apt's lines naming
       what is in the way), C(in_the_way) (those packages) and C(output) (the end of apt's output).
@@ -108,6 +112,7 @@ apt:
       docker.io: [28.5.2+dfsg4-5, 26.1.5+dfsg1-9+deb13u1+b1]
       docker-cli: [28.5.2+dfsg4-5, 26.1.5+dfsg1-9+deb13u1+b1]
     extra: {}
+    moving: [docker-cli]
     cannot_make:
       action: upgrade_engine
       component: engine
@@ -123,7 +128,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _apt as A
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
-from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import PACKAGE_FAMILIES, shown
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import (
+    PACKAGE_FAMILIES,
+    moving_with_engine,
+    shown,
+)
 
 STEP_KEYS = ('order', 'action', 'component', 'to')
 
@@ -143,7 +152,8 @@ def main():
     p = module.params
     names = PACKAGE_FAMILIES[p['package_family']]
     extra = dict((k, '' if v is None else str(v)) for k, v in p['extra_packages'].items())
-    apt = {'source': p['source'], 'packages': names, 'offered': {}, 'extra': extra, 'cannot_make': None}
+    apt = {'source': p['source'], 'packages': names, 'offered': {}, 'extra': extra, 'moving': [],
+           'cannot_make': None}
     for step in p['steps']:
         missing = [k for k in STEP_KEYS if k not in step]
         if missing:
@@ -153,10 +163,13 @@ def main():
         module.exit_json(changed=False, apt=apt)
     try:
         A.setup(p['source'], p['state'])
-        apt['offered'] = A.madison(p['state'], [names['containerd'], names['engine'], names['cli']] + sorted(extra))
-        steps = A.install_steps(p['steps'], names, apt['offered'], extra) if p['simulate'] else None
+        installed = A.installed_packages()
+        apt['moving'] = moving_with_engine(p['package_family'], installed)
+        apt['offered'] = A.madison(p['state'], list(dict.fromkeys(
+            [names['containerd'], names['engine'], names['cli']] + apt['moving'] + sorted(extra))))
+        steps = A.install_steps(p['steps'], names, apt['offered'], extra, apt['moving']) if p['simulate'] else None
         if steps:
-            apt['cannot_make'] = A.simulate_steps(p['state'], steps, A.installed_packages())
+            apt['cannot_make'] = A.simulate_steps(p['state'], steps, installed)
     except R.OpError as exc:
         module.fail_json(msg='apt_resolve: %s' % exc, apt=apt)
     module.exit_json(changed=False, apt=apt)

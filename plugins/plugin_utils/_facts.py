@@ -27,6 +27,7 @@ import re
 from collections.abc import Mapping
 
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import (
+    PACKAGE_FAMILIES,
     InputError,
     describe,
     got,
@@ -37,7 +38,7 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versio
 )
 
 SECTIONS = ('docker', 'containerd', 'rootless', 'clients')
-TARGET_KEYS = ('engine', 'containerd', 'clients', 'images')
+TARGET_KEYS = ('engine', 'containerd', 'clients', 'images', 'package_family', 'package_family_switch')
 IMAGE_KEYS = ('image', 'tag', 'available', 'allow_fallback')
 # where a variable of dockerd's environment is found: the running process, the unit, a drop-in, a file the unit names
 ENV_SOURCES = ('environment', 'systemd_unit', 'systemd_dropin', 'environment_file')
@@ -323,6 +324,8 @@ class Host:
             # optional: facts gathered by older releases of docker_facts do not carry it
             'daemon_environment': as_daemon_environment(d.get('daemon_environment'), p + '.daemon_environment'),
             'host': as_host(d.get('host'), p + '.host'),
+            # optional: facts gathered before 0.3 do not name the installed engine package's family
+            'package_family': as_str(d.get('package_family'), p + '.package_family'),
         }
         if not can_talk:
             self.docker_error = as_str(d.get('error'), p + '.error') or 'the Docker daemon did not answer'
@@ -355,6 +358,7 @@ class Host:
             'accepted': accepted or None,
             'produced': as_int(d.get('shim_protocol_produced'), p + '.shim_protocol_produced'),
             'config_version': as_int(req(d, 'config_version', p), p + '.config_version'),
+            'package_family': as_str(d.get('package_family'), p + '.package_family'),
         }
 
     def _read_rootless(self, d):
@@ -567,11 +571,21 @@ def read_target(target):
                 raise InputError('%s.available must list tags (strings), got %s' % (where, describe(available)))
             images.append({'image': image, 'tag': check_tag(entry['tag'], where + '.tag'),
                            'available': available, 'allow_fallback': allow})
+    family = target.get('package_family')
+    if family is not None and (not isinstance(family, str) or family not in PACKAGE_FAMILIES):
+        raise InputError('target.package_family is %s, not a package family: give one of %s' % (
+            describe(family), ', '.join(sorted(PACKAGE_FAMILIES))))
+    switch = target.get('package_family_switch', False)
+    if not isinstance(switch, bool):
+        raise InputError('target.package_family_switch must be true or false, got %s' % describe(switch))
     return {
         'engine': _target_version(target, 'engine'),
         'containerd': _target_version(target, 'containerd'),
         'clients': clients,
         'images': images,
+        # the package family the operator asks for (None: whatever the host runs) and whether a switch is allowed
+        'package_family': family,
+        'package_family_switch': switch,
     }
 
 

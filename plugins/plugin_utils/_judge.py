@@ -388,7 +388,7 @@ class Context:
             if self.apt is None or not self.engine_changes:
                 return None
             return step_packages('upgrade_engine', self.target['engine'].raw, self.apt['names'], self.apt['offered'],
-                                 self.apt['extra'])
+                                 self.apt['extra'], self.apt['moving'])
         return self.once('engine_packages', compute)
 
     # --- clients -------------------------------------------------------------------------

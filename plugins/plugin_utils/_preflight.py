@@ -24,7 +24,7 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versio
 )
 
 PREFLIGHT_KEYS = ('apt', 'smoke_image')
-APT_KEYS = ('source', 'packages', 'offered', 'extra', 'cannot_make')
+APT_KEYS = ('source', 'packages', 'offered', 'extra', 'moving', 'cannot_make')
 CANNOT_MAKE_KEYS = ('action', 'component', 'from', 'to', 'moves', 'problems', 'in_the_way', 'output')
 # the package family's table as module_utils' PACKAGE_FAMILIES names it (apt_resolve returns it as apt.packages)
 PACKAGE_ROLES = tuple(PACKAGE_FAMILIES['debian'])
@@ -78,8 +78,11 @@ def _apt(raw):
     source = raw.get('source') or ''
     if not isinstance(source, str):
         raise InputError('%s.source must be the apt source line, got %s' % (where, describe(source)))
+    # the packages that move with the engine on this host (module_utils' moving_with_engine); absent: none
+    moving = _strings(raw.get('moving') or [], where + '.moving')
     cannot_make = _cannot_make(raw['cannot_make']) if raw.get('cannot_make') is not None else None
-    return {'source': source.strip(), 'names': names, 'offered': offered, 'extra': extra, 'cannot_make': cannot_make}
+    return {'source': source.strip(), 'names': names, 'offered': offered, 'extra': extra, 'moving': moving,
+            'cannot_make': cannot_make}
 
 
 def _strings(value, where):

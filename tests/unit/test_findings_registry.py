@@ -54,6 +54,7 @@ EXAMPLES = {
     'engine_facts_unavailable': (L.host(L.docker('20.10.24', can_talk_to_docker=False, error='permission denied',
                                                  version=None, api_version=None, min_api_version=None)), {}),
     'engine_stale': (L.host(L.docker('20.10.24', installed='26.1.5')), {}),
+    'package_family_mismatch': (L.host(L.docker('26.1.5')), {'engine': '28.5.2', 'package_family': 'docker-ce'}),
     'daemon_option_refused': (L.host(L.docker('26.1.5', daemon_json={'api-cors-header': '*'})), {'engine': '28.5.2'}),
     'daemon_option_ignored': (L.host(L.docker('28.5.2', daemon_json={'deprecated-key-path': '/etc/docker/key.json'})),
                               {}),
@@ -83,6 +84,7 @@ EXAMPLES = {
     'apt_source_lacks_containerd': (L.host(containerd_section=L.containerd('1.6.20')), {'containerd': '1.7.25'}),
     'apt_source_lacks_engine': (L.host(L.docker('20.10.24')), {'engine': '27.5.1'}),
     'apt_source_lacks_package': (L.host(L.docker('20.10.24')), {'engine': '26.1.5'}),
+    'apt_source_lacks_family_package': (L.host(L.docker('26.1.5')), {'engine': '28.5.2'}),
     'smoke_image_missing': (L.host(L.docker('26.1.5')), {}),
     'apt_cannot_make_step': (L.host(L.docker('28.5.2'), L.containerd('2.1.9')), {'engine': '26.1.5'}),
 }
@@ -100,6 +102,9 @@ PREFLIGHT = {
     'apt_source_lacks_containerd': {'apt': LAB_APT},
     'apt_source_lacks_engine': {'apt': LAB_APT},
     'apt_source_lacks_package': {'apt': dict(LAB_APT, extra={'tini-static': '', 'tini': '0.19.0-6'})},
+    # a host with Debian's docker-cli installed (it moves with docker.io) and a source without docker-cli 28.5
+    'apt_source_lacks_family_package': {'apt': dict(LAB_APT, moving=['docker-cli'], offered=dict(
+        LAB_APT['offered'], **{'docker-cli': ['26.1.5+dfsg1-9+deb13u1']}))},
     'smoke_image_missing': {'smoke_image': {'image': 'busybox:latest', 'present': False}},
     # apt_resolve's answer on a lab host at the new set asked about new -> mid
     # (tests/unit/data/engine_host_recorded.json)

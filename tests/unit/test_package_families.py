@@ -6,6 +6,7 @@ knowledge base judging hosts and targets of both families alike. Versions are th
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,90 @@ def test_hosts_of_both_families_are_judged_alike():
                    {"engine": "28.5.2+dfsg4-5", "containerd": "2.1.9+ds1-5"}):
         assert _judged(debian, target) == _judged(docker, target), target
     assert _judged(docker, {"engine": "28.5.2", "containerd": "2.1.9"})  # not vacuous
+
+
+def _mismatch(facts, target):
+    return [f for f in Findings().filters()["compat_findings"](facts, target) if f["id"] == "package_family_mismatch"]
+
+
+def test_asking_the_other_family_is_a_blocker_naming_the_variable():
+    """A docker-ce host (recorded) whose operator asks for Debian's packages: a blocker for the engine and for
+    containerd, whose remedy names upgrade_package_family with the host's family; none when the family matches or
+    is not named, none when the switch is allowed explicitly."""
+    facts = _fixture_facts("ce_mid")
+    found = _mismatch(facts, {"engine": "28.5.2", "package_family": "debian"})
+    assert sorted((f["component"], f["severity"]) for f in found) == [("containerd", "blocker"), ("engine", "blocker")]
+    [engine] = [f for f in found if f["component"] == "engine"]
+    assert "docker-ce" in engine["message"] and "docker.io" in engine["message"]
+    assert "upgrade_package_family: docker-ce" in engine["remedy"]
+    assert _mismatch(facts, {"engine": "28.5.2", "package_family": "docker-ce"}) == []
+    assert _mismatch(facts, {"engine": "28.5.2"}) == []
+    assert _mismatch(facts, {"engine": "28.5.2", "package_family": "debian", "package_family_switch": True}) == []
+
+
+@pytest.mark.parametrize("target, words", [
+    ({"engine": "28.5.2", "package_family": "podman"}, "target.package_family is 'podman', not a package family"),
+    ({"engine": "28.5.2", "package_family": "debian", "package_family_switch": "yes"},
+     "target.package_family_switch must be true or false, got 'yes'"),
+])
+def test_a_bad_family_in_the_target_is_an_error_naming_it(target, words):
+    with pytest.raises(AnsibleFilterError, match=re.escape(words)):
+        Findings().filters()["compat_findings"](_fixture_facts("ce_mid"), target)
+
+
+def test_what_moves_with_the_engine_and_a_source_with_half_the_family():
+    """docker-ce's engine step takes docker-ce-cli always and the rootless extras when installed (one rule,
+    step_packages, for the plan and apt's simulation); a source that offers docker-ce 28.5 without docker-ce-cli 28.5
+    is the blocker apt_source_lacks_family_package naming the missing package, never half a family."""
+    from ansible_collections.fleetsafe.container_engine.plugins.filter.upgrade_plan import upgrade_plan
+    from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _apt as A
+    names = P.PACKAGE_FAMILIES["docker-ce"]
+    mid = "5:26.1.5-1~debian.12~bookworm"
+    new = "5:28.5.2-1~debian.12~bookworm"
+    installed = {"docker-ce": mid, "docker-ce-rootless-extras": mid}
+    moving = P.moving_with_engine("docker-ce", installed)
+    assert moving == ["docker-ce-cli", "docker-ce-rootless-extras"]
+    assert P.moving_with_engine("debian", {"docker.io": "20.10.24+dfsg1-1+deb12u1+b6"}) == []
+    assert P.moving_with_engine("debian", {"docker.io": "x", "docker-cli": "y"}) == ["docker-cli"]
+    whole = {p: [new, mid] for p in ("docker-ce", "docker-ce-cli", "docker-ce-rootless-extras")}
+    whole["containerd.io"] = ["2.1.9-1~debian.12~bookworm", "1.7.24-1"]
+    assert P.step_packages("upgrade_engine", "28.5.2", names, whole, moving=moving) == (
+        {p: new for p in ("docker-ce", "docker-ce-cli", "docker-ce-rootless-extras")}, [])
+    half = dict(whole, **{"docker-ce-cli": [mid]})
+    assert P.step_packages("upgrade_engine", "28.5.2", names, half, moving=moving)[1] == [("docker-ce-cli", "28.5.2")]
+    # without moving (Debian's CLI not installed) a CLI the source lacks is left to apt, as before
+    assert P.step_packages("upgrade_engine", "28.5.2", names, half)[1] == []
+
+    facts = _fixture_facts("ce_mid")
+    target = {"engine": "28.5.2"}
+
+    def apt(offered):
+        return {"apt": {"source": "deb [trusted=yes] file:/srv/repo ./", "packages": names, "offered": offered,
+                        "extra": {}, "moving": moving}}
+
+    steps = A.install_steps(upgrade_plan(facts, target), names, whole, {}, moving)
+    assert [s["packages"] for s in steps if s["action"] == "upgrade_engine"] == [
+        {p: new for p in ("docker-ce", "docker-ce-cli", "docker-ce-rootless-extras")}]
+    assert A.install_steps(upgrade_plan(facts, target), names, half, {}, moving) is None  # nothing to simulate
+    plan = upgrade_plan(facts, target, preflight=apt(whole))
+    [engine_step] = [s for s in plan if s["action"] == "upgrade_engine"]
+    assert engine_step["packages"]["docker-ce-cli"] == new
+    found = compat_findings(facts, target, preflight=apt(whole), plan=plan)
+    assert not [f for f in found if f["id"].startswith("apt_source_lacks")]
+    plan = upgrade_plan(facts, target, preflight=apt(half))
+    found = [f for f in compat_findings(facts, target, preflight=apt(half), plan=plan) if f["severity"] == "blocker"]
+    assert [f["id"] for f in found] == ["apt_source_lacks_family_package"]
+    assert "offers docker-ce 28.5.2 but no docker-ce-cli 28.5.2" in found[0]["message"]
+    assert "docker-ce, docker-ce-cli, docker-ce-rootless-extras" in found[0]["remedy"]
+
+
+def test_family_traits_come_from_the_one_table():
+    from ansible_collections.fleetsafe.container_engine.plugins.filter.package_family_traits import FilterModule as T
+    traits = T().filters()["package_family_traits"]
+    assert traits("docker-ce")["engine_restarted_by_package"] is True
+    assert traits("debian")["engine_restarted_by_package"] is False
+    assert traits("docker-ce")["runc_package"] == "containerd.io" and traits("debian")["runc_package"] == "runc"
+    assert sorted(P.PACKAGE_FAMILY_TRAITS) == sorted(P.PACKAGE_FAMILIES)
+    assert len({tuple(sorted(t)) for t in P.PACKAGE_FAMILY_TRAITS.values()}) == 1  # the same keys for each family
+    with pytest.raises(AnsibleFilterError, match="^package_family_traits: 'podman' is not a package family"):
+        traits("podman")

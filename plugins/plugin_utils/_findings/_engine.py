@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import PACKAGE_FAMILIES
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._daemon_options import storage_driver_state
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings._registry import finding, hit
 
@@ -172,3 +173,25 @@ def engine_restart_stops_containers(ctx, entry):
               'live-restore is off: restarting dockerd for %s stops and restarts the %d running containers' % (
                   target.raw, docker['running']),
               'Schedule the restart, or drain the host first.', entry.source_of(ctx.kb))
+
+
+@finding('package_family_mismatch', 'blocker', 'engine', kb=[],
+         summary='the host runs one package family (Debian\'s docker.io / Docker\'s docker-ce) and the operator asks '
+                 'for the other without allowing the switch')
+def package_family_mismatch(ctx, entry):
+    asked = ctx.target['package_family']
+    if asked is None or ctx.target['package_family_switch']:
+        return
+    for component, section in (('engine', ctx.host.docker), ('containerd', ctx.host.containerd)):
+        running = (section or {}).get('package_family')
+        if running is not None and running != asked:
+            names, wanted = PACKAGE_FAMILIES[running], PACKAGE_FAMILIES[asked]
+            yield hit(component,
+                      'the host runs %s\'s %s package %s, but the %s family (%s) is asked for: installing it would '
+                      'remove %s (their packages conflict), a family switch nobody asked for' % (
+                          'Docker' if running == 'docker-ce' else 'Debian', component, names[component], asked,
+                          wanted[component], names[component]),
+                      'Ask for the family the host runs (upgrade_package_family: %s). A switch of families is only '
+                      'judged with target.package_family_switch: true; the upgrade role does not switch families '
+                      'yet: move the host by hand (docs/package-families.md).' % running,
+                      'facts (%s.package_family)' % ('docker' if component == 'engine' else 'containerd'))

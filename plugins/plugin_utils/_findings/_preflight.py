@@ -53,19 +53,27 @@ def apt_source_lacks_containerd(ctx, entry):
             'Add a source that serves it, or change the target containerd.', _apt_source(ctx))
 
 
-def _lacking_packages(ctx, engine):
+def _lacking_packages(ctx, kind):
+    """What the engine step lacks of one kind: 'engine' (its package), 'moving' (a package that moves with it on
+    this host: preflight.apt.moving), 'extra' (a further package asked for)."""
     found = ctx.engine_packages()
     if found is None:
         return
     for package, wanted in found[1]:
-        if (package == ctx.apt['names']['engine']) is engine:
+        if package == ctx.apt['names']['engine']:
+            of = 'engine'
+        elif package in ctx.apt['moving']:
+            of = 'moving'
+        else:
+            of = 'extra'
+        if of == kind:
             yield package, wanted
 
 
 @finding('apt_source_lacks_engine', 'blocker', 'engine', kb=[],
          summary='the apt source offers no engine package of the target release')
 def apt_source_lacks_engine(ctx, entry):
-    for package, wanted in _lacking_packages(ctx, True):
+    for package, wanted in _lacking_packages(ctx, 'engine'):
         yield hit('engine', 'the apt source offers no %s %s (it has %s)' % (
             package, wanted, offered_text(ctx.apt, package)),
             'Add a source that serves it, or change the target engine.', _apt_source(ctx))
@@ -75,11 +83,24 @@ def apt_source_lacks_engine(ctx, entry):
          summary='the apt source offers no version (or not the one asked for) of a further package the engine step '
                  'installs')
 def apt_source_lacks_package(ctx, entry):
-    for package, wanted in _lacking_packages(ctx, False):
+    for package, wanted in _lacking_packages(ctx, 'extra'):
         yield hit('engine', 'the apt source offers no %s %s (it has %s)' % (
             package, wanted, offered_text(ctx.apt, package)),
             'Fix the extra packages asked for (the upgrade role\'s upgrade_extra_packages) or the apt source.',
             _apt_source(ctx))
+
+
+@finding('apt_source_lacks_family_package', 'blocker', 'engine', kb=[],
+         summary='the apt source offers the engine package of the target release but not a package that moves with '
+                 'it (Docker\'s docker-ce-cli, docker-ce-rootless-extras when installed; Debian\'s docker-cli when '
+                 'installed): half a family is never installed')
+def apt_source_lacks_family_package(ctx, entry):
+    engine = ctx.apt['names']['engine'] if ctx.apt else None
+    for package, wanted in _lacking_packages(ctx, 'moving'):
+        yield hit('engine', 'the apt source offers %s %s but no %s %s, which moves with it (it has %s)' % (
+            engine, wanted, package, wanted, offered_text(ctx.apt, package)),
+            'Add a source that serves the whole family (%s) on that release, or change the target engine.' % (
+                ', '.join([engine] + ctx.apt['moving'])), _apt_source(ctx))
 
 
 @finding('apt_cannot_make_step', 'blocker', 'containerd|engine', kb=[],
