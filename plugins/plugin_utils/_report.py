@@ -483,6 +483,28 @@ def _table(head, rows, wide=False):
     return ''.join(out) + '</table>'
 
 
+_FINDINGS_HTML = {}  # a host's findings -> their table: a fleet's hosts mostly share the same findings
+
+
+def _findings_html(findings):
+    key = tuple((f['severity'], bool(f.get('resolved_by_plan')), f['id'], f['component'], f['message'], f['remedy'],
+                 f['source']) for f in findings)
+    out = _FINDINGS_HTML.get(key)
+    if out is not None:
+        return out
+    resolved = '<br><span class="muted">the plan resolves it</span>'
+    rows = []
+    for severity, resolved_by_plan, fid, component, message, remedy, source in key:
+        note = resolved if resolved_by_plan else ''
+        rows.append(['<span class="sev-%s">%s</span>%s' % (_e(severity), _e(severity), note),
+                     '<code>%s</code>' % _e(fid), _e(component), _long(message), _long(remedy), _long(source)])
+    out = '<h4>Findings</h4>' + _table(['severity', 'id', 'component', 'message', 'remedy', 'source'], wide=True,
+                                       rows=rows)
+    if len(_FINDINGS_HTML) < 10000:
+        _FINDINGS_HTML[key] = out
+    return out
+
+
 def _host_html(h):
     out = ['<section class="host" id="host-%s"><h3>%s %s</h3><div class="reason">%s</div>' % (
         _e(h['name']), _e(h['name']), _state_html(h['state']), _long(h['reason'], 400))]
@@ -495,15 +517,7 @@ def _host_html(h):
         out.append(_table(['version', 'before', 'after'], rows))
     findings = h['findings'] or h['blockers']
     if findings:
-        resolved = '<br><span class="muted">the plan resolves it</span>'
-        rows = []
-        for f in findings:
-            note = resolved if f.get('resolved_by_plan') else ''
-            severity = '<span class="sev-%s">%s</span>%s' % (_e(f['severity']), _e(f['severity']), note)
-            rows.append([severity, '<code>%s</code>' % _e(f['id']), _e(f['component']), _long(f['message']),
-                         _long(f['remedy']), _long(f['source'])])
-        out.append('<h4>Findings</h4>' + _table(
-            ['severity', 'id', 'component', 'message', 'remedy', 'source'], wide=True, rows=rows))
+        out.append(_findings_html(findings))
     if h['blockers'] and h['findings']:
         shown = {(f['id'], f['message']) for f in h['findings']}
         extra = [f for f in h['blockers'] if (f['id'], f['message']) not in shown]

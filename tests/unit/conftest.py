@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLLECTIONS = os.path.join(ROOT, 'build', 'collections')
 LINK = os.path.join(COLLECTIONS, 'ansible_collections', 'fleetsafe', 'container_engine')
@@ -17,3 +19,13 @@ if COLLECTIONS not in sys.path:
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_findings_memo():
+    """compat_findings remembers what it judged (a fleet's identical hosts are judged once): a test that changes the
+    findings registry or the knowledge base in place must not get what another test's judging left behind."""
+    from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils import _compat_findings
+    _compat_findings._MEMO.clear()
+    yield
+    _compat_findings._MEMO.clear()
