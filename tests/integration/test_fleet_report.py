@@ -151,6 +151,83 @@ def test_zero_hosts_give_an_honest_empty_report(fleet, ansible_env, tmp_path):
     assert "no host matched 'no_such_group'" in proc.stdout
 
 
+HANDOFF = """
+- name: A preflight handed to a later run of the role on the same host
+  hosts: all
+  gather_facts: false
+  vars:
+    upgrade_target: {engine: '26.1.5', containerd: '1.7.24'}
+  tasks:
+    - name: The preflight
+      ansible.builtin.include_role:
+        name: fleetsafe.container_engine.upgrade
+      vars:
+        upgrade_preflight_only: true
+
+    - name: Handed to a run for another target
+      block:
+        - name: The role given the preflight of another target
+          ansible.builtin.include_role:
+            name: fleetsafe.container_engine.upgrade
+          vars:
+            upgrade_preflight_given: "{{ upgrade_preflight_result }}"
+            upgrade_target: {engine: '28.5.2'}
+      rescue:
+        - name: Keep the refusal
+          ansible.builtin.set_fact:
+            refused: "{{ ansible_failed_result.msg }}"
+
+    - name: The host changes after the preflight (containerd stops)
+      ansible.builtin.command: systemctl stop containerd
+      changed_when: true
+
+    - name: Handed over after the change
+      block:
+        - name: The role given its preflight
+          ansible.builtin.include_role:
+            name: fleetsafe.container_engine.upgrade
+          vars:
+            upgrade_preflight_given: "{{ upgrade_preflight_result }}"
+      rescue:
+        - name: Keep the stop
+          ansible.builtin.set_fact:
+            stopped: "{{ ansible_failed_result.msg }}"
+      always:
+        - name: Start containerd and dockerd again
+          ansible.builtin.command: systemctl start containerd docker
+          changed_when: true
+
+    - name: Show what the role said
+      ansible.builtin.debug:
+        msg: "REFUSED {{ refused | default('(not refused)') }} STOPPED {{ stopped | default('(not stopped)') }}"
+"""
+
+
+def test_a_handed_over_preflight_is_refused_for_another_target_and_a_host_changed_since(fleet, ansible_env,
+                                                                                          tmp_path):
+    """upgrade_preflight_given (the upgrade playbook's rollout hands over its fleet preflight): for another target
+    it is refused, and a host whose containerd stopped since the preflight fails before any change."""
+    host = fleet["hosts"]["current"]
+    before = packages(host)
+    (tmp_path / "handoff.yml").write_text(HANDOFF)
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps({"upgrade_apt_source": lab.REPO_LINE, "upgrade_extra_packages": EXTRA["mid"],
+                                 "upgrade_smoke_image": "busybox:lab", "upgrade_containerd_allow_line_skip": True}))
+    proc = subprocess.run(
+        [str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(fleet["dir"] / "inventory.yml"), "-l",
+         fleet["names"]["current"], str(tmp_path / "handoff.yml"), "-e", f"@{extra}"],
+        cwd=ROOT, env=dict(ansible_env, ANSIBLE_NOCOLOR="1", ANSIBLE_CALLBACKS_ENABLED=""), capture_output=True,
+        text=True, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    said = proc.stdout[proc.stdout.index("REFUSED"):]
+    assert "is not this run's preflight of" in said and 'it judged target {"engine": "26.1.5", ' in said
+    assert ', not {"engine": "28.5.2"}' in said
+    assert "changed since the preflight: containerd running was 1.7.24, is now (none)" in said
+    assert "Nothing was changed" in said
+    assert packages(host) == before
+    assert host.exec(["systemctl", "is-active", "containerd", "docker"]).stdout.split() == ["active", "active"]
+
+
 def test_upgrade_stops_before_any_change_when_a_blocked_host_is_not_left_out(fleet, ansible_env, tmp_path):
     n, h = fleet["names"], fleet["hosts"]
     before = {r: packages(h[r]) for r in h}
