@@ -13,7 +13,6 @@ import re
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.six.moves.urllib.parse import quote, urlencode, urljoin, urlsplit
-from ansible.module_utils.urls import open_url
 
 MANIFEST_TYPES = ", ".join([
     "application/vnd.oci.image.index.v1+json",
@@ -76,6 +75,9 @@ class Registry(object):
         self.withheld = None  # why credentials were kept back from a token service, for the error message
 
     def _open_once(self, url, method, headers):
+        # imported here: ansible.module_utils.urls pulls in http.client, email and ssl (0.2-0.3 s on a lab host),
+        # and every facts module imports this file (clients_facts asks registries) though most runs ask none
+        from ansible.module_utils.urls import open_url  # pylint: disable=import-outside-toplevel
         try:
             resp = open_url(url, method=method, headers=headers, validate_certs=self.validate_certs,
                             timeout=self.timeout, follow_redirects="none", use_netrc=False)
