@@ -219,11 +219,11 @@ def test_a_handed_over_preflight_is_refused_for_another_target_and_a_host_change
         cwd=ROOT, env=dict(ansible_env, ANSIBLE_NOCOLOR="1"), capture_output=True,
         text=True, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:]
-    said = proc.stdout[proc.stdout.index("REFUSED"):]
-    assert "is not this run's preflight of" in said and 'it judged target {"engine": "26.1.5", ' in said
-    assert ', not {"engine": "28.5.2"}' in said
-    assert "changed since the preflight:" in said and "containerd running was 1.7.24, is now (none)" in said
-    assert "Nothing was changed" in said
+    said = proc.stdout[proc.stdout.index("REFUSED"):].replace('\\"', '"')  # the debug line escapes quotes
+    assert "is not this run's preflight of" in said and 'it judged target {"engine": "26.1.5", ' in said, said
+    assert ', not {"engine": "28.5.2"}' in said, said
+    assert "changed since the preflight:" in said and "containerd running was 1.7.24, is now (none)" in said, said
+    assert "Nothing was changed" in said, said
     assert packages(host) == before
     assert host.exec(["systemctl", "is-active", "containerd", "docker"]).stdout.split() == ["active", "active"]
 
