@@ -223,6 +223,7 @@ def test_rootless_under_docker_ce_rootless_extras_restarted_onto_docker_ce_new_d
     assert (daemon["user"], daemon["engine_version"], daemon["systemd_unit"]) == ("alice", "20.10.24+dfsg1",
                                                                                    "docker.service")
     assert daemon["rootlesskit_pid"] and daemon["net_driver"] == "slirp4netns", daemon
+    assert (daemon["script"], daemon["script_family"]) == ("/usr/bin/dockerd-rootless.sh", "docker-ce")
 
     run = play(host, ansible_env, "mid", upgrade_package_family="docker-ce", upgrade_extra_packages={})
     assert run.rc == 0, run
