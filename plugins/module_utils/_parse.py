@@ -74,6 +74,7 @@ def rootless_script(argv):
                    if os.path.normpath(os.path.dirname(path)) == traits['rootless_script_dir']), None)
     return path, family
 
+
 DPKG_FORMAT = '${Package}\\t${db:Status-Abbrev}\\t${Version}\\n'
 
 # How much of a value a message echoes: enough to recognise it, never a whole pasted file.
