@@ -98,7 +98,6 @@ class Engine(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-
     def do_GET(self):  # noqa: N802 - http.server's name
         # GET /containers/json lists the running ones (Id, Names); /containers/ID/json inspects one (Name, State)
         listed = self.server.listed

@@ -14,12 +14,11 @@ pre-release sorts before its release everywhere (``29.0.0-rc.1`` is in ``<29.0.0
 """
 from __future__ import annotations
 
+from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import parse_spec, parse_version
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version as PyPAVersion
-
-from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versions import parse_spec, parse_version
 
 PRE = {"dev": ".dev", "alpha": "a", "beta": "b", "rc": "rc"}
 
