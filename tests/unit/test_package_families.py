@@ -266,3 +266,16 @@ def test_family_traits_come_from_the_one_table():
     assert len({tuple(sorted(t)) for t in P.PACKAGE_FAMILY_TRAITS.values()}) == 1  # the same keys for each family
     with pytest.raises(AnsibleFilterError, match="^package_family_traits: 'podman' is not a package family"):
         traits("podman")
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["rootlesskit", "--net=slirp4netns", "--port-driver=builtin", "/usr/bin/dockerd-rootless.sh", "--iptables=false"],
+     ("/usr/bin/dockerd-rootless.sh", "docker-ce")),
+    (["rootlesskit", "--net=slirp4netns", "/usr/share/docker.io/contrib/dockerd-rootless.sh"],
+     ("/usr/share/docker.io/contrib/dockerd-rootless.sh", "debian")),
+    (["rootlesskit", "/home/alice/bin/dockerd-rootless.sh"], ("/home/alice/bin/dockerd-rootless.sh", None)),
+    (["rootlesskit", "--net=host", "dockerd"], (None, None)),
+    ([], (None, None)),
+])
+def test_rootless_script_and_the_family_that_ships_it(argv, expected):
+    assert P.rootless_script(argv) == expected
