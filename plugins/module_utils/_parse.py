@@ -181,8 +181,8 @@ def moving_with_engine(family, installed):
 
 
 def family_packages(family):
-    """Every package of ``family`` a switch away from it removes when installed: its engine, CLI, containerd and rootless
-    packages, and runc where it is a package of its own (Debian's; Docker's containerd.io carries runc)."""
+    """Every package of ``family`` a switch away from it removes when installed: its engine, CLI, containerd and
+    rootless packages, and runc where it is a package of its own (Debian's; Docker's containerd.io carries runc)."""
     names, traits = PACKAGE_FAMILIES[family], PACKAGE_FAMILY_TRAITS[family]
     return list(dict.fromkeys([names['engine'], names['cli'], names['containerd'], names['rootless'],
                                traits['runc_package']]))

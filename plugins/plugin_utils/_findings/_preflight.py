@@ -109,8 +109,8 @@ def apt_source_lacks_family_package(ctx, entry):
 def apt_source_lacks_family_switch_package(ctx, entry):
     switch = ctx.apt['switch'] if ctx.apt else None
     for package, wanted in switch['lacking'] if switch else []:
-        yield hit('engine', 'the switch to the %s family needs %s %s, which the apt source does not offer (it has %s)' % (
-            switch['to'], package, wanted, offered_text(ctx.apt, package)),
+        yield hit('engine', 'the switch to the %s family needs %s %s, which the apt source does not offer (it has '
+                  '%s)' % (switch['to'], package, wanted, offered_text(ctx.apt, package)),
             'Add a source that serves the %s family at that release (Docker\'s repository for docker-ce, Debian\'s '
             'archive for docker.io), or switch at a release it serves.' % switch['to'], _apt_source(ctx))
 
