@@ -288,7 +288,8 @@ CE_MID = {"docker-ce": "5:26.1.5-1~debian.12~bookworm", "docker-ce-cli": "5:26.1
 
 def test_a_switch_installs_the_new_family_at_the_same_releases_and_removes_the_old_one():
     """Debian -> docker-ce: containerd.io takes containerd's and runc's place, docker-ce-cli docker-cli's; back:
-    Debian's CLI because the host had Docker's. The old family's installed packages are removed, nothing else (tini stays)."""
+    Debian's CLI because the host had Docker's. The old family's installed packages are removed, nothing else
+    (tini stays)."""
     packages, remove, lacking = P.switch_packages("debian", "docker-ce", "26.1.5", "1.7.24", OFFERED, DEBIAN_MID)
     assert packages == CE_MID and remove == ["docker.io", "docker-cli", "containerd", "runc"] and lacking == []
     packages, remove, lacking = P.switch_packages("docker-ce", "debian", "26.1.5", "1.7.24", OFFERED, CE_MID)
