@@ -300,11 +300,11 @@ def test_a_switch_installs_the_new_family_at_the_same_releases_and_removes_the_o
 
 def test_a_switch_carries_the_rootless_package_and_names_what_the_source_lacks():
     # rootlesskit installed: Docker's rootless extras carry the engine's release; back: rootlesskit, newest offered
-    packages, remove, _ = P.switch_packages("debian", "docker-ce", "26.1.5", "1.7.24", OFFERED,
-                                            dict(DEBIAN_MID, rootlesskit="1.1.0-1"))
+    packages, remove, _lacking = P.switch_packages("debian", "docker-ce", "26.1.5", "1.7.24", OFFERED,
+                                                   dict(DEBIAN_MID, rootlesskit="1.1.0-1"))
     assert packages["docker-ce-rootless-extras"] == "5:26.1.5-1~debian.12~bookworm" and "rootlesskit" in remove
-    packages, remove, _ = P.switch_packages("docker-ce", "debian", "26.1.5", "1.7.24", OFFERED,
-                                            dict(CE_MID, **{"docker-ce-rootless-extras": CE_MID["docker-ce"]}))
+    packages, remove, _lacking = P.switch_packages("docker-ce", "debian", "26.1.5", "1.7.24", OFFERED,
+                                                   dict(CE_MID, **{"docker-ce-rootless-extras": CE_MID["docker-ce"]}))
     assert packages["rootlesskit"] == "2.0.2-2" and "docker-ce-rootless-extras" in remove
     # a source without containerd.io 1.7 and without docker-ce-cli 26.1: both named, never half a family
     offered = dict(OFFERED, **{"containerd.io": ["1.6.20-1"], "docker-ce-cli": ["5:28.5.2-1~debian.12~bookworm"]})

@@ -109,10 +109,11 @@ def apt_source_lacks_family_package(ctx, entry):
 def apt_source_lacks_family_switch_package(ctx, entry):
     switch = ctx.apt['switch'] if ctx.apt else None
     for package, wanted in switch['lacking'] if switch else []:
-        yield hit('engine', 'the switch to the %s family needs %s %s, which the apt source does not offer (it has '
-                  '%s)' % (switch['to'], package, wanted, offered_text(ctx.apt, package)),
-            'Add a source that serves the %s family at that release (Docker\'s repository for docker-ce, Debian\'s '
-            'archive for docker.io), or switch at a release it serves.' % switch['to'], _apt_source(ctx))
+        message = 'the switch to the %s family needs %s %s, which the apt source does not offer (it has %s)' % (
+            switch['to'], package, wanted, offered_text(ctx.apt, package))
+        remedy = ('Add a source that serves the %s family at that release (Docker\'s repository for docker-ce, '
+                  'Debian\'s archive for docker.io), or switch at a release it serves.' % switch['to'])
+        yield hit('engine', message, remedy, _apt_source(ctx))
 
 
 @finding('apt_cannot_make_step', 'blocker', 'containerd|engine', kb=[],
