@@ -118,6 +118,7 @@ def test_debian_to_docker_ce_and_back_keeps_containers_images_and_volumes(host, 
     assert running(host) == {"keeper": "running"} and checksum(host) == host.data and images(host) == imgs
     assert host.exec(["systemctl", "is-enabled", "docker", "containerd"]).stdout.split() == ["enabled", "enabled"]
     FIGURES["debian_to_docker_ce"] = {"keeper_down_seconds": keeper_down_seconds(host),
+                                      "restarted_by_role": step["result"]["restarted_by_role"],
                                       "step_seconds": step["seconds"], "run_seconds": run.result["seconds"]["total"]}
 
     run = play(host, ansible_env, "mid", upgrade_package_family="debian", **SWITCH)
@@ -132,5 +133,6 @@ def test_debian_to_docker_ce_and_back_keeps_containers_images_and_volumes(host, 
     assert host.exec(["systemctl", "is-enabled", "docker", "containerd"]).stdout.split() == ["enabled", "enabled"]
     assert running(host) == {"keeper": "running"} and checksum(host) == host.data and images(host) == imgs
     FIGURES["docker_ce_to_debian"] = {"keeper_down_seconds": keeper_down_seconds(host),
+                                      "restarted_by_role": step["result"]["restarted_by_role"],
                                       "step_seconds": step["seconds"], "run_seconds": run.result["seconds"]["total"]}
     save_figures("family_switch", FIGURES)
