@@ -42,14 +42,38 @@ PACKAGE_FAMILIES = {
 #   runc_package                 the package that ships runc: Debian's runc, or containerd.io itself (Provides,
 #                                Conflicts, Replaces runc)
 #   units_dir                    where the packages put docker.service, docker.socket and containerd.service
+#   rootless_script_dir          where dockerd-rootless.sh and dockerd-rootless-setuptool.sh are: docker.io's contrib
+#                                folder (not on PATH), or /usr/bin (docker-ce-rootless-extras)
+#   rootless_script_package      the package that ships them: docker.io itself, or docker-ce-rootless-extras
 PACKAGE_FAMILY_TRAITS = {
     'debian': {'engine_restarted_by_package': False, 'containerd_restarted_by_package': True,
                'cli_moves_with_engine': False, 'rootless_moves_with_engine': False, 'runc_package': 'runc',
-               'units_dir': '/lib/systemd/system'},
+               'units_dir': '/lib/systemd/system', 'rootless_script_dir': '/usr/share/docker.io/contrib',
+               'rootless_script_package': 'docker.io'},
     'docker-ce': {'engine_restarted_by_package': True, 'containerd_restarted_by_package': True,
                   'cli_moves_with_engine': True, 'rootless_moves_with_engine': True, 'runc_package': 'containerd.io',
-                  'units_dir': '/lib/systemd/system'},
+                  'units_dir': '/lib/systemd/system', 'rootless_script_dir': '/usr/bin',
+                  'rootless_script_package': 'docker-ce-rootless-extras'},
 }
+ROOTLESS_SCRIPT = 'dockerd-rootless.sh'
+
+
+def rootless_script(argv):
+    """The dockerd-rootless.sh a rootless daemon was started from, and the family whose package puts it there.
+
+    rootlesskit's command line ends with the script it runs (dockerd-rootless.sh re-executes itself under rootlesskit
+    as ``rootlesskit [OPTIONS] $0 [DOCKERD_OPTIONS]``):
+    ['rootlesskit', '--net=slirp4netns', '/usr/bin/dockerd-rootless.sh', '--iptables=false']
+    -> ('/usr/bin/dockerd-rootless.sh', 'docker-ce'). (None, None) without that script; (path, None) for a copy no
+    package of either family ships (a static install in the user's home).
+    """
+    path = next((a for a in argv[1:] if os.path.basename(a) == ROOTLESS_SCRIPT), None)
+    if path is None:
+        return None, None
+    family = next((name for name, traits in sorted(PACKAGE_FAMILY_TRAITS.items())
+                   if os.path.normpath(os.path.dirname(path)) == traits['rootless_script_dir']), None)
+    return path, family
+
 
 # Files a package's maintainer scripts leave behind when it is removed, to act at its later purge: Debian's docker.io
 # prerm copies nuke-graph-directory.sh into /var/lib/docker and its postrm runs it on /var/lib/docker at purge. After

@@ -381,3 +381,16 @@ def test_the_plan_of_a_switch_and_its_blockers():
     assert ("apt_source_lacks_family_switch_package", "engine") in _ids(facts, switch, {"apt": lacking})
     with pytest.raises(AnsibleFilterError, match="preflight.apt.switch.lacking must list"):
         compat_findings(facts, switch, None, None, {"apt": dict(apt, switch=dict(apt["switch"], lacking=["x"]))})
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["rootlesskit", "--net=slirp4netns", "--port-driver=builtin", "/usr/bin/dockerd-rootless.sh", "--iptables=false"],
+     ("/usr/bin/dockerd-rootless.sh", "docker-ce")),
+    (["rootlesskit", "--net=slirp4netns", "/usr/share/docker.io/contrib/dockerd-rootless.sh"],
+     ("/usr/share/docker.io/contrib/dockerd-rootless.sh", "debian")),
+    (["rootlesskit", "/home/alice/bin/dockerd-rootless.sh"], ("/home/alice/bin/dockerd-rootless.sh", None)),
+    (["rootlesskit", "--net=host", "dockerd"], (None, None)),
+    ([], (None, None)),
+])
+def test_rootless_script_and_the_family_that_ships_it(argv, expected):
+    assert P.rootless_script(argv) == expected
