@@ -28,7 +28,7 @@ REC = json.loads((Path(__file__).parent / "data/engine_host_recorded.json").read
 def test_the_plan_reads_apts_own_lines():
     sim = REC["sim_new_to_mid_engine_tini"]
     _ok, _problems, actions = A.parse_simulation(sim["rc"], sim["stdout"], sim["stderr"])
-    assert P.plan_lines(actions) == [
+    assert A.plan_lines(actions) == [
         "docker-cli 28.5.2+dfsg4-5 -> 26.1.5+dfsg1-9+deb13u1+b1",
         "docker.io 28.5.2+dfsg4-5 -> 26.1.5+dfsg1-9+deb13u1+b1",
         "tini-static 0.19.0-6+b2 removed",
