@@ -354,7 +354,7 @@ def main():
                 exc = '%s (and putting things back failed: %s)' % (exc, again)
             module.fail_json(msg='%s: %s. The holds%s are as they were; dpkg -l shows where the packages were left.' % (
                 who, exc, ' and the apt source' if not source.known else ''), changed=True, **dict(
-                    (k, v) for k, v in out.items() if k != 'changed'))
+                    (k, v) for k, v in out.items() if k not in ('changed', 'msg')))
         installed, held = dpkg_state()
         mark('hold', [n for n in out['holds_lifted'] if n in installed and n not in held])
         held = held + [n for n in out['holds_lifted'] if n in installed]

@@ -165,3 +165,44 @@ def test_a_container_kept_running_keeps_its_process():
     assert kept_and_restarted(before, {"keeper": 4242, "agent": 5000}) == (["keeper"], ["agent", "batch"])
     assert kept_and_restarted(before, {}) == ([], ["keeper", "agent", "batch"])
     assert kept_and_restarted({}, {"new": 1}) == ([], [])
+
+
+def test_a_failed_install_is_one_clear_error_with_the_step_as_it_was_left(monkeypatch, capsys):
+    # the demo's fault (an engine package whose files are gone): apt-get install fails part-way; the module must
+    # fail with apt's own words and what it changed, not crash on its own result ("Module failed: 'msg'")
+    from ansible.module_utils.testing import patch_module_args
+    from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
+    sim = REC["sim_new_to_mid_engine_tini"]
+    state = {"docker.io": "28.5.2+dfsg4-5", "docker-cli": "28.5.2+dfsg4-5", "tini-static": "0.19.0-6+b2"}
+
+    class Source:
+        known = True
+
+        def __init__(self, *a):
+            pass
+
+        def write(self):
+            pass
+
+        def restore(self):
+            pass
+
+    def run(argv, check=True, env=None, timeout=600):
+        if argv[:2] == ["apt-get", "install"]:
+            return R.Result(100, "", "dpkg: error processing archive docker.io (--unpack):\n"
+                                     "E: Sub-process /usr/bin/dpkg returned an error code (1)")
+        if "-s" in argv or "--simulate" in argv:
+            return R.Result(sim["rc"], sim["stdout"], sim["stderr"])
+        return R.Result(0, "", "")
+    monkeypatch.setattr(P, "Source", Source)
+    monkeypatch.setattr(P, "dpkg_state", lambda: (dict(state), ["docker.io", "docker-cli"]))
+    monkeypatch.setattr(R, "run", run)
+    args = {"pins": {"docker.io": "26.1.5+dfsg1-9+deb13u1+b1", "docker-cli": "26.1.5+dfsg1-9+deb13u1+b1"},
+            "who": "docker_engine"}
+    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
+        P.main()
+    out = json.loads(capsys.readouterr().out)
+    assert exit_info.value.code == 1 and out["failed"] is True, out
+    assert out["msg"].startswith("docker_engine: installing docker.io=26.1.5+dfsg1-9+deb13u1+b1") and \
+        "dpkg returned an error code (1)" in out["msg"], out["msg"]
+    assert out["changed"] is True and out["holds_lifted"] == ["docker-cli", "docker.io"]
