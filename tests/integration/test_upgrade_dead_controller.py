@@ -28,10 +28,19 @@ STORAGE_FAULT = "echo '{\"storage-driver\": \"overlay\"}' > /etc/docker/daemon.j
 
 # Polls inside the host until COND (a Python expression over the newest run's journal j, its sections' statuses
 # sec(name), a step's status step(action), the running process names procs) holds, then waits DELAY seconds; with
-# KILL_DPKG 1, dpkg is killed (SIGKILL) the moment COND holds, and the run's name is followed by ' dpkg-killed'.
+# KILL_DPKG 1, dpkg is killed (SIGKILL) as soon as it unpacks (dpkg-deb runs; 5 s at most) once COND holds, and the
+# run's name is followed by ' dpkg-killed'.
 POLL = r"""
 import glob, json, os, sys, time
 cond, delay, end, kill_dpkg = sys.argv[1], float(sys.argv[2]), time.time() + float(sys.argv[3]), sys.argv[4] == '1'
+def comms():
+    out = set()
+    for p in glob.glob('/proc/[0-9]*/comm'):
+        try:
+            out.add(open(p).read().strip())
+        except OSError:
+            pass
+    return out
 def load(p):
     try:
         return json.load(open(p))
@@ -47,13 +56,11 @@ while time.time() < end:
         def step(a):
             s = [x['status'] for x in j.get('steps', []) if x['action'] == a]
             return s[-1] if s else None
-        procs = set()
-        for p in glob.glob('/proc/[0-9]*/comm'):
-            try:
-                procs.add(open(p).read().strip())
-            except OSError:
-                pass
+        procs = comms()
         if eval(cond):
+            until = time.time() + 5
+            while kill_dpkg and 'dpkg-deb' not in comms() and time.time() < until:
+                time.sleep(0.01)
             killed = kill_dpkg and os.system('pkill -KILL -x dpkg') == 0
             time.sleep(delay)
             print(j['run'] + (' dpkg-killed' if killed else ''))
@@ -85,7 +92,6 @@ CHAINS = {
              hangup=False),
         # a run cut before its first change is closed as abandoned and the re-run goes on: the host ends at the
         # target, so this point comes last (cut after the backup instead, the re-run does the same: seen in the lab)
-        Kill("verify (restart_engine done)", "step('restart_engine') == 'done'"),
         Kill("during the backup (apt-get download)", "not j.get('backup')", expect=(MID,)),
     ],
     # The point "containers stopping" (0.5 s into the restart section) went: the section runs as a systemd unit, so
@@ -106,6 +112,7 @@ CHAINS = {
     "recovery": [
         Kill("engine restart, then the recovery's own rollback killed", "sec('restart-docker') == 'running'", delay=1.0,
              then_kill=Kill("recovery rollback: apt", "sec('recover-rollback') == 'running' and 'dpkg' in procs")),
+        Kill("verify (restart_engine done)", "step('restart_engine') == 'done'"),
         # a hung-up dpkg often unpacks to its end (dpkg_interrupted empty); killed, it leaves containerd
         # half-installed, which dpkg --configure -a does not finish: the resumed step must reinstall and hold it
         Kill("containerd apt, dpkg killed, re-run resumes",
