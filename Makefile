@@ -82,12 +82,22 @@ integration: venv lab browser
 
 # A test run must not change the machine's own Ansible setup: the scenarios turn molecule's prerun off (it would
 # install the collection into ~/.ansible/collections, shadowing checkouts), and this target fails if a copy appears.
+# The scenarios run MOLECULE_JOBS at a time (each has its own lab host, named after it); each one's output goes to
+# build/molecule/SCENARIO.log, printed in full when it fails.
 HOME_COPY := $(HOME)/.ansible/collections/ansible_collections/fleetsafe
+MOLECULE_JOBS ?= 3
+MOLECULE_LOGS := $(CURDIR)/build/molecule
 molecule: venv lab
 	@had=$$(test -e $(HOME_COPY) && echo yes || echo no); \
-	  FLEETSAFE_LAB_IMAGE=$$($(LAB) image) FLEETSAFE_LAB_REPO=$$($(LAB) repo-path) $(BIN)/molecule test --all; \
+	  rm -rf $(MOLECULE_LOGS) && mkdir -p $(MOLECULE_LOGS); \
+	  export FLEETSAFE_LAB_IMAGE=$$($(LAB) image) FLEETSAFE_LAB_REPO=$$($(LAB) repo-path); \
+	  ls molecule/*/molecule.yml | cut -d/ -f2 | xargs -P $(MOLECULE_JOBS) -I{} sh -c \
+	    't0=$$(date +%s); if $(BIN)/molecule test -s {} > $(MOLECULE_LOGS)/{}.log 2>&1; then r=passed; else r=FAILED; fi; \
+	     echo "molecule {}: $$r in $$(( $$(date +%s) - t0 )) s ($(MOLECULE_LOGS)/{}.log)"; \
+	     [ $$r = passed ] || { cat $(MOLECULE_LOGS)/{}.log; exit 1; }'; rc=$$?; \
 	  if [ "$$had" = no ] && [ -e $(HOME_COPY) ]; then \
-	    echo "make molecule: the run left a copy of the collection in $(HOME_COPY) (remove it; prerun must stay off)"; exit 1; fi
+	    echo "make molecule: the run left a copy of the collection in $(HOME_COPY) (remove it; prerun must stay off)"; exit 1; fi; \
+	  exit $$rc
 
 SUITES := ruff ansible-lint build sanity unit integration molecule
 test: $(SUITES)

@@ -42,7 +42,9 @@ def upgrade(host: lab.LabHost, target: str, profile: bool) -> dict:
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / "build" / "collections"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_FORCE_COLOR="0", ANSIBLE_PIPELINING="True")
     if profile:
-        env.update(ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks", PROFILE_TASKS_TASK_OUTPUT_LIMIT="10",
+        # PROFILE_TASKS_TASK_OUTPUT_LIMIT=400 in the environment lists every task
+        env.update(ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
+                   PROFILE_TASKS_TASK_OUTPUT_LIMIT=os.environ.get("PROFILE_TASKS_TASK_OUTPUT_LIMIT", "10"),
                    PROFILE_TASKS_SORT_ORDER="descending")
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "inv.yml").write_text(lab.inventory_text([host.name]))

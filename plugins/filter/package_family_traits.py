@@ -55,6 +55,14 @@ _value:
     units_dir:
       description: Where the packages put the docker and containerd systemd units.
       type: str
+    rootless_script_dir:
+      description:
+        - Where the family puts C(dockerd-rootless.sh) and C(dockerd-rootless-setuptool.sh) - docker.io's
+          C(/usr/share/docker.io/contrib) (not on C(PATH)), or C(/usr/bin) (docker-ce-rootless-extras).
+      type: str
+    rootless_script_package:
+      description: The package that ships the rootless scripts (C(docker.io) itself, or C(docker-ce-rootless-extras)).
+      type: str
 '''
 
 

@@ -28,6 +28,9 @@ description:
     the installed engine package.
   - The plan does not decide whether the change is safe; run P(fleetsafe.container_engine.compat_findings#filter)
     with the same arguments and stop on blockers no step resolves (known-bad release, removed storage driver).
+  - With C(package_family) and C(package_family_switch=true) in the target, a host that runs the other package family
+    gets one V(switch_family) step instead of the containerd and engine steps (from and to are the families; it keeps
+    the releases, and a target that moves one is the blocker C(package_family_switch_moves_release)).
   - An empty list means nothing needs doing.
   - The plan asks the same questions as the findings (one shared judgement for "containerd needs a restart",
     "dockerd is stale", "this client must move", "this override stops dockerd"), so the two never disagree.
@@ -74,8 +77,8 @@ _value:
     action:
       description: V(upgrade_client), V(edit_daemon_config) (from is the daemon.json setting as written, to its
         replacement or null to remove it), V(upgrade_containerd) (installs and restarts containerd),
-        V(restart_containerd) (a daemon older than its package), V(upgrade_engine), V(restart_engine) or
-        V(restart_rootless_engine).
+        V(restart_containerd) (a daemon older than its package), V(upgrade_engine), V(restart_engine),
+        V(restart_rootless_engine) or V(switch_family) (from one package family to the other, one apt transaction).
       type: str
     component:
       description: V(engine), V(containerd), V(client:NAME) or V(rootless:USER).
@@ -114,11 +117,32 @@ _value:
       type: list
       elements: str
     packages:
-      description: For V(upgrade_containerd) and V(upgrade_engine) with C(preflight.apt) - package name to the
-        version to install, as the apt source offers it; a package the source lacks is missing (its
+      description: For V(upgrade_containerd), V(upgrade_engine) and V(switch_family) with C(preflight.apt) - package
+        name to the version to install, as the apt source offers it; a package the source lacks is missing (its
         C(apt_source_lacks_*) finding is a blocker).
       type: dict
-      returned: for upgrade_containerd and upgrade_engine steps when preflight.apt is given
+      returned: for upgrade_containerd, upgrade_engine and switch_family steps when preflight.apt is given
+    engine:
+      description: For V(switch_family) only - the engine release the switch installs (the host's).
+      type: str
+      returned: for switch_family steps
+    containerd:
+      description: For V(switch_family) only - the containerd release the switch installs (the host's).
+      type: str
+      returned: for switch_family steps
+    remove:
+      description: For V(switch_family) with C(preflight.apt.switch) - the old family's installed packages the switch
+        removes (never purged).
+      type: list
+      elements: str
+      returned: for switch_family steps when preflight.apt is given
+    apt_plan:
+      description: For V(switch_family) with C(preflight.apt.switch) - apt's own plan of the switch's transaction, one
+        line per package (V(docker.io 26.1.5+dfsg1-9+deb13u1+b1 removed), or
+        V(docker-ce (new\) 5:26.1.5-1~debian.12~bookworm)).
+      type: list
+      elements: str
+      returned: for switch_family steps when preflight.apt is given
 '''
 
 

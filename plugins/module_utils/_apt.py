@@ -15,7 +15,7 @@ import shutil
 import time
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
-from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import step_packages
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import step_packages, switch_packages
 
 POLICY_RC = '/usr/sbin/policy-rc.d'
 
@@ -157,15 +157,21 @@ def dpkg_repair(timeout=300):
 # ---------------------------------------------------------------------------------------------------------------
 # Each install step of a plan with the packages it installs (the rule upgrade_plan uses: _parse.step_packages)
 
-def install_steps(steps, names, offered, extra=None, moving=()):
-    """The plan's upgrade_containerd and upgrade_engine steps as the plan with the source's offer runs them, each
-    with ``packages``: an intermediate containerd line the source lacks is left out (the plan goes to the next line
+def install_steps(steps, names, offered, extra=None, moving=(), switch=None):
+    """The plan's upgrade_containerd, upgrade_engine and switch_family steps as the plan with the source's offer runs
+    them, each with ``packages`` (a switch_family step with ``switch``'s packages and the ``remove`` it makes, see
+    family_switch): an intermediate containerd line the source lacks is left out (the plan goes to the next line
     directly). ``moving``: the packages that move with the engine on this host (_parse.moving_with_engine). None
     when a step lacks a package (the filters' apt_source_lacks_* blockers say which): nothing to
     simulate then."""
     hops = [s for s in steps if s['action'] == 'upgrade_containerd']
     out = []
     for step in steps:
+        if step['action'] == 'switch_family' and switch is not None:
+            if switch['lacking']:
+                return None
+            out.append(dict(step, packages=switch['packages'], remove=switch['remove']))
+            continue
         if step['action'] not in ('upgrade_containerd', 'upgrade_engine'):
             continue
         packages, lacking = step_packages(step['action'], step['to'], names, offered, extra, moving)
@@ -214,26 +220,63 @@ def in_the_way(problems):
     return names
 
 
-def simulate_steps(state, steps, installed, simulate=None):
+def simulate_steps(state, steps, installed, simulate=None, plans=None):
     """apt's answer, before anything changes, to each install step (install_steps): step k is simulated with the
     packages of steps 1..k (a later version of a package replacing an earlier one), so that it is asked about the
     host as the steps before it leave it. Returns None when apt can make every step, else the first step it cannot
-    make: {action, component, from, to, moves, problems, in_the_way, output} (a step after it cannot be judged)."""
+    make: {action, component, from, to, moves, problems, in_the_way, output} (a step after it cannot be judged).
+    ``plans`` (a dict), when given, gets apt's plan of each step it can make by the step's order (plan_lines).
+    A step's ``remove`` (a family switch) is asked as removals ('docker.io-'): never a purge."""
     simulate = simulate or (lambda argv: R.run(argv, check=False, env=apt_env()))
-    pins = {}
+    pins, removed = {}, []
     for step in steps:
         pins.update(step['packages'])
-        moves = todo(pins, installed)
+        removed += [name for name in step.get('remove') or [] if name in installed and name not in removed]
+        moves = todo(pins, installed) + ['%s-' % name for name in removed]
         if not moves:
             continue
         res = simulate(simulate_argv(state, moves))
-        ok, problems, _actions = parse_simulation(res.returncode, res.stdout, res.stderr)
+        ok, problems, actions = parse_simulation(res.returncode, res.stdout, res.stderr)
         if ok:
+            if plans is not None:
+                plans[step['order']] = plan_lines(actions)
             continue
         return {'action': step['action'], 'component': step['component'], 'from': step.get('from'),
                 'to': step['to'], 'moves': moves, 'problems': problems, 'in_the_way': in_the_way(problems),
                 'output': (res.stderr or res.stdout or '').strip()[-300:]}
     return None
+
+
+_INST = re.compile(r'^Inst (\S+) \[(\S+)\] \((\S+) ')
+_NEW = re.compile(r'^Inst (\S+) \((\S+) ')
+_REMV = re.compile(r'^Remv (\S+)(?: \[(\S+)\])?')
+
+
+def plan_lines(actions):
+    """apt-get -s's Inst/Remv lines as 'name old -> new', 'name (new) version', 'name old removed'."""
+    out = []
+    for line in actions:
+        m = _INST.match(line)
+        if m:
+            out.append('%s %s -> %s' % m.groups())
+            continue
+        m = _NEW.match(line)
+        if m:
+            out.append('%s (new) %s' % m.groups())
+            continue
+        m = _REMV.match(line)
+        if m:
+            out.append('%s %s removed' % m.groups() if m.group(2) else '%s removed' % m.group(1))
+    return out
+
+
+def family_switch(step, offered, installed, extra=None):
+    """A switch_family step's transaction with the source's offer: {from, to, packages, remove, lacking} (the one rule:
+    _parse.switch_packages), lacking as [package, wanted] pairs."""
+    packages, remove, lacking = switch_packages(step['from'], step['to'], step['engine'], step['containerd'], offered,
+                                                installed, extra)
+    return {'from': step['from'], 'to': step['to'], 'packages': packages, 'remove': remove,
+            'lacking': [list(pair) for pair in lacking], 'plan': []}
 
 
 def parse_simulation(rc, stdout, stderr):

@@ -155,6 +155,37 @@ def _message(status, content):
         return text or 'HTTP %d' % status
 
 
+def running_pids(socket_path='/var/run/docker.sock', timeout=10):
+    """name -> main process id of every running container (GET /containers/json, then each one's
+    /containers/ID/json on the same connection); {} while the daemon does not answer. A container that kept
+    running across a step keeps its process: the same pid before and after."""
+    client = EngineClient(socket_path, timeout=timeout)
+    try:
+        status, _ctype, body = client.request('GET', '/containers/json')
+        if status != 200:
+            return {}
+        out = {}
+        for item in json.loads(body.decode('utf-8') or '[]'):
+            status, _ctype, body = client.request('GET', '/containers/%s/json' % item['Id'])
+            if status != 200:
+                continue   # gone in the meantime
+            info = json.loads(body.decode('utf-8'))
+            if info.get('State', {}).get('Running'):
+                out[info['Name'].lstrip('/')] = info['State'].get('Pid')
+        return out
+    except (OSError, ProtocolError, ValueError):
+        return {}
+    finally:
+        client.close()
+
+
+def kept_and_restarted(before, after):
+    """(kept, restarted): the containers of ``before`` (name -> pid) still running the same process in ``after``,
+    and the others, each in ``before``'s order."""
+    kept = [n for n, pid in before.items() if n in after and after[n] == pid]
+    return kept, [n for n in before if n not in kept]
+
+
 def containers_act(socket_path, ids, action, timeout=60, workers=128, retry_for=None):
     """POST /containers/ID/``action`` (start or stop) for every ID at once, each on its own connection, so that 40
     containers take about as long as one (the docker CLI starts the containers it is given one after another). A

@@ -60,9 +60,11 @@ def gather_rootless(ctx):
             'user': user, 'uid': uid, 'pid': pid, 'rootlesskit_pid': proc['rootlesskit_pid'],
             'socket': socket_path, 'engine_version': None, 'api_version': None, 'min_api_version': None,
             'rootlesskit_version': None, 'net_driver': None, 'port_driver': None,
-            'driver_source': None, 'slirp4netns_version': None, 'systemd_unit': None,
+            'driver_source': None, 'slirp4netns_version': None, 'systemd_unit': None, 'script': None,
+            'script_family': None,
             'linger': bool(user) and ctx.host.exists('/var/lib/systemd/linger/%s' % user), 'error': None,
         }
+        daemon['script'], daemon['script_family'] = P.rootless_script(kit_argv)
         cgroup = ctx.read('/proc/%s/cgroup' % pid)
         daemon['systemd_unit'] = P.user_unit_from_cgroup(cgroup)
         daemon['min_api_overrides'] = rootless_min_api_overrides(ctx, proc, argv, env, daemon['systemd_unit'])

@@ -22,6 +22,7 @@ import shutil
 import sys
 import time
 
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _engine_api as E
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
 
 JOURNAL = 'journal.json'
@@ -106,8 +107,11 @@ class Journal(object):
         rec.setdefault('events', []).append(dict(fields, what=what, at=utcnow()))
         return self.save(rec)
 
-    def step(self, step, status, result=None, holds=None):
-        """Step ``step`` (a plan step: order, action, component, to) started, done or failed."""
+    def step(self, step, status, result=None, holds=None, running=None):
+        """Step ``step`` (a plan step: order, action, component, to) started, done or failed. ``running`` (name ->
+        main pid of the running containers, now): kept as the step's ``running_before`` when it starts; when it
+        ends, the result gains ``containers_kept_running`` (the same process before and after) and
+        ``containers_restarted`` (the others that ran before it)."""
         rec = self.load()
         if rec is None:
             raise R.OpError('%s holds no journal' % self.dest)
@@ -119,8 +123,13 @@ class Journal(object):
                                       'status': status, 'started': utcnow()},
                                      **({'packages': step['packages']} if step.get('packages') else {})))
             found = rec['steps'][-1:]
+            if status == 'started' and running is not None:
+                found[-1]['running_before'] = running
         if status != 'started':
             found[-1].update(status=status, ended=utcnow())
+            if running is not None:
+                kept, restarted = E.kept_and_restarted(found[-1].get('running_before') or {}, running)
+                result = dict(result or {}, containers_kept_running=kept, containers_restarted=restarted)
             if result is not None:
                 found[-1]['result'] = result
             if holds is not None:

@@ -42,14 +42,44 @@ PACKAGE_FAMILIES = {
 #   runc_package                 the package that ships runc: Debian's runc, or containerd.io itself (Provides,
 #                                Conflicts, Replaces runc)
 #   units_dir                    where the packages put docker.service, docker.socket and containerd.service
+#   rootless_script_dir          where dockerd-rootless.sh and dockerd-rootless-setuptool.sh are: docker.io's contrib
+#                                folder (not on PATH), or /usr/bin (docker-ce-rootless-extras)
+#   rootless_script_package      the package that ships them: docker.io itself, or docker-ce-rootless-extras
 PACKAGE_FAMILY_TRAITS = {
     'debian': {'engine_restarted_by_package': False, 'containerd_restarted_by_package': True,
                'cli_moves_with_engine': False, 'rootless_moves_with_engine': False, 'runc_package': 'runc',
-               'units_dir': '/lib/systemd/system'},
+               'units_dir': '/lib/systemd/system', 'rootless_script_dir': '/usr/share/docker.io/contrib',
+               'rootless_script_package': 'docker.io'},
     'docker-ce': {'engine_restarted_by_package': True, 'containerd_restarted_by_package': True,
                   'cli_moves_with_engine': True, 'rootless_moves_with_engine': True, 'runc_package': 'containerd.io',
-                  'units_dir': '/lib/systemd/system'},
+                  'units_dir': '/lib/systemd/system', 'rootless_script_dir': '/usr/bin',
+                  'rootless_script_package': 'docker-ce-rootless-extras'},
 }
+ROOTLESS_SCRIPT = 'dockerd-rootless.sh'
+
+
+def rootless_script(argv):
+    """The dockerd-rootless.sh a rootless daemon was started from, and the family whose package puts it there.
+
+    rootlesskit's command line ends with the script it runs (dockerd-rootless.sh re-executes itself under rootlesskit
+    as ``rootlesskit [OPTIONS] $0 [DOCKERD_OPTIONS]``):
+    ['rootlesskit', '--net=slirp4netns', '/usr/bin/dockerd-rootless.sh', '--iptables=false']
+    -> ('/usr/bin/dockerd-rootless.sh', 'docker-ce'). (None, None) without that script; (path, None) for a copy no
+    package of either family ships (a static install in the user's home).
+    """
+    path = next((a for a in argv[1:] if os.path.basename(a) == ROOTLESS_SCRIPT), None)
+    if path is None:
+        return None, None
+    family = next((name for name, traits in sorted(PACKAGE_FAMILY_TRAITS.items())
+                   if os.path.normpath(os.path.dirname(path)) == traits['rootless_script_dir']), None)
+    return path, family
+
+
+# Files a package's maintainer scripts leave behind when it is removed, to act at its later purge: Debian's docker.io
+# prerm copies nuke-graph-directory.sh into /var/lib/docker and its postrm runs it on /var/lib/docker at purge. After
+# a switch to Docker's family that folder is docker-ce's: a purge of the old package would delete its images,
+# containers and volumes. Docker's packages leave nothing of the kind (their postrm only masks the units).
+LEFT_FOR_PURGE = {'docker.io': ('/var/lib/docker/nuke-graph-directory.sh',)}
 
 DPKG_FORMAT = '${Package}\\t${db:Status-Abbrev}\\t${Version}\\n'
 
@@ -172,6 +202,39 @@ def moving_with_engine(family, installed):
     if traits['rootless_moves_with_engine'] and names['rootless'] in installed:
         out.append(names['rootless'])
     return out
+
+
+def family_packages(family):
+    """Every package of ``family`` a switch away from it removes when installed: its engine, CLI, containerd and
+    rootless packages, and runc where it is a package of its own (Debian's; Docker's containerd.io carries runc)."""
+    names, traits = PACKAGE_FAMILIES[family], PACKAGE_FAMILY_TRAITS[family]
+    return list(dict.fromkeys([names['engine'], names['cli'], names['containerd'], names['rootless'],
+                               traits['runc_package']]))
+
+
+def switch_packages(from_family, to_family, engine_to, containerd_to, offered, installed, extra=None):
+    """What a switch of package families makes in one apt transaction: ({package: version} installed, [packages]
+    removed, [(package, wanted)] the source lacks). The new family's containerd comes at ``containerd_to`` and its
+    engine at ``engine_to`` by the steps' own rule (step_packages), with the packages that move with the engine: those
+    of moving_with_engine, and the new family's CLI and rootless package where the host has the old family's (a
+    rootless package versioned on its own, Debian's rootlesskit, comes as a further package at the newest version
+    offered). The old family's installed packages are removed (never purged: /var/lib/docker and /var/lib/containerd
+    stay)."""
+    old, new = PACKAGE_FAMILIES[from_family], PACKAGE_FAMILIES[to_family]
+    moving = moving_with_engine(to_family, installed)
+    extra = dict(extra or {})
+    if old['cli'] in installed and new['cli'] not in moving:
+        moving.append(new['cli'])
+    if old['rootless'] in installed and new['rootless'] not in moving:
+        if PACKAGE_FAMILY_TRAITS[to_family]['rootless_moves_with_engine']:
+            moving.append(new['rootless'])
+        else:
+            extra.setdefault(new['rootless'], '')
+    packages, lacking = step_packages('upgrade_containerd', containerd_to, new, offered)
+    engine, engine_lacking = step_packages('upgrade_engine', engine_to, new, offered, extra, moving)
+    packages.update(engine)
+    remove = [p for p in family_packages(from_family) if p in installed and p not in packages]
+    return packages, remove, lacking + engine_lacking
 
 
 def live_restore_covers(running, target):

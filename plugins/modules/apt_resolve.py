@@ -99,6 +99,12 @@ apt:
       C(docker-ce-cli) always, C(docker-ce-rootless-extras) when installed; Debian's C(docker-cli) when installed -
       a source that offers the engine without one of them on the target line is finding
       C(apt_source_lacks_family_package), never half a family installed.
+    - C(switch), only when O(steps) has a C(switch_family) step (a host moving from one package family to the
+      other), has C(from) and C(to) (the families), C(packages) (the new family's packages and versions the switch
+      installs), C(remove) (the old family's installed packages it removes, never purged), C(lacking) (the
+      [package, release] pairs the source lacks) and C(plan) (apt's own answer to that transaction, C(apt-get
+      --simulate) against the source, one line per package, such as V(docker-ce (new\) 5:26.1.5-1~debian.12~bookworm)
+      or V(docker.io 26.1.5+dfsg1-9+deb13u1+b1 removed)).
     - C(cannot_make) is null when apt can make every step (or was not asked), else the first step it cannot make -
       C(action), C(component), C(from), C(to), C(moves) (the package moves asked), C(problems) (apt's lines naming
       what is in the way), C(in_the_way) (those packages) and C(output) (the end of apt's output).
@@ -161,15 +167,29 @@ def main():
                 shown(step), ', '.join(missing)), apt=apt)
     if not p['steps']:
         module.exit_json(changed=False, apt=apt)
+    switch_step = next((s for s in p['steps'] if s['action'] == 'switch_family'), None)
+    if switch_step is not None:
+        bad = [k for k in ('from', 'engine', 'containerd') if not switch_step.get(k)]
+        if bad or switch_step['to'] != p['package_family'] or switch_step['from'] not in PACKAGE_FAMILIES:
+            module.fail_json(msg='steps: the switch_family step %s does not switch from a package family to '
+                                 'package_family=%s at the engine and containerd releases' % (
+                                     shown(switch_step), p['package_family']), apt=apt)
     try:
         A.setup(p['source'], p['state'])
         installed = A.installed_packages()
         apt['moving'] = moving_with_engine(p['package_family'], installed)
         apt['offered'] = A.madison(p['state'], list(dict.fromkeys(
-            [names['containerd'], names['engine'], names['cli']] + apt['moving'] + sorted(extra))))
-        steps = A.install_steps(p['steps'], names, apt['offered'], extra, apt['moving']) if p['simulate'] else None
+            [names['containerd'], names['engine'], names['cli']] + apt['moving'] + sorted(extra)
+            + ([names['rootless']] if switch_step is not None else []))))
+        if switch_step is not None:
+            apt['switch'] = A.family_switch(switch_step, apt['offered'], installed, extra)
+        steps = A.install_steps(p['steps'], names, apt['offered'], extra, apt['moving'],
+                                apt.get('switch')) if p['simulate'] else None
         if steps:
-            apt['cannot_make'] = A.simulate_steps(p['state'], steps, installed)
+            plans = {}
+            apt['cannot_make'] = A.simulate_steps(p['state'], steps, installed, plans=plans)
+            if switch_step is not None and apt['cannot_make'] is None:
+                apt['switch']['plan'] = plans.get(switch_step['order'], [])
     except R.OpError as exc:
         module.fail_json(msg='apt_resolve: %s' % exc, apt=apt)
     module.exit_json(changed=False, apt=apt)

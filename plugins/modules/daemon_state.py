@@ -70,6 +70,16 @@ installed_upstream:
   description: That version as an upstream release (V(1.7.24) for V(1.7.24~ds1-6+deb13u1)); V('') when none.
   type: str
   returned: always
+api_version:
+  description:
+    - The Docker API version dockerd serves by default (V(1.45)); V('') for containerd or when it does not answer.
+  type: str
+  returned: always
+min_api_version:
+  description:
+    - The lowest Docker API version dockerd accepts (V(1.24)); V('') for containerd or when it does not answer.
+  type: str
+  returned: always
 stale:
   description:
     - Whether the running daemon differs from its installed binary (another version answers, or its executable
@@ -78,6 +88,7 @@ stale:
   returned: always
 """
 
+import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
@@ -99,7 +110,18 @@ def state(unit, package=None):
             exe = os.readlink('/proc/%d/exe' % pid)
         except OSError:
             exe = ''
-    version = (daemon.version() or '') if active else ''
+    version = api = min_api = ''
+    if active and unit == 'docker':
+        # the engine's own answer: its version and API range in one call
+        res = daemon.docker('version', '--format', '{{json .Server}}', timeout=30)
+        try:
+            server = json.loads(res.stdout) if res.returncode == 0 else None
+        except ValueError:
+            server = None
+        server = server if isinstance(server, dict) else {}
+        version, api, min_api = (str(server.get(k) or '') for k in ('Version', 'ApiVersion', 'MinAPIVersion'))
+    elif active:
+        version = daemon.version() or ''
     installed = ''
     if package:
         res = R.run(['dpkg-query', '-W', '-f=${db:Status-Abbrev}|${Version}', package], check=False)
@@ -108,7 +130,8 @@ def state(unit, package=None):
     replaced = exe.endswith(' (deleted)')
     stale = bool(active and installed and (not version or daemon_is_stale(version, installed, replaced)))
     return dict(active=active, version=version, upstream=upstream_version(version) or '', binary_replaced=replaced,
-                installed=installed, installed_upstream=upstream_version(installed) or '', stale=stale)
+                api_version=api, min_api_version=min_api, installed=installed,
+                installed_upstream=upstream_version(installed) or '', stale=stale)
 
 
 def main():

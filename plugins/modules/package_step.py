@@ -49,6 +49,16 @@ options:
     description: Hold the pinned packages afterwards (V(false) releases the holds on them).
     type: bool
     default: true
+  remove:
+    description:
+      - Packages removed in the same apt transaction when installed (a switch of package families removes the old
+        family's). Removed, never purged - configuration files and data folders stay.
+      - A file a removed package's maintainer script leaves behind to act at a later purge (Debian's docker.io copies
+        C(nuke-graph-directory.sh) into C(/var/lib/docker), which its postrm runs on C(/var/lib/docker) at purge) is
+        removed again after the step, so that purging the old package later cannot delete the new engine's data.
+    type: list
+    elements: str
+    default: []
   stop_containers:
     description: Stop the Docker engine's running containers once apt agreed, before the install.
     type: bool
@@ -109,6 +119,16 @@ holds_lifted:
   type: list
   elements: str
   returned: always
+removed:
+  description: The packages of O(remove) the step removed (or, in check mode, would remove).
+  type: list
+  elements: str
+  returned: always
+leftovers_removed:
+  description: Files the removed packages' maintainer scripts left to act at a later purge, removed again.
+  type: list
+  elements: str
+  returned: always
 holds_dropped:
   description: Held packages the change removed (their hold is gone with them).
   type: list
@@ -138,14 +158,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _apt as A
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _daemon as D
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
-from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import shown
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import LEFT_FOR_PURGE, shown
 
 NAME_RE = re.compile(r'^[a-z0-9][a-z0-9+.-]+$')
 VERSION_RE = re.compile(r'^([0-9]+:)?[0-9][A-Za-z0-9.+~:-]*$')
 FILE_RE = re.compile(r'^[A-Za-z0-9_.-]+$')
-_INST = re.compile(r'^Inst (\S+) \[(\S+)\] \((\S+) ')
-_NEW = re.compile(r'^Inst (\S+) \((\S+) ')
-_REMV = re.compile(r'^Remv (\S+)(?: \[(\S+)\])?')
 
 
 def bad_input(p):
@@ -156,29 +173,16 @@ def bad_input(p):
             bad.append("package name %s is not a Debian package name" % shown(name))
         if version not in ('', None) and not VERSION_RE.match(str(version)):
             bad.append("version %s of %s is not a Debian package version" % (shown(version), name))
+    for name in p.get('remove') or []:
+        if not NAME_RE.match(str(name)):
+            bad.append("package name %s (remove) is not a Debian package name" % shown(name))
+        elif name in (p['pins'] or {}):
+            bad.append("package %s is both pinned and to be removed" % name)
     if p['source'] and not re.match(r'^deb\s+\S', p['source']):
         bad.append("source %s is not an apt source line (deb [options] URI suite [components])" % shown(p['source']))
     if not FILE_RE.match(p['source_file'] or ''):
         bad.append("source_file %s is not a file name" % shown(p['source_file']))
     return bad
-
-
-def plan_lines(actions):
-    """apt-get -s's Inst/Remv lines as 'name old -> new', 'name (new) version', 'name old removed'."""
-    out = []
-    for line in actions:
-        m = _INST.match(line)
-        if m:
-            out.append('%s %s -> %s' % m.groups())
-            continue
-        m = _NEW.match(line)
-        if m:
-            out.append('%s (new) %s' % m.groups())
-            continue
-        m = _REMV.match(line)
-        if m:
-            out.append('%s %s removed' % m.groups() if m.group(2) else '%s removed' % m.group(1))
-    return out
 
 
 def moved_names(actions):
@@ -257,6 +261,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             pins=dict(type='dict', required=True),
+            remove=dict(type='list', elements='str', default=[]),
             source=dict(type='str', default=''),
             source_file=dict(type='str', default='fleetsafe-packages'),
             source_keep=dict(type='bool', default=True),
@@ -277,9 +282,12 @@ def main():
     installed, held = dpkg_state()
     # in the order given (the messages name the packages as the caller listed them)
     todo = [move for name in pins for move in A.todo({name: pins[name]}, installed)]
-    before = dict((k, v) for k, v in installed.items() if k in pins)
+    removed = [name for name in p['remove'] if name in installed]
+    todo += ['%s-' % name for name in removed]
+    before = dict((k, v) for k, v in installed.items() if k in pins or k in removed)
     out = dict(changed=False, moved=False, todo=todo, plan=[], before=before, after=dict(before), holds_lifted=[],
-               holds_dropped=[], containers_stopped=[], source_known=True)
+               holds_dropped=[], containers_stopped=[], source_known=True, removed=removed, leftovers_removed=[])
+    leftovers = [path for name in removed for path in LEFT_FOR_PURGE.get(name, ()) if not os.path.lexists(path)]
     source = Source(p['source'], p['source_file'])
     out['source_known'] = source.known
     if todo:
@@ -310,7 +318,7 @@ def main():
                 'With the package lists as they are; a real run refreshes them first.' if module.check_mode
                 else 'Nothing was changed: the packages, the holds and the apt sources are as they were.')),
                 changed=False, todo=todo, before=before)
-        out['plan'] = plan_lines(actions)
+        out['plan'] = A.plan_lines(actions)
         out['holds_lifted'] = [n for n in moved_names(actions) if n in held]
         out['msg'] = '%s: %s %s%s' % (who, 'would change' if module.check_mode else 'changing',
                                       '; '.join(out['plan'] or todo), '; lifting the holds on %s' % ', '.join(
@@ -350,8 +358,12 @@ def main():
         installed, held = dpkg_state()
         mark('hold', [n for n in out['holds_lifted'] if n in installed and n not in held])
         held = held + [n for n in out['holds_lifted'] if n in installed]
+        for path in leftovers:
+            if os.path.lexists(path):
+                os.unlink(path)
+                out['leftovers_removed'].append(path)
         out['holds_dropped'] = [n for n in out['holds_lifted'] if n not in installed]
-        out['after'] = dict((k, v) for k, v in installed.items() if k in pins)
+        out['after'] = dict((k, v) for k, v in installed.items() if k in pins or k in removed)
     if p['hold']:
         flip = [n for n in pins if n in installed and n not in held]
     else:

@@ -133,6 +133,22 @@ ansible_facts:
                   returned: always
                   type: str
                   sample: docker.service
+                script:
+                  description:
+                    - The C(dockerd-rootless.sh) the daemon was started from (the script rootlesskit runs, from
+                      rootlesskit's command line), V(null) when it was not started by that script.
+                  returned: always
+                  type: str
+                  sample: /usr/bin/dockerd-rootless.sh
+                script_family:
+                  description:
+                    - The package family whose package puts that script there - V(debian) (docker.io's
+                      C(/usr/share/docker.io/contrib)) or V(docker-ce) (docker-ce-rootless-extras' C(/usr/bin)) -
+                      V(null) for a copy neither family ships (a static install in the user's home). A family switch
+                      removes the other family's copy, which the user's unit then no longer finds.
+                  returned: always
+                  type: str
+                  sample: docker-ce
                 linger:
                   description: Whether lingering is enabled for the user (C(/var/lib/systemd/linger/USER) exists).
                   returned: always

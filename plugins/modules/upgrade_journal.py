@@ -166,6 +166,21 @@ backup:
       (C(dir), C(running), C(packages), C(holds), ...); the resumed run verifies against it and rolls back to it.
   type: dict
   returned: O(event=recover) with O(mode=resume)
+containers_kept_running:
+  description:
+    - The containers that ran when the step started and still run the same process (O(event=step) with
+      O(step_status=done) or V(failed)); the journal keeps the running containers and their processes at each
+      step's start.
+  type: list
+  elements: str
+  returned: O(event=step) when the step ends
+  sample: [keeper]
+containers_restarted:
+  description: The other containers that ran when the step started (stopped and started again, or stopped).
+  type: list
+  elements: str
+  returned: O(event=step) when the step ends
+  sample: []
 journal:
   description: The journal as written (null in check mode or when there is none).
   type: dict
@@ -179,6 +194,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _apt as A
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _backup as B
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _engine_api as E
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _journal as J
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import shown
@@ -262,7 +278,14 @@ def main():
         elif ev == 'step':
             # the holds after a step that ended: a resumed run puts them back (a step cut after lifting one)
             held = A.holds() if p['step_status'] != 'started' else None
-            rec = journal.step(p['step'], p['step_status'], p['result'], holds=held)
+            # the running containers and their processes, at the step's start and end: one that kept running
+            # across the step keeps its process
+            rec = journal.step(p['step'], p['step_status'], p['result'], holds=held, running=E.running_pids())
+            if p['step_status'] != 'started':
+                ended = rec['steps'][-1].get('result') or {}
+                module.exit_json(changed=True, dir=dest, journal=rec,
+                                 containers_kept_running=ended.get('containers_kept_running', []),
+                                 containers_restarted=ended.get('containers_restarted', []))
         else:
             rec = journal.finish(p['status'], result=p['result'] or {})
     except (R.OpError, OSError, ValueError) as exc:

@@ -385,11 +385,36 @@ class Context:
         moves the engine and preflight.apt says what the source offers, else None (module_utils' step_packages: the
         rule apt_resolve simulates with)."""
         def compute():
-            if self.apt is None or not self.engine_changes:
+            if self.apt is None or not self.engine_changes or self.family_switch() is not None:
                 return None
             return step_packages('upgrade_engine', self.target['engine'].raw, self.apt['names'], self.apt['offered'],
                                  self.apt['extra'], self.apt['moving'])
         return self.once('engine_packages', compute)
+
+    # --- package family ------------------------------------------------------------------
+    def family_switch(self):
+        """{'from', 'to', 'engine', 'containerd', 'moves'} when the target asks for the other package family than the
+        host runs and allows the switch (target.package_family_switch), else None. ``engine`` and ``containerd`` are
+        the releases the switch installs (the target's, else the installed ones); ``moves`` the components whose
+        release the target changes as well ([] for a switch at the same releases)."""
+        def compute():
+            asked = self.target['package_family']
+            if asked is None or not self.target['package_family_switch']:
+                return None
+            docker, containerd = self.host.docker or {}, self.host.containerd or {}
+            running = docker.get('package_family') or containerd.get('package_family')
+            if running is None or running == asked:
+                return None
+            have = {'engine': self.installed_engine,
+                    'containerd': containerd.get('installed_version') or containerd.get('running_version')}
+            out = {'from': running, 'to': asked, 'moves': []}
+            for component in ('engine', 'containerd'):
+                wanted, now = self.target[component], have[component]
+                if wanted is not None and (now is None or not same_release(now, wanted)):
+                    out['moves'].append((component, now.base if now is not None else None, wanted.base))
+                out[component] = (wanted or now).base if (wanted or now) is not None else None
+            return out
+        return self.once('family_switch', compute)
 
     # --- clients -------------------------------------------------------------------------
     def client_releases(self, client, upgrade=False):

@@ -197,6 +197,23 @@ def _daemon_edit_steps(ctx):
     return steps
 
 
+def _switch_steps(ctx, switch):
+    """A switch of package families is one step: one apt transaction installs the new family's packages at the same
+    engine and containerd releases and removes the old family's (their packages conflict: no half-way state is
+    installable); the containers stop before it and start again after it, like the engine step's. With preflight.apt
+    the step carries what it installs (packages), removes (remove) and apt's plan of it (apt_plan)."""
+    step = _step('switch_family', 'engine', switch['from'], switch['to'],
+                 'the operator asks for the %s package family (package_family_switch): one apt transaction installs it '
+                 'at engine %s and containerd %s and removes the %s family\'s packages; containers stop before it and '
+                 'start again after it' % (switch['to'], switch['engine'], switch['containerd'], switch['from']),
+                 ['engine_stale'] if ctx.engine_stale() is not None else [])
+    step.update(engine=switch['engine'], containerd=switch['containerd'])
+    found = ctx.apt['switch'] if ctx.apt is not None else None
+    if found is not None:
+        step.update(packages=found['packages'], remove=found['remove'], apt_plan=found['plan'])
+    return [step]
+
+
 def plan_steps(ctx):
     """The ordered steps, each naming in ``resolves`` the ids of the findings it removes on its component."""
     check_knowledge(ctx.kb)
@@ -204,9 +221,10 @@ def plan_steps(ctx):
     _client_steps(ctx, before, after)
     # a minimum-API override the target dockerd refuses is no step: only an operator knows which client needed it,
     # so it stays the blocker min_api_override_invalid, whose remedy says what to do
-    if ctx.engine_changes:
+    switch = ctx.family_switch()
+    if ctx.engine_changes and switch is None:
         before += _daemon_edit_steps(ctx)
-    steps = before + _containerd_steps(ctx) + _engine_steps(ctx) + after
+    steps = before + (_switch_steps(ctx, switch) if switch else _containerd_steps(ctx) + _engine_steps(ctx)) + after
     for index, step in enumerate(steps, 1):
         step['order'] = index
     return steps

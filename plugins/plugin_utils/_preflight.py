@@ -24,7 +24,8 @@ from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._versio
 )
 
 PREFLIGHT_KEYS = ('apt', 'smoke_image')
-APT_KEYS = ('source', 'packages', 'offered', 'extra', 'moving', 'cannot_make')
+APT_KEYS = ('source', 'packages', 'offered', 'extra', 'moving', 'cannot_make', 'switch')
+SWITCH_KEYS = ('from', 'to', 'packages', 'remove', 'lacking', 'plan')
 CANNOT_MAKE_KEYS = ('action', 'component', 'from', 'to', 'moves', 'problems', 'in_the_way', 'output')
 # the package family's table as module_utils' PACKAGE_FAMILIES names it (apt_resolve returns it as apt.packages)
 PACKAGE_ROLES = tuple(PACKAGE_FAMILIES['debian'])
@@ -81,8 +82,31 @@ def _apt(raw):
     # the packages that move with the engine on this host (module_utils' moving_with_engine); absent: none
     moving = _strings(raw.get('moving') or [], where + '.moving')
     cannot_make = _cannot_make(raw['cannot_make']) if raw.get('cannot_make') is not None else None
+    switch = _switch(raw['switch']) if raw.get('switch') is not None else None
     return {'source': source.strip(), 'names': names, 'offered': offered, 'extra': extra, 'moving': moving,
-            'cannot_make': cannot_make}
+            'cannot_make': cannot_make, 'switch': switch}
+
+
+def _switch(raw):
+    """A family switch's transaction (module apt_resolve's apt.switch): the families, the packages it installs
+    (name -> version) and removes, the [package, release] pairs the source lacks and apt's plan of it."""
+    where = 'preflight.apt.switch'
+    raw = as_dict(raw, where)
+    _keys(raw, SWITCH_KEYS, where)
+    out = {'from': _str(raw.get('from'), where + '.from'), 'to': _str(raw.get('to'), where + '.to')}
+    packages = as_dict(raw.get('packages') or {}, where + '.packages')
+    if not all(isinstance(v, str) for v in packages.values()):
+        raise InputError('%s.packages must map package names to versions, got %s' % (where, describe(packages)))
+    out['packages'] = dict(packages)
+    out['remove'] = _strings(raw.get('remove') or [], where + '.remove')
+    out['plan'] = _strings(raw.get('plan') or [], where + '.plan')
+    lacking = raw.get('lacking') or []
+    if not isinstance(lacking, list) or not all(
+            isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(v, str) for v in pair)
+            for pair in lacking):
+        raise InputError('%s.lacking must list [package, release] pairs, got %s' % (where, describe(lacking)))
+    out['lacking'] = [tuple(pair) for pair in lacking]
+    return out
 
 
 def _strings(value, where):

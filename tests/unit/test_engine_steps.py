@@ -15,7 +15,11 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetsafe.container_engine.plugins.filter.upstream_version import upstream_version
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _apt as A
-from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import containers_act
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import (
+    containers_act,
+    kept_and_restarted,
+    running_pids,
+)
 from ansible_collections.fleetsafe.container_engine.plugins.modules import package_step as P
 
 REC = json.loads((Path(__file__).parent / "data/engine_host_recorded.json").read_text())
@@ -24,7 +28,7 @@ REC = json.loads((Path(__file__).parent / "data/engine_host_recorded.json").read
 def test_the_plan_reads_apts_own_lines():
     sim = REC["sim_new_to_mid_engine_tini"]
     _ok, _problems, actions = A.parse_simulation(sim["rc"], sim["stdout"], sim["stderr"])
-    assert P.plan_lines(actions) == [
+    assert A.plan_lines(actions) == [
         "docker-cli 28.5.2+dfsg4-5 -> 26.1.5+dfsg1-9+deb13u1+b1",
         "docker.io 28.5.2+dfsg4-5 -> 26.1.5+dfsg1-9+deb13u1+b1",
         "tini-static 0.19.0-6+b2 removed",
@@ -94,6 +98,23 @@ class Engine(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def do_GET(self):  # noqa: N802 - http.server's name
+        # GET /containers/json lists the running ones (Id, Names); /containers/ID/json inspects one (Name, State)
+        listed = self.server.listed
+        if self.path == "/containers/json":
+            body = [{"Id": cid, "Names": ["/" + name], "State": "running"} for cid, (name, _pid) in listed.items()]
+        elif self.path.startswith("/containers/") and self.path.split("/")[2] in listed:
+            name, pid = listed[self.path.split("/")[2]]
+            body = {"Id": self.path.split("/")[2], "Name": "/" + name, "State": {"Running": pid > 0, "Pid": pid}}
+        else:
+            body = {"message": f"No such container: {self.path.split('/')[2]}"}
+        data = json.dumps(body).encode()
+        self.send_response(404 if "message" in body else 200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
 
 class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
@@ -102,6 +123,7 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     def __init__(self, path):
         super().__init__(path, Engine)
         self.lock, self.inflight, self.most, self.seen, self.refuse = threading.Lock(), 0, 0, [], {}
+        self.listed = {}
 
 
 @pytest.fixture
@@ -129,3 +151,17 @@ def test_the_daemons_refusal_is_returned_and_a_refused_start_is_tried_again(engi
     engine.refuse["late"] = 1
     assert containers_act(engine.server_address, ["late"], "stop", timeout=10) == {
         "late": "connection error: desc = transport: error while dialing"}
+
+
+def test_running_containers_and_their_processes_on_one_connection(engine, tmp_path):
+    engine.listed = {"a1": ("keeper", 4242), "b2": ("agent", 4343), "c3": ("exited-meanwhile", 0)}
+    assert running_pids(engine.server_address) == {"keeper": 4242, "agent": 4343}
+    # a daemon that does not answer: no container is known to run
+    assert running_pids(str(tmp_path / "nothing.sock")) == {}
+
+
+def test_a_container_kept_running_keeps_its_process():
+    before = {"keeper": 4242, "agent": 4343, "batch": 10}
+    assert kept_and_restarted(before, {"keeper": 4242, "agent": 5000}) == (["keeper"], ["agent", "batch"])
+    assert kept_and_restarted(before, {}) == ([], ["keeper", "agent", "batch"])
+    assert kept_and_restarted({}, {"new": 1}) == ([], [])

@@ -55,6 +55,10 @@ EXAMPLES = {
                                                  version=None, api_version=None, min_api_version=None)), {}),
     'engine_stale': (L.host(L.docker('20.10.24', installed='26.1.5')), {}),
     'package_family_mismatch': (L.host(L.docker('26.1.5')), {'engine': '28.5.2', 'package_family': 'docker-ce'}),
+    'package_family_switch_moves_release': (L.host(L.docker('26.1.5')), {
+        'engine': '28.5.2', 'package_family': 'docker-ce', 'package_family_switch': True}),
+    'apt_source_lacks_family_switch_package': (L.host(L.docker('26.1.5'), L.containerd('1.7.24')), {
+        'engine': '26.1.5', 'package_family': 'docker-ce', 'package_family_switch': True}),
     'daemon_option_refused': (L.host(L.docker('26.1.5', daemon_json={'api-cors-header': '*'})), {'engine': '28.5.2'}),
     'daemon_option_ignored': (L.host(L.docker('28.5.2', daemon_json={'deprecated-key-path': '/etc/docker/key.json'})),
                               {}),
@@ -105,6 +109,15 @@ PREFLIGHT = {
     # a host with Debian's docker-cli installed (it moves with docker.io) and a source without docker-cli 28.5
     'apt_source_lacks_family_package': {'apt': dict(LAB_APT, moving=['docker-cli'], offered=dict(
         LAB_APT['offered'], **{'docker-cli': ['26.1.5+dfsg1-9+deb13u1']}))},
+    # a Debian host switching to docker-ce against a source that serves docker-ce 26.1.5 but no containerd.io 1.7
+    'apt_source_lacks_family_switch_package': {'apt': dict(
+        LAB_APT, packages={'engine': 'docker-ce', 'cli': 'docker-ce-cli', 'containerd': 'containerd.io'},
+        offered={'docker-ce': ['5:26.1.5-1~debian.12~bookworm'], 'docker-ce-cli': ['5:26.1.5-1~debian.12~bookworm'],
+                 'containerd.io': ['1.6.20-1']},
+        switch={'from': 'debian', 'to': 'docker-ce', 'packages': {'docker-ce': '5:26.1.5-1~debian.12~bookworm',
+                                                                  'docker-ce-cli': '5:26.1.5-1~debian.12~bookworm'},
+                'remove': ['docker.io', 'docker-cli', 'containerd', 'runc'], 'lacking': [['containerd.io', '1.7.24']],
+                'plan': []})},
     'smoke_image_missing': {'smoke_image': {'image': 'busybox:latest', 'present': False}},
     # apt_resolve's answer on a lab host at the new set asked about new -> mid
     # (tests/unit/data/engine_host_recorded.json)

@@ -266,3 +266,131 @@ def test_family_traits_come_from_the_one_table():
     assert len({tuple(sorted(t)) for t in P.PACKAGE_FAMILY_TRAITS.values()}) == 1  # the same keys for each family
     with pytest.raises(AnsibleFilterError, match="^package_family_traits: 'podman' is not a package family"):
         traits("podman")
+
+
+# --- the family switch --------------------------------------------------------------------------------------------
+# what the lab's offline repository offers (apt-cache madison in a lab host), newest first
+OFFERED = {
+    "docker-ce": ["5:28.5.2-1~debian.12~bookworm", "5:26.1.5-1~debian.12~bookworm", "5:20.10.24~3-0~debian-bullseye"],
+    "docker-ce-cli": ["5:28.5.2-1~debian.12~bookworm", "5:26.1.5-1~debian.12~bookworm"],
+    "docker-ce-rootless-extras": ["5:28.5.2-1~debian.12~bookworm", "5:26.1.5-1~debian.12~bookworm"],
+    "containerd.io": ["2.1.9-1~debian.12~bookworm", "1.7.24-1", "1.6.20-1"],
+    "docker.io": ["28.5.2+dfsg4-5", "26.1.5+dfsg1-9+deb13u1+b1", "20.10.24+dfsg1-1+deb12u1+b6"],
+    "docker-cli": ["28.5.2+dfsg4-5", "26.1.5+dfsg1-9+deb13u1+b1"],
+    "containerd": ["2.1.9+ds1-5", "1.7.24~ds1-6+deb13u1", "1.6.20~ds1-1+deb12u3"],
+    "rootlesskit": ["2.0.2-2", "1.1.0-1"],
+}
+DEBIAN_MID = {"docker.io": "26.1.5+dfsg1-9+deb13u1+b1", "docker-cli": "26.1.5+dfsg1-9+deb13u1+b1",
+              "containerd": "1.7.24~ds1-6+deb13u1", "runc": "1.1.5+ds1-1+deb12u1", "tini": "0.19.0-1+b3"}
+CE_MID = {"docker-ce": "5:26.1.5-1~debian.12~bookworm", "docker-ce-cli": "5:26.1.5-1~debian.12~bookworm",
+          "containerd.io": "1.7.24-1"}
+
+
+def test_a_switch_installs_the_new_family_at_the_same_releases_and_removes_the_old_one():
+    """Debian -> docker-ce: containerd.io takes containerd's and runc's place, docker-ce-cli docker-cli's; back:
+    Debian's CLI because the host had Docker's. The old family's installed packages are removed, nothing else
+    (tini stays)."""
+    packages, remove, lacking = P.switch_packages("debian", "docker-ce", "26.1.5", "1.7.24", OFFERED, DEBIAN_MID)
+    assert packages == CE_MID and remove == ["docker.io", "docker-cli", "containerd", "runc"] and lacking == []
+    packages, remove, lacking = P.switch_packages("docker-ce", "debian", "26.1.5", "1.7.24", OFFERED, CE_MID)
+    assert packages == {"docker.io": "26.1.5+dfsg1-9+deb13u1+b1", "docker-cli": "26.1.5+dfsg1-9+deb13u1+b1",
+                        "containerd": "1.7.24~ds1-6+deb13u1"}
+    assert remove == ["docker-ce", "docker-ce-cli", "containerd.io"] and lacking == []
+
+
+def test_a_switch_carries_the_rootless_package_and_names_what_the_source_lacks():
+    # rootlesskit installed: Docker's rootless extras carry the engine's release; back: rootlesskit, newest offered
+    packages, remove, _lacking = P.switch_packages("debian", "docker-ce", "26.1.5", "1.7.24", OFFERED,
+                                                   dict(DEBIAN_MID, rootlesskit="1.1.0-1"))
+    assert packages["docker-ce-rootless-extras"] == "5:26.1.5-1~debian.12~bookworm" and "rootlesskit" in remove
+    packages, remove, _lacking = P.switch_packages("docker-ce", "debian", "26.1.5", "1.7.24", OFFERED,
+                                                   dict(CE_MID, **{"docker-ce-rootless-extras": CE_MID["docker-ce"]}))
+    assert packages["rootlesskit"] == "2.0.2-2" and "docker-ce-rootless-extras" in remove
+    # a source without containerd.io 1.7 and without docker-ce-cli 26.1: both named, never half a family
+    offered = dict(OFFERED, **{"containerd.io": ["1.6.20-1"], "docker-ce-cli": ["5:28.5.2-1~debian.12~bookworm"]})
+    _packages, _remove, lacking = P.switch_packages("debian", "docker-ce", "26.1.5", "1.7.24", offered, DEBIAN_MID)
+    assert sorted(lacking) == [("containerd.io", "1.7.24"), ("docker-ce-cli", "26.1.5")]
+
+
+def test_apts_simulation_of_a_switch_asks_removals_and_keeps_apts_plan():
+    """simulate_steps asks apt for the install and the removals (name-, never a purge) and keeps apt's own plan."""
+    from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _apt as A
+
+    asked = []
+
+    class Res:
+        returncode, stderr = 0, ""
+        stdout = ("Remv docker.io [26.1.5+dfsg1-9+deb13u1+b1]\nRemv docker-cli [26.1.5+dfsg1-9+deb13u1+b1]\n"
+                  "Remv containerd [1.7.24~ds1-6+deb13u1]\nRemv runc [1.1.5+ds1-1+deb12u1]\n"
+                  "Inst containerd.io (1.7.24-1 lab [amd64])\nInst docker-ce-cli (5:26.1.5-1~debian.12~bookworm lab)\n"
+                  "Inst docker-ce (5:26.1.5-1~debian.12~bookworm lab)\n")
+
+    def simulate(argv):
+        asked.append(argv)
+        return Res()
+    step = {"order": 1, "action": "switch_family", "component": "engine", "from": "debian", "to": "docker-ce",
+            "engine": "26.1.5", "containerd": "1.7.24"}
+    switch = A.family_switch(step, OFFERED, DEBIAN_MID)
+    steps = A.install_steps([step], {}, OFFERED, switch=switch)
+    plans = {}
+    assert A.simulate_steps("/state", steps, DEBIAN_MID, simulate, plans) is None
+    assert sorted(asked[0][-7:]) == sorted(
+        ["containerd.io=1.7.24-1", "docker-ce-cli=5:26.1.5-1~debian.12~bookworm",
+         "docker-ce=5:26.1.5-1~debian.12~bookworm", "docker.io-", "docker-cli-", "containerd-", "runc-"]), asked
+    assert "purge" not in " ".join(asked[0])
+    assert plans[1][:2] == ["docker.io 26.1.5+dfsg1-9+deb13u1+b1 removed",
+                            "docker-cli 26.1.5+dfsg1-9+deb13u1+b1 removed"]
+    assert "docker-ce (new) 5:26.1.5-1~debian.12~bookworm" in plans[1]
+    # a source lacking a package: nothing to simulate (the blocker apt_source_lacks_family_switch_package says why)
+    lacking = A.family_switch(step, dict(OFFERED, **{"containerd.io": []}), DEBIAN_MID)
+    assert A.install_steps([step], {}, OFFERED, switch=lacking) is None
+
+
+def _ids(facts, target, preflight=None):
+    return sorted((f["id"], f["component"]) for f in compat_findings(facts, target, None, None, preflight)
+                  if f["severity"] == "blocker")
+
+
+def test_the_plan_of_a_switch_and_its_blockers():
+    """A Debian host (recorded) asked for docker-ce: without the switch the mismatch blocker names
+    upgrade_package_family_switch; with it, one switch_family step at the host's releases and no mismatch; with another
+    release too, the blocker package_family_switch_moves_release; with apt's answer, the step carries what it installs,
+    removes and apt's plan of it."""
+    from ansible_collections.fleetsafe.container_engine.plugins.filter.upgrade_plan import upgrade_plan
+
+    facts = _fixture_facts("mid")
+    same = {"engine": "26.1.5", "containerd": "1.7.24", "package_family": "docker-ce"}
+    [engine] = [f for f in _mismatch(facts, same) if f["component"] == "engine"]
+    assert "upgrade_package_family_switch: true" in engine["remedy"], engine["remedy"]
+    switch = dict(same, package_family_switch=True)
+    assert _mismatch(facts, switch) == []
+    [step] = upgrade_plan(facts, switch)
+    assert (step["action"], step["from"], step["to"], step["engine"], step["containerd"]) == (
+        "switch_family", "debian", "docker-ce", "26.1.5", "1.7.24"), step
+    assert [i for i, _c in _ids(facts, switch)] == []
+    moved = _ids(facts, dict(switch, engine="28.5.2"))
+    assert ("package_family_switch_moves_release", "engine") in moved, moved
+    apt = {"source": "deb [trusted=yes] file:/srv/repo ./",
+           "packages": {"engine": "docker-ce", "cli": "docker-ce-cli", "containerd": "containerd.io"},
+           "offered": OFFERED, "switch": {"from": "debian", "to": "docker-ce", "packages": CE_MID,
+                                          "remove": ["docker.io", "docker-cli", "containerd", "runc"], "lacking": [],
+                                          "plan": ["docker.io 26.1.5+dfsg1-9+deb13u1+b1 removed"]}}
+    [step] = upgrade_plan(facts, switch, None, {"apt": apt})
+    assert step["packages"] == CE_MID and step["remove"][0] == "docker.io" and step["apt_plan"], step
+    lacking = dict(apt, switch=dict(apt["switch"], lacking=[["containerd.io", "1.7.24"]]))
+    assert ("apt_source_lacks_family_switch_package", "engine") in _ids(facts, switch, {"apt": lacking})
+    with pytest.raises(AnsibleFilterError, match="preflight.apt.switch.lacking must list"):
+        compat_findings(facts, switch, None, None, {"apt": dict(apt, switch=dict(apt["switch"], lacking=["x"]))})
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["rootlesskit", "--net=slirp4netns", "--port-driver=builtin", "/usr/bin/dockerd-rootless.sh", "--iptables=false"],
+     ("/usr/bin/dockerd-rootless.sh", "docker-ce")),
+    (["rootlesskit", "--net=slirp4netns", "/usr/share/docker.io/contrib/dockerd-rootless.sh"],
+     ("/usr/share/docker.io/contrib/dockerd-rootless.sh", "debian")),
+    (["rootlesskit", "/home/alice/bin/dockerd-rootless.sh"], ("/home/alice/bin/dockerd-rootless.sh", None)),
+    (["rootlesskit", "--net=host", "dockerd"], (None, None)),
+    ([], (None, None)),
+])
+def test_rootless_script_and_the_family_that_ships_it(argv, expected):
+    assert P.rootless_script(argv) == expected

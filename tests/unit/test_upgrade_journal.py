@@ -59,6 +59,16 @@ def test_steps_start_and_end_and_an_unfinished_run_is_found(tmp_path):
     assert J.find_unfinished(str(root)) is None
 
 
+def test_a_step_keeps_the_running_containers_at_its_start_and_says_which_kept_their_process(tmp_path):
+    cur = J.Journal(str(tmp_path / "20261205T090000"))
+    cur.begin("20261205T090000", {"engine": "26.1.5"}, [STEP], {"running": ["keeper", "agent"]})
+    cur.step(STEP, "started", running={"keeper": 4242, "agent": 4343})
+    assert cur.load()["steps"][-1]["running_before"] == {"keeper": 4242, "agent": 4343}
+    rec = cur.step(STEP, "done", {"changed": True}, running={"keeper": 4242, "agent": 5151})
+    assert rec["steps"][-1]["result"] == {"changed": True, "containers_kept_running": ["keeper"],
+                                          "containers_restarted": ["agent"]}
+
+
 def test_a_run_that_only_backed_up_changed_nothing():
     assert not J.changed_anything({"steps": [], "backup": True}, {})
     assert J.changed_anything({"steps": [dict(STEP, status="started")]}, {})

@@ -191,7 +191,24 @@ def package_family_mismatch(ctx, entry):
                       'remove %s (their packages conflict), a family switch nobody asked for' % (
                           'Docker' if running == 'docker-ce' else 'Debian', component, names[component], asked,
                           wanted[component], names[component]),
-                      'Ask for the family the host runs (upgrade_package_family: %s). A switch of families is only '
-                      'judged with target.package_family_switch: true; the upgrade role does not switch families '
-                      'yet: move the host by hand (docs/package-families.md).' % running,
+                      'Ask for the family the host runs (upgrade_package_family: %s), or switch the host to the %s '
+                      'family on purpose: upgrade_package_family_switch: true (the filters\' '
+                      'target.package_family_switch) removes %s\'s packages and installs %s\'s in one apt '
+                      'transaction, keeping containers, images and volumes (docs/package-families.md).' % (
+                          running, asked, running, asked),
                       'facts (%s.package_family)' % ('docker' if component == 'engine' else 'containerd'))
+
+
+@finding('package_family_switch_moves_release', 'blocker', 'engine', kb=[],
+         summary='a switch of package families is asked together with another engine or containerd release: the switch '
+                 'keeps the releases (one apt transaction between two families at the same versions)')
+def package_family_switch_moves_release(ctx, entry):
+    switch = ctx.family_switch()
+    if switch is None:
+        return
+    for component, now, wanted in switch['moves']:
+        yield hit(component,
+                  'the switch from the %s to the %s package family is asked with %s %s, but the host has %s: a switch '
+                  'keeps the release' % (switch['from'], switch['to'], component, wanted, now or 'none installed'),
+                  'Switch at the release the host has (target %s: %s), then upgrade in a run of its own.' % (
+                      component, now), 'facts (%s installed version) and the target' % component)

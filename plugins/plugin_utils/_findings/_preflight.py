@@ -103,6 +103,19 @@ def apt_source_lacks_family_package(ctx, entry):
                 ', '.join([engine] + ctx.apt['moving'])), _apt_source(ctx))
 
 
+@finding('apt_source_lacks_family_switch_package', 'blocker', 'engine', kb=[],
+         summary='a switch of package families is asked, but the apt source lacks a package of the new family at the '
+                 'release the switch keeps: nothing is removed without the whole new family to install')
+def apt_source_lacks_family_switch_package(ctx, entry):
+    switch = ctx.apt['switch'] if ctx.apt else None
+    for package, wanted in switch['lacking'] if switch else []:
+        message = 'the switch to the %s family needs %s %s, which the apt source does not offer (it has %s)' % (
+            switch['to'], package, wanted, offered_text(ctx.apt, package))
+        remedy = ('Add a source that serves the %s family at that release (Docker\'s repository for docker-ce, '
+                  'Debian\'s archive for docker.io), or switch at a release it serves.' % switch['to'])
+        yield hit('engine', message, remedy, _apt_source(ctx))
+
+
 @finding('apt_cannot_make_step', 'blocker', 'containerd|engine', kb=[],
          summary='apt cannot make the transaction of a step (asked before any change with apt-get --simulate), for '
                  'example going down from Debian\'s docker.io 28.5.2, which pulls tini-static, to 26.1.5, which needs '

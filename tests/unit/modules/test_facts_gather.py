@@ -156,6 +156,8 @@ def test_rootless(name, port_driver):
                                                                                             "1.24")
     assert daemon["rootlesskit_version"] == "2.0.2" and daemon["slirp4netns_version"] == "1.2.0"
     assert daemon["systemd_unit"] == "docker.service" and daemon["linger"] is True
+    # started from docker.io's contrib script (Debian's family), as rootlesskit's command line says
+    assert (daemon["script"], daemon["script_family"]) == ("/usr/share/docker.io/contrib/dockerd-rootless.sh", "debian")
     # the rootless daemon's own containerd (uid 1000) is not taken for the system one
     assert facts["containerd"]["pid"] != daemon["pid"]
     assert facts["docker"]["pid"] != daemon["pid"] and facts["docker"]["api_version"] == "1.51"

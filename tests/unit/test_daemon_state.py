@@ -1,0 +1,50 @@
+"""daemon_state read on answers recorded from a real lab host (tests/unit/data/daemon_state_recorded.json): the
+engine's version and its API range come from one `docker version` call, the package from dpkg-query."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _daemon as D
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
+from ansible_collections.fleetsafe.container_engine.plugins.modules import daemon_state as M
+
+REC = json.loads((Path(__file__).parent / "data/daemon_state_recorded.json").read_text())
+
+
+@pytest.fixture
+def host(monkeypatch):
+    calls = []
+    answers = {"docker": (0, REC["docker_version_json_server"]), "dpkg-query": (0, REC["dpkg_query_docker_io"])}
+
+    def run(argv, check=True, env=None, timeout=600):
+        calls.append(argv)
+        rc, out = answers[argv[0]]
+        return R.Result(rc, out, "" if rc == 0 else "Cannot connect to the Docker daemon")
+    monkeypatch.setattr(R, "run", run)
+    monkeypatch.setattr(D.Daemon, "show", lambda self: dict(REC["systemctl_show_docker"]))
+    monkeypatch.setattr(M.os, "readlink", lambda path: "/usr/sbin/dockerd")
+    return answers, calls
+
+
+def test_the_engine_its_api_range_and_its_package_in_one_look(host):
+    _answers, calls = host
+    st = M.state("docker", "docker.io")
+    assert st == {"active": True, "version": "26.1.5+dfsg1", "upstream": "26.1.5", "binary_replaced": False,
+                  "api_version": "1.45", "min_api_version": "1.24", "installed": "26.1.5+dfsg1-9+deb13u1+b1",
+                  "installed_upstream": "26.1.5", "stale": False}
+    assert [c[0] for c in calls] == ["docker", "dpkg-query"]
+
+
+def test_an_engine_that_does_not_answer_is_stale_against_its_package(host, monkeypatch):
+    answers, _calls = host
+    answers["docker"] = (1, "")
+    st = M.state("docker", "docker.io")
+    assert (st["version"], st["api_version"], st["min_api_version"], st["stale"]) == ("", "", "", True)
+
+
+def test_a_binary_replaced_under_the_running_daemon_is_stale(host, monkeypatch):
+    monkeypatch.setattr(M.os, "readlink", lambda path: "/usr/sbin/dockerd (deleted)")
+    st = M.state("docker", "docker.io")
+    assert st["binary_replaced"] and st["stale"]
