@@ -66,15 +66,35 @@ def madison(state, names):
     return parse_madison(R.run(['apt-cache', *apt_opts(state), 'madison', *names], check=False).stdout, names)
 
 
-def installed_packages(names=None):
-    """{package: version} of the installed packages (all, or those in ``names``)."""
-    out = R.run(['dpkg-query', '-W', '-f=${Package}\t${Version}\t${db:Status-Abbrev}\n'], check=False).stdout
+def parse_dpkg_status(text):
+    """`dpkg-query -W -f='${Package}\\t${Version}\\t${db:Status-Abbrev}\\n'` -> {package: (version, status)}, status
+    the two letters desired + current state (``ii`` installed, ``iH`` half-installed, ``iU`` unpacked, ``iF``
+    half-configured, ``hi`` held and installed, ``rc`` only its configuration left)."""
     pkgs = {}
-    for line in out.splitlines():
+    for line in (text or '').splitlines():
         name, version, status = (line.split('\t') + ['', ''])[:3]
-        if status[1:2] == 'i' and (names is None or name in names):
-            pkgs[name] = version
+        if name:
+            pkgs[name] = (version, status.strip()[:2])
     return pkgs
+
+
+def on_disk(status):
+    """Whether a package in dpkg state ``status`` has its files on the host: installed, or left half-installed,
+    unpacked, half-configured or awaiting triggers by a dpkg that was cut. Such a package can be held (and must be,
+    when its step holds it: the step that finishes it lifts the hold in its way and holds it again); one that is
+    not installed or only left its configuration cannot."""
+    return status[1:2] not in ('', 'n', 'c')
+
+
+def dpkg_status(names=None):
+    """{package: (version, status)} as dpkg sees them (all, or those in ``names``)."""
+    out = R.run(['dpkg-query', '-W', '-f=${Package}\t${Version}\t${db:Status-Abbrev}\n'], check=False).stdout
+    return dict((k, v) for k, v in parse_dpkg_status(out).items() if names is None or k in names)
+
+
+def installed_packages(names=None):
+    """{package: version} of the fully installed packages (all, or those in ``names``)."""
+    return dict((k, version) for k, (version, status) in dpkg_status(names).items() if status[1:2] == 'i')
 
 
 def holds():

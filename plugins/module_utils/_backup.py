@@ -310,11 +310,12 @@ def rollback(dest, managed, timeout):
 
 
 def restore_holds(held, managed):
-    """The holds among ``managed`` as ``held`` lists them (a step cut after lifting one leaves it lifted)."""
+    """The holds among ``managed`` as ``held`` lists them (a step cut after lifting one leaves it lifted). A package
+    a cut dpkg left half-installed or unpacked is held too (A.on_disk); one not on the host cannot be."""
     now_held = set(A.holds())
-    installed = A.installed_packages(managed)
+    present = dict((k, v) for k, v in A.dpkg_status(managed).items() if A.on_disk(v[1]))
     unhold = sorted((now_held & set(managed)) - set(held))
-    hold = sorted(p for p in held if p in installed and p not in now_held)
+    hold = sorted(p for p in held if p in present and p not in now_held)
     if unhold:
         R.run(['apt-mark', 'unhold'] + unhold, check=False)
     if hold:

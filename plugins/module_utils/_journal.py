@@ -118,9 +118,10 @@ class Journal(object):
         key = (step.get('order'), step.get('action'))
         found = [s for s in rec['steps'] if (s.get('order'), s.get('action')) == key and s['status'] == 'started']
         if status == 'started' or not found:
-            rec['steps'].append({'order': step.get('order'), 'action': step.get('action'),
-                                 'component': step.get('component'), 'to': step.get('to'),
-                                 'status': status, 'started': utcnow()})
+            rec['steps'].append(dict({'order': step.get('order'), 'action': step.get('action'),
+                                      'component': step.get('component'), 'to': step.get('to'),
+                                      'status': status, 'started': utcnow()},
+                                     **({'packages': step['packages']} if step.get('packages') else {})))
             found = rec['steps'][-1:]
             if status == 'started' and running is not None:
                 found[-1]['running_before'] = running
@@ -338,18 +339,87 @@ def summary(dest):
             'sections': dict((n, s.get('status')) for n, s in secs.items())}
 
 
-def recover(dest, mode, managed, timeout, by):
+def _plain(value):
+    """A target as compared: scalars as strings (a YAML 26.1 is '26.1'), empty entries left out."""
+    if isinstance(value, dict):
+        return dict((str(k), _plain(v)) for k, v in value.items() if v not in (None, '', {}, []))
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+def _shown(target):
+    return json.dumps(_plain(target or {}), sort_keys=True)
+
+
+def resumes(rec, secs, dest, mode):
+    """Whether recover() would resume the unfinished run ``rec`` (rather than roll it back, or close it as
+    abandoned or rolled back already)."""
+    from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _backup as B
+    has_backup = bool(rec.get('backup')) and os.path.isfile(os.path.join(dest, B.STATE_FILE))
+    return (mode == 'resume' and rec.get('status') != 'rolling_back' and has_backup
+            and changed_anything(rec, secs) and not _rolled_back(secs))
+
+
+def check_resume(dest, mode, target):
+    """Raise OpError, before anything changes, when ``mode`` resume would complete the unfinished run in ``dest``
+    towards another target than ``target`` (this run's): that run's target is not what anyone asks for now."""
+    rec = Journal(dest).load() or {}
+    if not resumes(rec, dict((n, s.get('status')) for n, s in sections(dest).items()), dest, mode):
+        return
+    if _plain(rec.get('target') or {}) != _plain(target or {}):
+        raise R.OpError(
+            'mode=resume: the unfinished run %s was going to %s, this run asks for %s; resuming would take the host '
+            'to a target nobody asks for now. Nothing was changed. Roll that run back (upgrade_unfinished: rollback) '
+            'and run again, or resume it with its own target (upgrade_target: %s)' % (
+                rec.get('run'), _shown(rec.get('target')), _shown(target), _shown(rec.get('target'))))
+
+
+def _rolled_back(secs):
+    """The rollback sections (the run's own, or a recovery's) that ended on the host."""
+    return [n for n, st in secs.items() if n.split('-')[0] in ('rollback', 'recover') and st == 'done']
+
+
+def _start_ran(intent, timeout):
+    """Start the containers that ran at the run's start and do not run now, when dockerd answers; their names."""
+    from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _daemon as D
+    docker = D.Daemon('docker.service')
+    return D.start_containers(docker, intent.get('running', []), timeout).get('started', []) if docker.version() \
+        else []
+
+
+def resume_holds(rec, hold):
+    """The holds a resumed run starts from: as the last step that ended left them, with the packages of each step
+    that was cut held (``hold``) or released, as that step would have left them. The resumed run plans again from
+    the host: a package the cut dpkg (or the recovery's dpkg --configure -a) finished is at its target, and no
+    step of the new plan would hold it."""
+    ended = [s for s in rec.get('steps', []) if s.get('status') == 'done' and 'holds' in s]
+    held = set(ended[-1]['holds'] if ended else (rec.get('intent') or {}).get('holds') or [])
+    plan = dict(((s.get('order'), s.get('action')), s) for s in rec.get('plan') or [])
+    for step in rec.get('steps', []):
+        if step.get('status') != 'started':
+            continue
+        pkgs = set(step.get('packages') or (plan.get((step.get('order'), step.get('action'))) or {}).get(
+            'packages') or {})
+        held = held | pkgs if hold else held - pkgs
+    return sorted(held)
+
+
+def recover(dest, mode, managed, timeout, by, target=None, hold=True):
     """Bring the host out of the unfinished run in ``dest``: wait for a section it left running, finish an
     interrupted dpkg, then - when it changed anything - roll back to its backup (``mode`` rollback, or a run that
     was rolling back already) or make it ready to resume (``mode`` resume: the containers it stopped started, its
-    holds back). A run that changed nothing is closed as abandoned. Returns what was found and done."""
+    holds as its steps would have left them, ``hold`` as this run holds). Resume is refused, before any change, when
+    ``target`` (this run's) is not the run's target (check_resume). A run that changed nothing is closed as
+    abandoned. Returns what was found and done."""
     from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _apt as A
     from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _backup as B
-    from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _daemon as D
     journal = Journal(dest)
     wait_running_sections(dest, timeout * 4)
     found = summary(dest)
     rec = journal.load()
+    if target is not None:
+        check_resume(dest, mode, target)
     report = {'found': found, 'mode': mode}
     report['policy_rc_removed'] = A.leftover_policy()
     report['dpkg_interrupted'] = A.dpkg_repair(timeout * 3)
@@ -357,33 +427,24 @@ def recover(dest, mode, managed, timeout, by):
     has_backup = bool(rec.get('backup')) and os.path.isfile(os.path.join(dest, B.STATE_FILE))
     if not changed_anything(rec, found['sections']) or not has_backup:
         # cut before its first change: nothing to undo; what ran still runs (started again if not)
-        docker = D.Daemon('docker.service')
-        started = D.start_containers(docker, intent.get('running', []), timeout) if docker.version() else {}
-        report.update(action='nothing_to_undo', containers_started=started.get('started', []))
+        report.update(action='nothing_to_undo', containers_started=_start_ran(intent, timeout))
         journal.finish('abandoned', recovered_by=by, recovery=report)
         return report
-    rolled = [n for n, st in found['sections'].items() if n.split('-')[0] in ('rollback', 'recover') and st == 'done']
+    rolled = _rolled_back(found['sections'])
     if rolled:
         # the run's own rollback ended on the host after its controller died: the host is at its start already
-        docker = D.Daemon('docker.service')
-        started = D.start_containers(docker, intent.get('running', []), timeout) if docker.version() else {}
         report.update(action='rolled_back', rollback={'section': rolled[-1], 'ended_before': True},
-                      containers_started=started.get('started', []))
+                      containers_started=_start_ran(intent, timeout))
         journal.finish('recovered', recovered_by=by, recovery=report)
         return report
-    if mode == 'rollback' or rec.get('status') == 'rolling_back':
+    if not resumes(rec, found['sections'], dest, mode):
         journal.update(status='rolling_back')
         result = run_section(dest, 'recover-rollback', 'rollback',
                              {'dest': dest, 'managed': managed, 'timeout': timeout}, timeout * 6)
         report.update(action='rolled_back', rollback=result)
         journal.finish('recovered', recovered_by=by, recovery=report)
         return report
-    docker = D.Daemon('docker.service')
-    started = D.start_containers(docker, intent.get('running', []), timeout) if docker.version() else {}
-    # the holds as the last step that ended left them (a step cut after lifting one leaves it lifted)
-    ended = [s for s in rec.get('steps', []) if s.get('status') == 'done' and 'holds' in s]
-    held = ended[-1]['holds'] if ended else intent.get('holds') or []
-    report.update(action='resumed', containers_started=started.get('started', []),
-                  holds=B.restore_holds(held, managed))
+    report.update(action='resumed', containers_started=_start_ran(intent, timeout),
+                  holds=B.restore_holds(resume_holds(rec, hold), managed))
     journal.event('resumed', by=by, recovery=report)
     return report

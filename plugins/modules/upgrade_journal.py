@@ -44,7 +44,9 @@ options:
         O(event=recover), the run to leave out of the search (the current one).
     type: str
   target:
-    description: The run's target (O(event=begin)).
+    description:
+      - The run's target (O(event=begin)); with O(event=recover) and O(mode=resume), the current run's target,
+        required - resume is refused, with nothing changed, when it is not the unfinished run's target.
     type: dict
     default: {}
   plan:
@@ -77,11 +79,18 @@ options:
   mode:
     description:
       - What O(event=recover) does with a run that changed the host - V(rollback) to its backup (the safe default, the
-        host ends as it was before that run), or V(resume) (the run's plan is completed by the caller). A run
-        that was rolling back when it was cut is rolled back in either mode.
+        host ends as it was before that run), or V(resume) (the run's plan is completed by the caller; refused when
+        O(target) is not the run's target). A run that was rolling back when it was cut is rolled back in either
+        mode.
     type: str
     choices: [rollback, resume]
     default: rollback
+  hold:
+    description:
+      - With O(event=recover) and O(mode=resume), whether the packages of a step the run was cut in are held (as the
+        step holds them when it ends) or released.
+    type: bool
+    default: true
   timeout:
     description: Seconds to wait for each daemon and for the containers (a rollback waits for several).
     type: int
@@ -111,6 +120,15 @@ EXAMPLES = r"""
   fleetsafe.container_engine.upgrade_journal:
     event: recover
     mode: rollback
+    packages: [docker.io, docker-cli, containerd, runc]
+  when: unfinished.unfinished
+  become: true
+
+- name: Or complete that run's plan (its target must be this run's)
+  fleetsafe.container_engine.upgrade_journal:
+    event: recover
+    mode: resume
+    target: {engine: 26.1.5, containerd: 1.7.24}
     packages: [docker.io, docker-cli, containerd, runc]
   when: unfinished.unfinished
   become: true
@@ -197,6 +215,7 @@ def main():
             status=dict(type='str', choices=['upgraded', 'unchanged', 'blocked', 'failed', 'rolled_back',
                                              'rollback_failed']),
             mode=dict(type='str', default='rollback', choices=['rollback', 'resume']),
+            hold=dict(type='bool', default=True),
             timeout=dict(type='int', default=90),
         ),
         required_if=[('event', 'begin', ['run']), ('event', 'backup', ['run']), ('event', 'step', ['run', 'step']),
@@ -214,6 +233,9 @@ def main():
     if p['timeout'] < 1:
         module.fail_json(msg='timeout=%s: give a number of seconds, 1 or more' % p['timeout'], dir=None,
                          journal=None)
+    if ev == 'recover' and p['mode'] == 'resume' and not p['target']:
+        module.fail_json(msg='mode=resume needs target: give the current run\'s target, which must be the unfinished '
+                             'run\'s; nothing was changed', dir=None, journal=None)
     if ev == 'step' and not isinstance(p['step'].get('action'), str):
         module.fail_json(msg='step=%s has no action: give a plan step (order, action, component, to)'
                              % shown(json.dumps(p['step'])), dir=None, journal=None)
@@ -222,13 +244,16 @@ def main():
             found = J.find_unfinished(p['root'], but=p['run'])
             if not found:
                 module.exit_json(changed=False, dir=None, unfinished=None, recovery=None, journal=None)
+            if ev == 'recover':
+                J.check_resume(found, p['mode'], p['target'])
             if ev == 'find' or module.check_mode:
                 summary = J.summary(found)
                 module.exit_json(changed=ev == 'recover', dir=found, unfinished=summary,
                                  recovery={'action': 'would %s' % p['mode']} if ev == 'recover' else None,
                                  journal=J.Journal(found).load())
             summary = J.summary(found)
-            recovery = J.recover(found, p['mode'], p['packages'], p['timeout'], by=p['run'])
+            recovery = J.recover(found, p['mode'], p['packages'], p['timeout'], by=p['run'], target=p['target'],
+                                 hold=p['hold'])
             out = dict(changed=True, dir=found, unfinished=summary, recovery=recovery,
                        journal=J.Journal(found).load())
             if recovery['action'] == 'resumed':

@@ -235,3 +235,105 @@ def test_resume_puts_back_the_holds_the_last_finished_step_left(tmp_path, host):
     j.step(STEP, "started")
     J.recover(j.dest, "resume", ["containerd"], 30, by="20261205T100000")
     assert ("holds", ["containerd"]) in host
+
+
+# dpkg-query -W -f='${Package}\t${Version}\t${db:Status-Abbrev}\n' on a lab host (old set) whose dpkg was killed
+# (SIGKILL) while unpacking containerd 1.7.24 - before and after `dpkg --configure -a`, which exits 0 and leaves a
+# half-installed package as it is (only a reinstall finishes it)
+HALF_INSTALLED = ("containerd\t1.6.20~ds1-1+deb12u3\tiHR\ndocker.io\t20.10.24+dfsg1-1+deb12u1+b6\tii \n"
+                  "runc\t1.1.5+ds1-1+deb12u1\tii \ntini\t0.19.0-1+b3\tii \n")
+
+
+def test_a_half_installed_package_is_on_the_host_but_not_installed():
+    pkgs = A.parse_dpkg_status(HALF_INSTALLED)
+    assert pkgs["containerd"] == ("1.6.20~ds1-1+deb12u3", "iH") and pkgs["runc"] == ("1.1.5+ds1-1+deb12u1", "ii")
+    assert A.on_disk("iH") and A.on_disk("iU") and A.on_disk("iF") and A.on_disk("hi")
+    assert not A.on_disk("rc") and not A.on_disk("un") and not A.on_disk("")
+
+
+def _dpkg_host(monkeypatch, status, held=""):
+    marks = []
+
+    def run(argv, **kw):
+        if argv[0] == "dpkg-query":
+            return R.Result(0, status, "")
+        if argv[:2] == ["apt-mark", "showhold"]:
+            return R.Result(0, held, "")
+        marks.append(argv[1:])
+        return R.Result(0, "", "")
+    monkeypatch.setattr(R, "run", run)
+    return marks
+
+
+def test_installed_packages_leave_out_a_half_installed_one(monkeypatch):
+    _dpkg_host(monkeypatch, HALF_INSTALLED)
+    assert A.installed_packages(["containerd", "runc"]) == {"runc": "1.1.5+ds1-1+deb12u1"}
+
+
+def test_restore_holds_holds_a_package_a_cut_dpkg_left_half_installed(monkeypatch):
+    """The resumed step reinstalls it, lifting the hold in its way and holding it again; skipping it (as
+    installed_packages would) left it unheld after the resume."""
+    from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _backup as B
+    marks = _dpkg_host(monkeypatch, HALF_INSTALLED, held="docker.io\n")
+    B.restore_holds(["containerd", "docker.io", "docker-cli"], ["containerd", "docker.io", "docker-cli", "runc"])
+    assert marks == [["hold", "containerd"]]  # docker-cli is not on the host: it cannot be held yet
+
+
+PLAN = [{"order": 1, "action": "upgrade_containerd", "packages": {"containerd": "1.7.24~ds1-6+deb13u1"}},
+        {"order": 2, "action": "upgrade_engine", "packages": {"docker.io": "26.1.5+dfsg1-9+deb13u1+b1",
+                                                              "docker-cli": "26.1.5+dfsg1-9+deb13u1+b1",
+                                                              "runc": "1.1.5+ds1-1+deb12u1"}},
+        {"order": 3, "action": "restart_engine"}]
+
+
+@pytest.mark.parametrize("hold", [True, False])
+def test_resume_holds_the_packages_of_the_step_it_was_cut_in_as_that_step_would(tmp_path, host, hold):
+    """Killed while dpkg unpacked docker.io: the cut dpkg (or dpkg --configure -a) finishes the packages, the new plan
+    has no engine step, so nothing else would hold docker-cli and runc (seen in the lab: holds `containerd,
+    docker.io` after the resume)."""
+    j = J.Journal(str(tmp_path / "20261205T090000"))
+    j.begin("20261205T090000", {"engine": "26.1.5"}, PLAN, {"running": ["keeper"], "holds": []})
+    j.update(backup=True)
+    (tmp_path / "20261205T090000" / "state.json").write_text(json.dumps({"running": [], "packages": {}}))
+    j.step(PLAN[0], "started")
+    j.step(PLAN[0], "done", holds=["containerd"])
+    j.step(PLAN[1], "started")
+    assert j.load()["steps"][-1]["packages"] == PLAN[1]["packages"]
+    J.recover(j.dest, "resume", ["containerd"], 30, by="20261205T100000", target={"engine": "26.1.5"}, hold=hold)
+    want = ["containerd", "docker-cli", "docker.io", "runc"] if hold else ["containerd"]
+    assert ("holds", want) in host
+
+
+def test_resume_finds_a_cut_steps_packages_in_the_plan_when_the_step_record_lacks_them():
+    rec = {"plan": PLAN, "intent": {"holds": ["tini"]},
+           "steps": [{"order": 1, "action": "upgrade_containerd", "status": "started"}]}
+    assert J.resume_holds(rec, True) == ["containerd", "tini"]
+    assert J.resume_holds(dict(rec, intent={"holds": ["containerd", "tini"]}), False) == ["tini"]
+
+
+@pytest.mark.parametrize("target", [{"engine": "28.5.2"}, {"engine": "26.1.5", "containerd": "2.1.9"}])
+def test_resume_towards_another_target_is_refused_and_changes_nothing(tmp_path, host, monkeypatch, target):
+    repaired = []
+    monkeypatch.setattr(A, "dpkg_repair", lambda t: repaired.append(t) or [])
+    j = _unfinished(tmp_path)
+    before = j.load()
+    with pytest.raises(R.OpError) as err:
+        J.recover(j.dest, "resume", ["containerd"], 30, by="20261205T100000", target=target)
+    msg = str(err.value)
+    assert '{"engine": "26.1.5"}' in msg and json.dumps(target, sort_keys=True) in msg
+    assert "upgrade_unfinished: rollback" in msg and "Nothing was changed" in msg
+    assert host == [] and repaired == [] and j.load() == before
+
+
+def test_the_same_target_written_another_way_resumes(tmp_path, host):
+    """An empty entry is no entry; a YAML number is its text (26.1 and '26.1' are one line)."""
+    j = _unfinished(tmp_path)
+    j.update(target={"engine": 26.1})
+    rep = J.recover(j.dest, "resume", [], 30, by="20261205T100000", target={"engine": "26.1", "containerd": ""})
+    assert rep["action"] == "resumed"
+
+
+def test_another_target_does_not_stop_a_rollback(tmp_path, host):
+    j = _unfinished(tmp_path)
+    rep = J.recover(j.dest, "rollback", [], 30, by="20261205T100000", target={"engine": "28.5.2"})
+    assert rep["action"] == "rolled_back"
