@@ -145,7 +145,8 @@ ansible_facts:
                     - The package family whose package puts that script there - V(debian) (docker.io's
                       C(/usr/share/docker.io/contrib)) or V(docker-ce) (docker-ce-rootless-extras' C(/usr/bin)) -
                       V(null) for a copy neither family ships (a static install in the user's home). A family switch
-                      removes the other family's copy, which the user's unit then no longer finds.
+                      removes the other family's copy, which the user's unit then no longer finds (the blocker
+                      C(package_family_switch_breaks_rootless)).
                   returned: always
                   type: str
                   sample: docker-ce

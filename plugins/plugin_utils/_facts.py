@@ -140,6 +140,13 @@ def as_str(value, path):
     return value
 
 
+def _as_family(value, path):
+    if value is not None and (not isinstance(value, str) or value not in PACKAGE_FAMILIES):
+        raise InputError('%s is %s, not a package family: one of %s or null' % (
+            path, describe(value), ', '.join(sorted(PACKAGE_FAMILIES))))
+    return value
+
+
 def as_bool(value, path):
     if value is None:
         return None
@@ -378,6 +385,12 @@ class Host:
                 'rootlesskit_version': as_version(req(item, 'rootlesskit_version', ip), ip + '.rootlesskit_version'),
                 # optional: facts gathered before 0.3 did not read a user's overrides
                 'overrides': as_overrides(item.get('min_api_overrides') or [], ip + '.min_api_overrides'),
+                'systemd_unit': as_str(item.get('systemd_unit'), ip + '.systemd_unit'),
+                # optional: older facts did not read the script; script_known tells a null script (the daemon was not
+                # started by dockerd-rootless.sh) from facts that never looked
+                'script_known': 'script' in item,
+                'script': as_str(item.get('script'), ip + '.script'),
+                'script_family': _as_family(item.get('script_family'), ip + '.script_family'),
             })
         self.rootless = daemons
 

@@ -98,14 +98,15 @@ def containerd(running='1.6.20', installed=None, **changes):
 
 
 def rootless_daemon(user='alice', engine='28.5.2', port_driver='builtin', net_driver='slirp4netns',
-                    rootlesskit='2.0.2'):
+                    rootlesskit='2.0.2', script='/usr/share/docker.io/contrib/dockerd-rootless.sh',
+                    script_family='debian'):
     info = ENGINES.get(engine, {'version': engine, 'api_version': None, 'min_api_version': None})
     return {
         'user': user, 'uid': 1000, 'pid': 4321, 'socket': '/run/user/1000/docker.sock',
         'engine_version': info['version'], 'api_version': info['api_version'],
         'min_api_version': info['min_api_version'], 'rootlesskit_version': rootlesskit,
         'net_driver': net_driver, 'port_driver': port_driver, 'slirp4netns_version': '1.2.0',
-        'systemd_unit': 'docker.service', 'linger': True,
+        'systemd_unit': 'docker.service', 'linger': True, 'script': script, 'script_family': script_family,
     }
 
 

@@ -59,6 +59,16 @@ EXAMPLES = {
         'engine': '28.5.2', 'package_family': 'docker-ce', 'package_family_switch': True}),
     'apt_source_lacks_family_switch_package': (L.host(L.docker('26.1.5'), L.containerd('1.7.24')), {
         'engine': '26.1.5', 'package_family': 'docker-ce', 'package_family_switch': True}),
+    # alice's rootless dockerd starts docker.io's contrib dockerd-rootless.sh (recorded as rootless_facts reports it)
+    'package_family_switch_breaks_rootless': (
+        L.host(L.docker('26.1.5'), L.containerd('1.7.24'), rootless_daemons=_rootless('builtin')),
+        {'package_family': 'docker-ce', 'package_family_switch': True}),
+    'package_family_switch_rootless_unknown': (L.host(L.docker('26.1.5'), L.containerd('1.7.24')), {
+        'package_family': 'docker-ce', 'package_family_switch': True}),
+    'package_family_switch_rootless_unverified': (
+        L.host(L.docker('26.1.5'), L.containerd('1.7.24'), rootless_daemons=[L.rootless_daemon(
+            engine='26.1.5', script='/home/alice/bin/dockerd-rootless.sh', script_family=None)]),
+        {'package_family': 'docker-ce', 'package_family_switch': True}),
     'daemon_option_refused': (L.host(L.docker('26.1.5', daemon_json={'api-cors-header': '*'})), {'engine': '28.5.2'}),
     'daemon_option_ignored': (L.host(L.docker('28.5.2', daemon_json={'deprecated-key-path': '/etc/docker/key.json'})),
                               {}),

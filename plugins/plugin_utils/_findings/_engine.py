@@ -7,7 +7,11 @@
 
 from __future__ import annotations
 
-from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import PACKAGE_FAMILIES
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import (
+    PACKAGE_FAMILIES,
+    PACKAGE_FAMILY_TRAITS,
+    family_packages,
+)
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._daemon_options import storage_driver_state
 from ansible_collections.fleetsafe.container_engine.plugins.plugin_utils._findings._registry import finding, hit
 
@@ -212,3 +216,94 @@ def package_family_switch_moves_release(ctx, entry):
                   'keeps the release' % (switch['from'], switch['to'], component, wanted, now or 'none installed'),
                   'Switch at the release the host has (target %s: %s), then upgrade in a run of its own.' % (
                       component, now), 'facts (%s installed version) and the target' % component)
+
+
+# --- a switch and the rootless daemons --------------------------------------------------------------------------------
+SETUPTOOL = 'dockerd-rootless-setuptool.sh'
+
+
+def _rootless_judged(ctx):
+    """(switch, daemon, package the switch removes or None) for each rootless daemon when a family switch is asked."""
+    switch = ctx.family_switch()
+    if switch is None:
+        return
+    removed = family_packages(switch['from'])
+    for daemon in ctx.host.rootless or []:
+        package = None
+        if daemon['script_family'] == switch['from']:
+            package = PACKAGE_FAMILY_TRAITS[switch['from']]['rootless_script_package']
+            package = package if package in removed else None
+        yield switch, daemon, package
+
+
+def _rootless_whose(daemon):
+    return 'the rootless dockerd of %s (systemd --user unit %s)' % (daemon['user'], daemon['systemd_unit'] or 'unknown')
+
+
+@finding('package_family_switch_breaks_rootless', 'blocker', 'rootless:USER', kb=[],
+         summary='a switch of package families is asked, but a rootless daemon starts from the dockerd-rootless.sh of '
+                 'the family the switch removes: its user unit would not start again after the switch')
+def package_family_switch_breaks_rootless(ctx, entry):
+    for switch, daemon, package in _rootless_judged(ctx):
+        if package is None:
+            continue
+        old_dir = PACKAGE_FAMILY_TRAITS[switch['from']]['rootless_script_dir']
+        new_dir = PACKAGE_FAMILY_TRAITS[switch['to']]['rootless_script_dir']
+        new_package = PACKAGE_FAMILY_TRAITS[switch['to']]['rootless_script_package']
+        yield hit('rootless:%s' % daemon['user'],
+                  '%s starts %s, which %s ships: the switch from the %s to the %s family removes %s, so that unit '
+                  'would not start again after the switch' % (
+                      _rootless_whose(daemon), daemon['script'], package, switch['from'], switch['to'], package),
+                  'Before the switch, as %s: %s/%s uninstall (stops the daemon and removes its unit; its images, '
+                  'containers and volumes under the user\'s data-root stay), then switch; after it, as %s: %s/%s '
+                  'install (from %s, which the switch installs where the host had the old family\'s rootless '
+                  'package). The new family\'s script cannot be set up before the switch: its package conflicts '
+                  'with the installed ones. Or leave this host out of the switch (docs/package-families.md).' % (
+                      daemon['user'], old_dir, SETUPTOOL, daemon['user'], new_dir, SETUPTOOL, new_package),
+                  'facts (rootless.daemons[].script_family) and the target')
+
+
+@finding('package_family_switch_rootless_unknown', 'blocker', 'rootless|rootless:USER', kb=[],
+         summary='a switch of package families is asked, but the facts cannot say which dockerd-rootless.sh the '
+                 'rootless daemons start from (rootless facts not gathered, or gathered by a release that did not '
+                 'read it)')
+def package_family_switch_rootless_unknown(ctx, entry):
+    switch = ctx.family_switch()
+    if switch is None:
+        return
+    if ctx.host.rootless is None:
+        yield hit('rootless',
+                  'the switch from the %s to the %s family removes the %s family\'s dockerd-rootless.sh, and rootless '
+                  'facts were not gathered: a rootless daemon started from it would not start again, and nothing '
+                  'here can tell whether the host has one' % (switch['from'], switch['to'], switch['from']),
+                  'Gather fleetsafe.container_engine.rootless_facts with the other facts (the upgrade role does), '
+                  'then plan the switch again.', 'facts (rootless section)')
+        return
+    for daemon in ctx.host.rootless:
+        if not daemon['script_known']:
+            yield hit('rootless:%s' % daemon['user'],
+                      '%s: its facts do not say which dockerd-rootless.sh starts it (gathered by an older release of '
+                      'this collection), so the switch from the %s to the %s family cannot tell whether it removes '
+                      'that script' % (_rootless_whose(daemon), switch['from'], switch['to']),
+                      'Gather the facts again with this release\'s fleetsafe.container_engine.rootless_facts, then '
+                      'plan the switch again.', 'facts (rootless.daemons[].script)')
+
+
+@finding('package_family_switch_rootless_unverified', 'warning', 'rootless:USER', kb=[],
+         summary='a switch of package families is asked and a rootless daemon starts from a dockerd-rootless.sh '
+                 'neither family ships (a copy elsewhere), or not from that script: the switch cannot tell whether '
+                 'the daemon starts again')
+def package_family_switch_rootless_unverified(ctx, entry):
+    for switch, daemon, _package in _rootless_judged(ctx):
+        if not daemon['script_known'] or daemon['script_family'] is not None:
+            continue
+        started = ('starts %s, a copy no package of either family ships' % daemon['script'] if daemon['script']
+                   else 'was not started by dockerd-rootless.sh')
+        yield hit('rootless:%s' % daemon['user'],
+                  '%s %s: the switch from the %s to the %s family does not remove it, but replaces /usr/bin/dockerd '
+                  'and rootlesskit with the new family\'s, and cannot tell whether that daemon starts again' % (
+                      _rootless_whose(daemon), started, switch['from'], switch['to']),
+                  'After the switch, as %s: systemctl --user restart %s and check docker info. A static install '
+                  'that carries its own binaries is not touched by the switch; one that runs /usr/bin/dockerd '
+                  'runs the new family\'s.' % (daemon['user'], daemon['systemd_unit'] or 'docker.service'),
+                  'facts (rootless.daemons[].script, script_family) and the target')
