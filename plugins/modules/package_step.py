@@ -238,18 +238,10 @@ class Source(object):
 
 
 def dpkg_state():
-    """({name: version} installed, [held names]) from one dpkg-query."""
-    out = R.run(['dpkg-query', '-W', '-f=${db:Status-Abbrev}|${Package}|${Version}\n'], check=False).stdout
-    installed, held = {}, []
-    for line in out.splitlines():
-        parts = line.split('|')
-        if len(parts) != 3:
-            continue
-        if parts[0][1:2] == 'i':
-            installed[parts[1]] = parts[2]
-        if parts[0].startswith('h'):
-            held.append(parts[1])
-    return installed, held
+    """({name: version} installed, [held names]) from one dpkg-query (the one reader, _apt.dpkg_status)."""
+    status = A.dpkg_status()
+    installed = dict((name, version) for name, (version, st) in status.items() if st[1:2] == 'i')
+    return installed, [name for name, (_version, st) in status.items() if st.startswith('h')]
 
 
 def mark(action, names):
