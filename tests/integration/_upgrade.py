@@ -96,14 +96,24 @@ def drop_host_sources(host: lab.LabHost) -> None:
     host.sh("rm -f /etc/apt/sources.list.d/*.list")
 
 
-def seed(host: lab.LabHost) -> str:
-    """A container keeping data in a named volume (restart unless-stopped); returns the data's checksum."""
+# The keeper's loop. A shell that is a container's PID 1 ignores SIGTERM unless it traps it, so every stop of such a
+# container (each engine restart, each rollback) waits out docker stop's 10 s grace before SIGKILL; the trapping loop
+# exits at once (`wait` is interrupted by the trapped signal). Tests whose kill points are timed on that grace
+# (test_upgrade_dead_controller) keep the loop that ignores it.
+KEEPER_LOOP = "while true; do date >> /data/log; sleep 2; done"
+KEEPER_LOOP_STOPS_ON_TERM = 'trap "exit 0" TERM; while true; do date >> /data/log; sleep 2 & wait $!; done'
+
+
+def seed(host: lab.LabHost, stops_on_term: bool = False) -> str:
+    """A container keeping data in a named volume (restart unless-stopped); returns the data's checksum. With
+    STOPS_ON_TERM its loop exits on SIGTERM, so stopping it costs no grace period."""
     host.load_busybox()
+    loop = KEEPER_LOOP_STOPS_ON_TERM if stops_on_term else KEEPER_LOOP
     host.sh("docker volume create keeper-data >/dev/null\n"
             "docker run --rm -v keeper-data:/data busybox:lab sh -c "
             "'head -c 65536 /dev/urandom > /data/blob; echo keep > /data/note'\n"
             "docker run -d --name keeper --restart unless-stopped -v keeper-data:/data busybox:lab "
-            "sh -c 'while true; do date >> /data/log; sleep 2; done' >/dev/null")
+            f"sh -c '{loop}' >/dev/null")
     return checksum(host)
 
 

@@ -93,7 +93,7 @@ def test_refused_daemon_json_key_is_renamed_shown_in_check_mode_and_restored_by_
             f"printf '{PROXY_TEXT}' > {PROXY_DROPIN}\n"
             "systemctl daemon-reload && systemctl restart docker")
     assert versions(host)[0] == "20.10.24+dfsg1"     # 20.10 starts with "graph"
-    data = seed(host)
+    data = seed(host, stops_on_term=True)
     json_stat, keep_stat = stat(host, DAEMON_JSON), stat(host, KEEP_DROPIN)
     keep_text = host.exec(["cat", KEEP_DROPIN]).stdout
     before, pid = packages(host), docker_pid(host)

@@ -39,7 +39,7 @@ def image_of(host, name: str) -> str:
 def test_stale_containerd_shim_is_healed(lab_host_factory, ansible_env):
     host = start(lab_host_factory, "mid")
     drop_host_sources(host)
-    data = seed(host)
+    data = seed(host, stops_on_term=True)
     # containerd 2.1.9 installed while the 1.7 daemon keeps running (policy-rc.d forbids the restart)
     host.sh(f"echo '{lab.REPO_LINE}' > /etc/apt/sources.list.d/lab.list && apt-get update -qq\n"
             "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d\n"

@@ -18,7 +18,7 @@ def docker_pid(host) -> str:
 def test_upgrade_path_old_mid_new_keeps_containers_and_volume(lab_host_factory, ansible_env):
     host = start(lab_host_factory, "old")
     drop_host_sources(host)
-    data = seed(host)
+    data = seed(host, stops_on_term=True)
 
     run = play(host, ansible_env, "mid")
     assert run.rc == 0, run
@@ -126,7 +126,7 @@ def test_fault_the_target_refuses_is_blocked_and_rolled_back_when_bypassed(fault
     host = start(lab_host_factory, "old")
     drop_host_sources(host)
     host.sh(setup)
-    data = seed(host)
+    data = seed(host, stops_on_term=True)
     before, pid = packages(host), docker_pid(host)
 
     blocked = play(host, ansible_env, "mid")
@@ -143,7 +143,7 @@ def test_fault_the_target_refuses_is_blocked_and_rolled_back_when_bypassed(fault
 def test_source_losing_the_engine_packages_mid_upgrade_rolls_back_containerd(lab_host_factory, ansible_env):
     host = start(lab_host_factory, "mid")
     drop_host_sources(host)
-    data = seed(host)
+    data = seed(host, stops_on_term=True)
     before = packages(host)
     # a mirror caught mid-sync: its index still lists the new engine, the files are gone
     host.sh("mkdir -p /opt/shrunk && cp -s /srv/repo/*.deb /opt/shrunk/\n"

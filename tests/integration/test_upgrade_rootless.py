@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from _facts import adhoc, facts
-from _upgrade import checksum, drop_host_sources, play, running, seed, start, versions
+from _upgrade import KEEPER_LOOP_STOPS_ON_TERM, checksum, drop_host_sources, play, running, seed, start, versions
 
 ALICE = "runuser -u alice -- env XDG_RUNTIME_DIR=/run/user/1000 DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus"
 ALICE_DOCKER = f"{ALICE} DOCKER_HOST=unix:///run/user/1000/docker.sock docker"
@@ -59,12 +59,13 @@ EOF
 ln -s ../docker.service $units/default.target.wants/docker.service
 chown -R alice:alice /home/alice/.config
 """
+# her container's loop exits on SIGTERM (see _upgrade.seed): her daemon's restarts wait out no stop grace
 SEED = r"""
 docker import /srv/repo/images/busybox.tar busybox:lab >/dev/null
 docker volume create alice-data >/dev/null
 docker run --rm -v alice-data:/data busybox:lab sh -c 'head -c 65536 /dev/urandom > /data/blob; echo keep > /data/note'
 docker run -d --name alice-keeper --restart unless-stopped -v alice-data:/data busybox:lab \
-  sh -c 'while true; do date >> /data/log; sleep 2; done' >/dev/null
+  sh -c '""" + KEEPER_LOOP_STOPS_ON_TERM + """' >/dev/null
 """
 # Docker's way (docs.docker.com/go/rootless/): docker-ce-rootless-extras (installed with docker-ce) ships rootlesskit,
 # dockerd-rootless.sh and dockerd-rootless-setuptool.sh in /usr/bin; uidmap comes from the OS; the user runs the
@@ -133,7 +134,7 @@ def rootless_versions(host, env) -> list[tuple[str, str]]:
 
 def test_rootless_daemon_restarted_once_per_step_with_its_container_untouched_on_rerun(lab_host_factory, ansible_env):
     host = rootless_host(lab_host_factory)
-    data, alice_before = seed(host), alice_data(host)
+    data, alice_before = seed(host, stops_on_term=True), alice_data(host)
     starts, unit = daemon_starts(host), alice_unit(host)
     assert rootless_versions(host, ansible_env) == [("alice", "20.10.24+dfsg1")]
 
@@ -179,7 +180,7 @@ def test_rootless_daemon_restarted_once_per_step_with_its_container_untouched_on
 def test_rootless_override_the_target_refuses_is_blocked_and_rolled_back_when_bypassed(
         lab_host_factory, ansible_env):
     host = rootless_host(lab_host_factory, min_api_override=True)
-    data, alice_before = seed(host), alice_data(host)
+    data, alice_before = seed(host, stops_on_term=True), alice_data(host)
     unit = alice_unit(host)
 
     # preflight reads her user unit's drop-in: the target would refuse it, so nothing changes
@@ -212,7 +213,7 @@ def test_rootless_override_the_target_refuses_is_blocked_and_rolled_back_when_by
 
 def test_rootless_under_docker_ce_rootless_extras_restarted_onto_docker_ce_new_dockerd(lab_host_factory, ansible_env):
     host = ce_rootless_host(lab_host_factory)
-    data, alice_before = seed(host), alice_data(host)
+    data, alice_before = seed(host, stops_on_term=True), alice_data(host)
     starts, unit = daemon_starts(host), alice_unit(host)
     owner = "dpkg-query -S /usr/bin/rootlesskit /usr/bin/dockerd-rootless.sh /usr/bin/dockerd-rootless-setuptool.sh"
     assert set(host.sh(f"{owner} | cut -d: -f1").stdout.split()) == {"docker-ce-rootless-extras"}
