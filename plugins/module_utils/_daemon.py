@@ -60,6 +60,14 @@ class Daemon(object):
                              check=False).stdout
         return dict(line.split('=', 1) for line in out.splitlines() if '=' in line)
 
+    def coming_up(self):
+        """Whether systemd is bringing the unit up now: activating (or reloading), or a job queued for it - a restart
+        of a unit it requires queues its restart, which waits for that unit (systemctl restart containerd returns
+        while docker.service is still activating with its job)."""
+        out = self.systemctl('show', self.unit, '-p', 'ActiveState', '-p', 'Job', check=False).stdout
+        st = dict(line.split('=', 1) for line in out.splitlines() if '=' in line)
+        return st.get('ActiveState') in ('activating', 'reloading') or bool(st.get('Job', '').strip())
+
     def journal_lines(self, since=None):
         if self.scope == 'rootless':
             argv = ['journalctl', '_SYSTEMD_USER_UNIT=%s' % self.unit, '_UID=%s' % self.uid]
@@ -250,6 +258,16 @@ def start_containers(daemon, wanted, timeout, wait=True):
     return {'started': [names[n] for n in to_start], 'missing': missing}
 
 
+def bring_back(daemon, timeout):
+    """Wait until ``daemon`` answers while systemd brings it back (activating, or a job queued for it, as for
+    docker.service restarted with a containerd.service it requires); restart it once only when it does not answer
+    and systemd is not starting it. Whether it was restarted here."""
+    # not answering, systemd not starting it, and still not answering (it may have come up in between)
+    restart = daemon.version() is None and not daemon.coming_up() and daemon.version() is None
+    daemon.restart('', timeout, restart=restart)
+    return restart
+
+
 def containers_to_stop(daemon, answering, want, containers=None, running=False):
     """(engine, containers, live_restore, kept_by_live_restore): the Docker engine whose containers they are (the
     daemon itself, or the system engine when the daemon is containerd) and the containers a restart stops and
@@ -270,12 +288,13 @@ def containers_to_stop(daemon, answering, want, containers=None, running=False):
 
 
 def restart_with_containers(daemon, want, timeout, restart=True, containers=None, running=False, note=None,
-                            wait=True):
+                            wait=True, wait_engine=False):
     """The one restart of a daemon the upgrade and the rollback do: the containers to stop (containers_to_stop)
     noted (in ``note``, a JSON file, when given) and stopped cleanly while the API still answers, then the restart
     (or only the wait, restart=False) until the daemon answers as ``want``, then those containers started again
-    as soon as it answers. Returns what happened, with each container's downtime from its own stop and start
-    times."""
+    as soon as it answers. For containerd with containers to start (or ``wait_engine``), dockerd is waited for
+    too (bring_back: systemd restarts it with containerd when its unit requires containerd's). Returns what
+    happened, with each container's downtime from its own stop and start times."""
     answering = daemon.version()
     engine, before, live, kept = containers_to_stop(daemon, answering, want, containers, running)
     result = {'unit': daemon.unit, 'scope': daemon.scope, 'restarted': restart, 'version_before': answering,
@@ -297,10 +316,21 @@ def restart_with_containers(daemon, want, timeout, restart=True, containers=None
                 daemon.name(), '; '.join('%s: %s' % (names[i], why) for i, why in sorted(refused.items()))))
         result['stop_seconds'] = round(R.now() - t, 2)
         result['containers_stopped'] = [c['name'] for c in stop]
+    engine_pid = engine.show().get('MainPID') if engine is not daemon else None
     t0, up = daemon.restart(want, timeout, restart=restart)
     result['started_at'], result['answered_at'] = t0, up
     result['seconds'] = round(up - t0, 2)
     result['version'] = daemon.version()
+    if engine is not daemon and (before or containers or wait_engine):
+        # containerd restarted under dockerd: dockerd may be restarting with it (its unit Requires= containerd's);
+        # its containers start once it answers
+        result['engine_restarted_by_role'] = bring_back(engine, timeout)
+        result['engine_restarted'] = engine_pid not in (None, '', '0') and engine.show().get('MainPID') != engine_pid
+    if containers and not before:
+        # the engine did not answer before (systemd was restarting it, with containerd): the named containers,
+        # stopped already by the step that restarted containerd, are found now that it answers
+        before = containers_to_stop(daemon, result['version'] if engine is daemon else engine.version(), want,
+                                    containers)[1]
     if before:
         started = start_containers(engine, [c['name'] for c in before], timeout, wait=wait)
         result['containers_started'], result['containers_gone'] = started['started'], started['missing']
