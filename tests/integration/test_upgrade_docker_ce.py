@@ -134,7 +134,7 @@ def test_old_to_mid_heals_stale_containerd_moves_client_first(host, ansible_env)
     assert section["status"] == "done" and set(section["result"]["containers_stopped"]) == {"keeper", "agent", "plain"}
     assert running(host)["plain"] == "running"
     engine = r["steps"][2]["result"]
-    assert engine["restarted_by"] == "package" and set(engine["containers_restarted"]) == {"keeper", "agent"}
+    assert engine["restarted_by"] == "package" and set(engine["containers_restarted"]) == {"keeper", "agent", "plain"}
     assert not r["steps"][3]["result"]["restarted"]
     assert versions(host) == ("26.1.5+dfsg1", "1.7.24~ds1")
     mid = "5:26.1.5-1~debian.12~bookworm"
@@ -150,6 +150,7 @@ def test_old_to_mid_heals_stale_containerd_moves_client_first(host, ansible_env)
     FIGURES["old_to_mid"] = {"api_down_seconds": api_down(host, t0), "downtime": r["downtime"],
                              "steps": {s["action"]: s["seconds"] for s in r["steps"]},
                              "containerd_step_containers_down_seconds": cr["containers_down_seconds"]}
+    save_figures("upgrade_docker_ce", FIGURES)
     host.sh("docker rm -f plain >/dev/null")  # the later tests count the containers they started
 
 

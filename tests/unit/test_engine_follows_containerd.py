@@ -110,3 +110,54 @@ def test_a_later_run_starts_the_containers_the_step_noted(tmp_path):
                   why="docker.service Requires=containerd.service: systemd restarts dockerd with containerd")
     assert J.stopped_by_run(journal.load()) == ["keeper", "plain"]
     assert J.stopped_by_run({"intent": {}}) == []
+
+
+def test_package_step_reads_the_same_rule(monkeypatch):
+    from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
+    from ansible_collections.fleetsafe.container_engine.plugins.modules import package_step
+    for host, want in (("docker-ce 20.10.24", "Requires=containerd.service"), ("docker-ce 26.1.5", None)):
+        monkeypatch.setattr(package_step.R, "run", lambda argv, check=True, host=host: R.Result(
+            0, RECORDED[host]["show"], "") if argv == P.unit_dependencies_argv() else pytest.fail(argv))
+        assert package_step.engine_follows() == want
+    monkeypatch.setattr(package_step.R, "run", lambda argv, check=True: R.Result(1, "", "Failed to connect to bus"))
+    assert package_step.engine_follows() is None
+
+
+# What a lab host's systemd showed for docker.service right after `systemctl restart containerd` returned on
+# docker-ce 20.10 (Requires=containerd.service): dockerd's restart still under way, then done.
+RESTARTING = "ActiveState=activating\nJob=110\n"
+BACK = "ActiveState=active\nJob=\n"
+STOPPED = "ActiveState=inactive\nJob=\n"
+
+
+class _Engine:
+    """daemon_restart's view of dockerd: what it answers, what systemd shows, and the restarts asked of it."""
+
+    def __init__(self, answers, show):
+        self.answers, self.shown, self.restarts = list(answers), show, []
+
+    def version(self):
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+    def systemctl(self, *args, **kw):
+        from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
+        return R.Result(0, self.shown, "")
+
+    def restart(self, want, timeout, restart=True):
+        self.restarts.append(restart)
+        return 0.0, 1.0
+
+
+@pytest.mark.parametrize("answers,show,restarted", [
+    ([None, "20.10.24"], RESTARTING, False),   # systemd brings it back: wait, never restart it
+    (["20.10.24"], BACK, False),               # answers already
+    ([None, "20.10.24"], BACK, False),         # came up between the two questions
+    ([None, None], STOPPED, True),             # down and nothing starting it: restarted once
+])
+def test_dockerd_is_restarted_only_when_systemd_does_not_bring_it_back(answers, show, restarted):
+    from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _daemon as D
+    engine = _Engine(answers, show)
+    engine.coming_up = lambda: D.Daemon.coming_up(engine)
+    engine.unit = "docker.service"
+    assert D.bring_back(engine, 30) is restarted
+    assert engine.restarts == [restarted]
