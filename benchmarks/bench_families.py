@@ -48,8 +48,8 @@ def chain(family: str) -> list[dict]:
             if run.rc != 0:
                 raise SystemExit(f"{family} -> {step} failed: {run}")
             engine = [s for s in run.result["steps"] if s["action"] == "upgrade_engine"][0]["result"]
-            ctd = [s["result"] for s in run.result["steps"] if s["action"] in ("upgrade_containerd",
-                                                                            "restart_containerd")]
+            containerd_steps = ("upgrade_containerd", "restart_containerd")
+            ctd = [s["result"] for s in run.result["steps"] if s["action"] in containerd_steps]
             plain = host.exec(["docker", "inspect", "-f", "{{.State.Status}}", "plain"], check=False).stdout.strip()
             rows.append({"family": family, "to": step, "role_s": round(time.monotonic() - t0, 1),
                          "api_down_s": api_down(host, since), "container_pause_s": longest_gap(host, since=since),

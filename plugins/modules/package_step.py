@@ -23,11 +23,11 @@ description:
     answers, once apt agreed and before the install; they are returned for the caller to start again after its
     restart, and started again here when the install fails.
   - With O(stop_containers_if_engine_follows) they are stopped the same way when the engine's C(docker.service)
-    restarts with C(containerd.service) (C(Requires=), C(BindsTo=) or C(PartOf=) on it, as systemd has the unit loaded
-    - Docker's 20.10 unit): the containerd package's postinst restarts containerd, systemd restarts dockerd with it,
-    and dockerd would otherwise kill them after their stop timeout on its way down. RV(engine_follows_containerd) says
-    what systemd showed (in check mode too), RV(engine_restarted) whether dockerd's main process changed across the
-    install.
+    restarts with C(containerd.service) (C(Requires=), C(BindsTo=) or C(PartOf=) on it, as systemd has the unit loaded,
+    as in Docker's 20.10 unit). The containerd package's postinst restarts containerd, systemd restarts dockerd with
+    it, and dockerd would otherwise kill them after their stop timeout on its way down. RV(engine_follows_containerd)
+    says what systemd showed (in check mode too), RV(engine_restarted) whether dockerd's main process changed across
+    the install.
   - With O(journal) (an upgrade run's folder) the containers are written to the run's journal (an event
     C(containers_stopped)) before they are stopped, so that a run that finishes what a dead controller left starts
     them again.
