@@ -15,14 +15,19 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetsafe.container_engine.plugins.filter.upstream_version import upstream_version
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _apt as A
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _daemon as D
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import (
+    answers,
     containers_act,
     kept_and_restarted,
     running_pids,
+    server_version,
 )
 from ansible_collections.fleetsafe.container_engine.plugins.modules import package_step as P
 
 REC = json.loads((Path(__file__).parent / "data/engine_host_recorded.json").read_text())
+REC_STATE = json.loads((Path(__file__).parent / "data/daemon_state_recorded.json").read_text())
 
 
 def test_the_plan_reads_apts_own_lines():
@@ -101,6 +106,14 @@ class Engine(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 - http.server's name
         # GET /containers/json lists the running ones (Id, Names); /containers/ID/json inspects one (Name, State)
         listed = self.server.listed
+        if self.path in ("/version", "/_ping"):
+            # the answer of a real 26.1.5 engine (tests/unit/data/daemon_state_recorded.json), and its plain OK
+            data = (REC_STATE["docker_version_json_server"].encode() if self.path == "/version" else b"OK")
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         if self.path == "/containers/json":
             body = [{"Id": cid, "Names": ["/" + name], "State": "running"} for cid, (name, _pid) in listed.items()]
         elif self.path.startswith("/containers/") and self.path.split("/")[2] in listed:
@@ -158,6 +171,24 @@ def test_running_containers_and_their_processes_on_one_connection(engine, tmp_pa
     assert running_pids(engine.server_address) == {"keeper": 4242, "agent": 4343}
     # a daemon that does not answer: no container is known to run
     assert running_pids(str(tmp_path / "nothing.sock")) == {}
+
+
+def test_the_engines_version_and_ping_on_its_socket_without_a_client_program(engine, tmp_path):
+    assert server_version(engine.server_address) == "26.1.5+dfsg1" and answers(engine.server_address)
+    # nothing listening: no answer, not an error
+    assert server_version(str(tmp_path / "nothing.sock")) is None and not answers(str(tmp_path / "nothing.sock"))
+
+
+def test_containers_started_as_soon_as_the_engine_answers_without_listing_them_first(engine, monkeypatch):
+    monkeypatch.setattr(R, "run", lambda *a, **k: pytest.fail("no client program: %s" % (a,)))
+    daemon = D.Daemon("docker.service", socket=engine.server_address)
+    engine.refuse["late"] = 1
+    got = D.start_containers(daemon, ["c1", "running", "gone", "late"], timeout=5, wait=False)
+    # one that runs already answers 304; one the daemon does not know is missing; a refused one is tried again
+    assert got == {"started": ["c1", "running", "late"], "missing": ["gone"]}
+    engine.refuse["late"] = 1000
+    with pytest.raises(R.OpError, match="docker start late failed: late: connection error"):
+        D.start_containers(daemon, ["late"], timeout=1, wait=False)
 
 
 def test_a_container_kept_running_keeps_its_process():
