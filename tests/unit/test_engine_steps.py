@@ -180,7 +180,7 @@ def test_the_engines_version_and_ping_on_its_socket_without_a_client_program(eng
 
 
 def test_containers_started_as_soon_as_the_engine_answers_without_listing_them_first(engine, monkeypatch):
-    monkeypatch.setattr(R, "run", lambda *a, **k: pytest.fail("no client program: %s" % (a,)))
+    monkeypatch.setattr(R, "run", lambda *a, **k: pytest.fail(f"no client program: {a}"))
     daemon = D.Daemon("docker.service", socket=engine.server_address)
     engine.refuse["late"] = 1
     got = D.start_containers(daemon, ["c1", "running", "gone", "late"], timeout=5, wait=False)
@@ -237,3 +237,66 @@ def test_a_failed_install_is_one_clear_error_with_the_step_as_it_was_left(monkey
     assert out["msg"].startswith("docker_engine: installing docker.io=26.1.5+dfsg1-9+deb13u1+b1") and \
         "dpkg returned an error code (1)" in out["msg"], out["msg"]
     assert out["changed"] is True and out["holds_lifted"] == ["docker-cli", "docker.io"]
+
+
+@pytest.mark.parametrize("fetched", [True, False])
+def test_packages_are_fetched_before_any_container_stops(monkeypatch, capsys, fetched):
+    # a switch or a docker-ce engine step stops the containers for the install: a slow or failing mirror must not
+    # cost them anything, so the packages are downloaded first; a failed download stops nothing and changes nothing
+    from ansible.module_utils.testing import patch_module_args
+    sim = REC["sim_new_to_mid_engine_tini"]
+    state = {"docker.io": "28.5.2+dfsg4-5", "docker-cli": "28.5.2+dfsg4-5", "tini-static": "0.19.0-6+b2"}
+    order = []
+
+    class Source:
+        known = True
+
+        def __init__(self, *a):
+            pass
+
+        def write(self):
+            pass
+
+        def restore(self):
+            pass
+
+    def run(argv, check=True, env=None, timeout=600):
+        if "--download-only" in argv:
+            order.append("download")
+            return R.Result(0 if fetched else 100, "", "" if fetched else
+                            "E: Failed to fetch file:/srv/repo/./docker.io_26.1.5.deb  File not found")
+        if argv[:2] == ["apt-get", "install"]:
+            order.append("install")
+            return R.Result(0, "", "")
+        if "-s" in argv or "--simulate" in argv:
+            return R.Result(sim["rc"], sim["stdout"], sim["stderr"])
+        return R.Result(0, "", "")
+
+    class Engine:
+        def __init__(self, *a, **k):
+            pass
+
+        def version(self):
+            return "28.5.2"
+
+        def containers(self):
+            return [{"id": "c1", "name": "keeper", "running": True}]
+
+        def act(self, ids, action, timeout, retry_for=None):
+            order.append(action)
+            return {}
+    monkeypatch.setattr(P, "Source", Source)
+    monkeypatch.setattr(P, "dpkg_state", lambda: (dict(state), []))
+    monkeypatch.setattr(P.D, "Daemon", Engine)
+    monkeypatch.setattr(R, "run", run)
+    args = {"pins": {"docker.io": "26.1.5+dfsg1-9+deb13u1+b1"}, "who": "docker_engine", "stop_containers": True,
+            "hold": False}
+    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
+        P.main()
+    out = json.loads(capsys.readouterr().out)
+    if fetched:
+        assert exit_info.value.code == 0 and order == ["download", "stop", "install"], (order, out)
+    else:
+        assert exit_info.value.code == 1 and order == ["download"] and out["changed"] is False
+        assert "fetching docker.io=26.1.5+dfsg1-9+deb13u1+b1 failed, before any container stopped" in out["msg"]
+        assert "File not found" in out["msg"] and "Nothing was changed" in out["msg"]
