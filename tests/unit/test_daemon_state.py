@@ -69,8 +69,8 @@ def test_containerd_its_last_restart_by_systemds_clock_and_whether_docker_answer
 @pytest.mark.parametrize("text, want", [
     # a unit that does not exist: systemd still answers a block, with no unit file state
     ("Id=docker.service\nActiveState=inactive\nUnitFileState=\nActiveEnterTimestampMonotonic=0\n"
-     "ActiveExitTimestampMonotonic=0\n", {"docker.service": {"active": False, "enabled": "",
-                                                              "last_restart_seconds": 0.0}}),
+     "ActiveExitTimestampMonotonic=0\n",
+     {"docker.service": {"active": False, "enabled": "", "last_restart_seconds": 0.0}}),
     # stopped and not started again yet: no restart time to give
     ("Id=containerd.service\nActiveState=activating\nUnitFileState=enabled\n"
      "ActiveEnterTimestampMonotonic=100\nActiveExitTimestampMonotonic=900\n",
