@@ -16,6 +16,7 @@ import time
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import containers_act
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import server_version
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import (
     live_restore_covers, parse_ctr_version, upstream_version)
 
@@ -112,8 +113,8 @@ class Daemon(object):
             res = R.run(argv, check=False, timeout=30)
             server = parse_ctr_version(res.stdout)['server'].get('Version') if res.returncode == 0 else None
             return server or None
-        res = R.run(['docker', 'version', '--format', '{{.Server.Version}}'], check=False, env=self.env(), timeout=30)
-        return res.stdout.strip() or None if res.returncode == 0 else None
+        # the engine's own answer on its socket: polled while a restart is waited for, so no client program each time
+        return server_version(self.api_socket())
 
     def api_socket(self):
         """The Docker engine's unix socket (the system's default, or the rootless daemon's)."""
@@ -176,6 +177,33 @@ class Daemon(object):
         return t0, up
 
 
+# what systemd records of a unit: whether it runs, whether it starts at boot, and when it last stopped and started
+UNIT_PROPERTIES = 'Id,ActiveState,UnitFileState,ActiveEnterTimestampMonotonic,ActiveExitTimestampMonotonic'
+
+
+def parse_show_units(text):
+    """{unit: {active, enabled, last_restart_seconds}} from ``systemctl show -p UNIT_PROPERTIES UNIT...`` (one block
+    of KEY=value lines per unit). ``last_restart_seconds``: from the unit's last stop to its start again, by systemd's
+    own clock; 0.0 when it never stopped since boot or is not active again yet."""
+    out = {}
+    for block in text.split('\n\n'):
+        props = dict(line.split('=', 1) for line in block.splitlines() if '=' in line)
+        if not props.get('Id'):
+            continue
+        enter = int(props.get('ActiveEnterTimestampMonotonic') or 0)
+        leave = int(props.get('ActiveExitTimestampMonotonic') or 0)
+        out[props['Id']] = {'active': props.get('ActiveState') == 'active',
+                            'enabled': props.get('UnitFileState') or '',
+                            'last_restart_seconds': round((enter - leave) / 1e6, 2) if 0 < leave < enter else 0.0}
+    return out
+
+
+def units_state(units):
+    """parse_show_units for the system units ``units`` (names with their .service / .socket suffix)."""
+    res = R.run(['systemctl', 'show', '-p', UNIT_PROPERTIES] + list(units), check=False)
+    return parse_show_units(res.stdout)
+
+
 def answers_as(version, want):
     """Whether a daemon's answer ``version`` ('26.1.5+dfsg1', '2.1.9+unknown') is ``want`` (release or line)."""
     a, b = upstream_version(version), upstream_version(want)
@@ -220,6 +248,10 @@ def down_seconds(before, after):
     return down
 
 
+# how dockerd words a 404 for a container it does not know (20.10 to 28)
+NO_SUCH_CONTAINER = 'No such container'
+
+
 def start_containers(daemon, wanted, timeout, wait=True):
     """Start what is not running among ``wanted`` (names or IDs) and wait until each runs (and is healthy where
     it has a healthcheck). dockerd may still be reconnecting to a restarted containerd: a refused start is
@@ -230,6 +262,16 @@ def start_containers(daemon, wanted, timeout, wait=True):
             st[c['name']] = c
             st[c['id']] = c
         return st
+    if not wait:
+        # as soon as the daemon answers, nothing listed first: every container asked to start at once (one that runs
+        # already answers 304), one the daemon does not know is missing
+        refused = daemon.act(list(wanted), 'start', timeout, retry_for=timeout) if wanted else {}
+        missing = [n for n, why in refused.items() if why.startswith(NO_SUCH_CONTAINER)]
+        pending = sorted(n for n in refused if n not in missing)
+        if pending:
+            raise R.OpError('docker start %s failed: %s' % (' '.join(pending), '; '.join(
+                '%s: %s' % (n, refused[n]) for n in pending)))
+        return {'started': [n for n in wanted if n not in missing], 'missing': missing}
     now_state = state()
     to_start = [n for n in wanted if n in now_state and not now_state[n]['running']]
     missing = [n for n in wanted if n not in now_state]
@@ -243,10 +285,6 @@ def start_containers(daemon, wanted, timeout, wait=True):
         return n in st and st[n]['running'] and st[n]['health'] in (None, 'healthy')
     present = [n for n in wanted if n not in missing]
     names = dict((n, now_state[n]['name']) for n in to_start)
-    if not wait:
-        if errors:
-            raise R.OpError('docker start %s failed: %s' % (' '.join(pending), errors['start']))
-        return {'started': [names[n] for n in to_start], 'missing': missing}
     try:
         R.wait_for(lambda: all(up(state(), n) for n in present), max(1, round(end - R.now())),
                    'containers %s to run' % ', '.join(present))
@@ -320,7 +358,6 @@ def restart_with_containers(daemon, want, timeout, restart=True, containers=None
     t0, up = daemon.restart(want, timeout, restart=restart)
     result['started_at'], result['answered_at'] = t0, up
     result['seconds'] = round(up - t0, 2)
-    result['version'] = daemon.version()
     if engine is not daemon and (before or containers or wait_engine):
         # containerd restarted under dockerd: dockerd may be restarting with it (its unit Requires= containerd's);
         # its containers start once it answers
@@ -329,11 +366,13 @@ def restart_with_containers(daemon, want, timeout, restart=True, containers=None
     if containers and not before:
         # the engine did not answer before (systemd was restarting it, with containerd): the named containers,
         # stopped already by the step that restarted containerd, are found now that it answers
-        before = containers_to_stop(daemon, result['version'] if engine is daemon else engine.version(), want,
+        before = containers_to_stop(daemon, daemon.version() if engine is daemon else engine.version(), want,
                                     containers)[1]
     if before:
         started = start_containers(engine, [c['name'] for c in before], timeout, wait=wait)
         result['containers_started'], result['containers_gone'] = started['started'], started['missing']
+    result['version'] = daemon.version()
+    if before:
         after = dict((c['id'], c) for c in engine.containers(all_=True))
         result['containers_down_seconds'] = down_seconds(before, after)
     return result

@@ -20,7 +20,8 @@ description:
     as C(tini) replaced by C(tini-static), are returned as RV(holds_dropped)), then holds the pinned packages
     (O(hold)) or releases them.
   - With O(stop_containers) the Docker engine's running containers are stopped, all at once while the API
-    answers, once apt agreed and before the install; they are returned for the caller to start again after its
+    answers, once apt agreed and every package is fetched (a slow mirror adds nothing to their downtime) and
+    before the install; they are returned for the caller to start again after its
     restart, and started again here when the install fails.
   - With O(stop_containers_if_engine_follows) they are stopped the same way when the engine's C(docker.service)
     restarts with C(containerd.service) (C(Requires=), C(BindsTo=) or C(PartOf=) on it, as systemd has the unit loaded,
@@ -69,7 +70,9 @@ options:
     elements: str
     default: []
   stop_containers:
-    description: Stop the Docker engine's running containers once apt agreed, before the install.
+    description:
+      - Stop the Docker engine's running containers once apt agreed and every package is fetched
+        (C(apt-get install --download-only)), before the install.
     type: bool
     default: false
   stop_containers_if_engine_follows:
@@ -223,6 +226,11 @@ def bad_input(p):
     return bad
 
 
+# the one install command of a step (its packages fetched first with --download-only when containers stop for it)
+INSTALL_ARGV = ['apt-get', 'install', '-y', '-q', '--allow-downgrades', '--no-install-recommends',
+                '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold']
+
+
 def moved_names(actions):
     return [line.split()[1] for line in actions if line.startswith(('Inst ', 'Remv '))]
 
@@ -360,6 +368,12 @@ def main():
                 raise R.OpError('apt cannot install %s: %s' % (', '.join(todo), ' '.join(
                     [ln for ln in sim.stderr.splitlines() if ln.startswith('E:')] or problems
                     or sim.stdout.splitlines()[-3:])))
+            if stop_containers and not module.check_mode:
+                # every package fetched before a container stops: a slow mirror adds nothing to their downtime
+                dl = R.run(INSTALL_ARGV + ['--download-only'] + todo, check=False, env=A.apt_env())
+                if dl.returncode:
+                    raise R.OpError('fetching %s failed, before any container stopped: %s' % (', '.join(todo), (
+                        dl.stderr or dl.stdout).strip()[-1500:]))
         except (R.OpError, OSError) as exc:
             source.restore()
             module.fail_json(msg='%s: %s. %s' % (who, exc, (
@@ -392,9 +406,7 @@ def main():
                     if refused:
                         raise R.OpError('docker stop failed: %s' % refused)
             mark('unhold', out['holds_lifted'])
-            res = R.run(['apt-get', 'install', '-y', '-q', '--allow-downgrades', '--no-install-recommends',
-                         '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold'] + todo,
-                        check=False, env=A.apt_env())
+            res = R.run(INSTALL_ARGV + todo, check=False, env=A.apt_env())
             if res.returncode:
                 raise R.OpError('installing %s failed part-way: %s' % (', '.join(todo), (
                     res.stderr or res.stdout).strip()[-1500:]))
