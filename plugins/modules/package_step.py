@@ -171,7 +171,9 @@ engine_follows_containerd:
   returned: always
   sample: Requires=containerd.service
 engine_restarted:
-  description: Whether C(docker.service)'s main process changed across the install (systemd restarted dockerd).
+  description:
+    - With O(stop_containers_if_engine_follows) - whether C(docker.service)'s main process changed across the install
+      (systemd restarted dockerd).
   type: bool
   returned: always
 source_known:
@@ -299,7 +301,9 @@ def engine_follows():
 
 
 def engine_pid():
-    return D.Daemon('docker.service').show().get('MainPID') or '0'
+    """docker.service's main process as systemd has it ('0' when it does not run or systemd cannot say)."""
+    res = R.run(['systemctl', 'show', 'docker.service', '-p', 'MainPID', '--value'], check=False)
+    return (res.stdout.strip() or '0') if res.returncode == 0 else '0'
 
 
 def mark(action, names):
@@ -388,7 +392,7 @@ def main():
         if module.check_mode:
             module.exit_json(**out)
         stopped = []
-        pid_before = engine_pid()
+        pid_before = engine_pid() if p['stop_containers_if_engine_follows'] else '0'
         try:
             if stop_containers:
                 engine = D.Daemon('docker.service')
