@@ -16,6 +16,7 @@ import time
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import containers_act
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import server_version
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import (
     live_restore_covers, parse_ctr_version, upstream_version)
 
@@ -59,6 +60,14 @@ class Daemon(object):
         out = self.systemctl('show', self.unit, '-p', 'ActiveState,SubState,MainPID,NRestarts,LoadState',
                              check=False).stdout
         return dict(line.split('=', 1) for line in out.splitlines() if '=' in line)
+
+    def coming_up(self):
+        """Whether systemd is bringing the unit up now: activating (or reloading), or a job queued for it - a restart
+        of a unit it requires queues its restart, which waits for that unit (systemctl restart containerd returns
+        while docker.service is still activating with its job)."""
+        out = self.systemctl('show', self.unit, '-p', 'ActiveState', '-p', 'Job', check=False).stdout
+        st = dict(line.split('=', 1) for line in out.splitlines() if '=' in line)
+        return st.get('ActiveState') in ('activating', 'reloading') or bool(st.get('Job', '').strip())
 
     def journal_lines(self, since=None):
         if self.scope == 'rootless':
@@ -104,8 +113,8 @@ class Daemon(object):
             res = R.run(argv, check=False, timeout=30)
             server = parse_ctr_version(res.stdout)['server'].get('Version') if res.returncode == 0 else None
             return server or None
-        res = R.run(['docker', 'version', '--format', '{{.Server.Version}}'], check=False, env=self.env(), timeout=30)
-        return res.stdout.strip() or None if res.returncode == 0 else None
+        # the engine's own answer on its socket: polled while a restart is waited for, so no client program each time
+        return server_version(self.api_socket())
 
     def api_socket(self):
         """The Docker engine's unix socket (the system's default, or the rootless daemon's)."""
@@ -168,6 +177,33 @@ class Daemon(object):
         return t0, up
 
 
+# what systemd records of a unit: whether it runs, whether it starts at boot, and when it last stopped and started
+UNIT_PROPERTIES = 'Id,ActiveState,UnitFileState,ActiveEnterTimestampMonotonic,ActiveExitTimestampMonotonic'
+
+
+def parse_show_units(text):
+    """{unit: {active, enabled, last_restart_seconds}} from ``systemctl show -p UNIT_PROPERTIES UNIT...`` (one block
+    of KEY=value lines per unit). ``last_restart_seconds``: from the unit's last stop to its start again, by systemd's
+    own clock; 0.0 when it never stopped since boot or is not active again yet."""
+    out = {}
+    for block in text.split('\n\n'):
+        props = dict(line.split('=', 1) for line in block.splitlines() if '=' in line)
+        if not props.get('Id'):
+            continue
+        enter = int(props.get('ActiveEnterTimestampMonotonic') or 0)
+        leave = int(props.get('ActiveExitTimestampMonotonic') or 0)
+        out[props['Id']] = {'active': props.get('ActiveState') == 'active',
+                            'enabled': props.get('UnitFileState') or '',
+                            'last_restart_seconds': round((enter - leave) / 1e6, 2) if 0 < leave < enter else 0.0}
+    return out
+
+
+def units_state(units):
+    """parse_show_units for the system units ``units`` (names with their .service / .socket suffix)."""
+    res = R.run(['systemctl', 'show', '-p', UNIT_PROPERTIES] + list(units), check=False)
+    return parse_show_units(res.stdout)
+
+
 def answers_as(version, want):
     """Whether a daemon's answer ``version`` ('26.1.5+dfsg1', '2.1.9+unknown') is ``want`` (release or line)."""
     a, b = upstream_version(version), upstream_version(want)
@@ -212,6 +248,10 @@ def down_seconds(before, after):
     return down
 
 
+# how dockerd words a 404 for a container it does not know (20.10 to 28)
+NO_SUCH_CONTAINER = 'No such container'
+
+
 def start_containers(daemon, wanted, timeout, wait=True):
     """Start what is not running among ``wanted`` (names or IDs) and wait until each runs (and is healthy where
     it has a healthcheck). dockerd may still be reconnecting to a restarted containerd: a refused start is
@@ -222,6 +262,16 @@ def start_containers(daemon, wanted, timeout, wait=True):
             st[c['name']] = c
             st[c['id']] = c
         return st
+    if not wait:
+        # as soon as the daemon answers, nothing listed first: every container asked to start at once (one that runs
+        # already answers 304), one the daemon does not know is missing
+        refused = daemon.act(list(wanted), 'start', timeout, retry_for=timeout) if wanted else {}
+        missing = [n for n, why in refused.items() if why.startswith(NO_SUCH_CONTAINER)]
+        pending = sorted(n for n in refused if n not in missing)
+        if pending:
+            raise R.OpError('docker start %s failed: %s' % (' '.join(pending), '; '.join(
+                '%s: %s' % (n, refused[n]) for n in pending)))
+        return {'started': [n for n in wanted if n not in missing], 'missing': missing}
     now_state = state()
     to_start = [n for n in wanted if n in now_state and not now_state[n]['running']]
     missing = [n for n in wanted if n not in now_state]
@@ -235,10 +285,6 @@ def start_containers(daemon, wanted, timeout, wait=True):
         return n in st and st[n]['running'] and st[n]['health'] in (None, 'healthy')
     present = [n for n in wanted if n not in missing]
     names = dict((n, now_state[n]['name']) for n in to_start)
-    if not wait:
-        if errors:
-            raise R.OpError('docker start %s failed: %s' % (' '.join(pending), errors['start']))
-        return {'started': [names[n] for n in to_start], 'missing': missing}
     try:
         R.wait_for(lambda: all(up(state(), n) for n in present), max(1, round(end - R.now())),
                    'containers %s to run' % ', '.join(present))
@@ -248,6 +294,16 @@ def start_containers(daemon, wanted, timeout, wait=True):
                     else 'missing') for n in present if not up(st, n))
         raise R.OpError('%s: %s%s' % (exc, bad, (' start errors: %s' % errors) if errors else '')) from None
     return {'started': [names[n] for n in to_start], 'missing': missing}
+
+
+def bring_back(daemon, timeout):
+    """Wait until ``daemon`` answers while systemd brings it back (activating, or a job queued for it, as for
+    docker.service restarted with a containerd.service it requires); restart it once only when it does not answer
+    and systemd is not starting it. Whether it was restarted here."""
+    # not answering, systemd not starting it, and still not answering (it may have come up in between)
+    restart = daemon.version() is None and not daemon.coming_up() and daemon.version() is None
+    daemon.restart('', timeout, restart=restart)
+    return restart
 
 
 def containers_to_stop(daemon, answering, want, containers=None, running=False):
@@ -270,12 +326,13 @@ def containers_to_stop(daemon, answering, want, containers=None, running=False):
 
 
 def restart_with_containers(daemon, want, timeout, restart=True, containers=None, running=False, note=None,
-                            wait=True):
+                            wait=True, wait_engine=False):
     """The one restart of a daemon the upgrade and the rollback do: the containers to stop (containers_to_stop)
     noted (in ``note``, a JSON file, when given) and stopped cleanly while the API still answers, then the restart
     (or only the wait, restart=False) until the daemon answers as ``want``, then those containers started again
-    as soon as it answers. Returns what happened, with each container's downtime from its own stop and start
-    times."""
+    as soon as it answers. For containerd with containers to start (or ``wait_engine``), dockerd is waited for
+    too (bring_back: systemd restarts it with containerd when its unit requires containerd's). Returns what
+    happened, with each container's downtime from its own stop and start times."""
     answering = daemon.version()
     engine, before, live, kept = containers_to_stop(daemon, answering, want, containers, running)
     result = {'unit': daemon.unit, 'scope': daemon.scope, 'restarted': restart, 'version_before': answering,
@@ -297,13 +354,25 @@ def restart_with_containers(daemon, want, timeout, restart=True, containers=None
                 daemon.name(), '; '.join('%s: %s' % (names[i], why) for i, why in sorted(refused.items()))))
         result['stop_seconds'] = round(R.now() - t, 2)
         result['containers_stopped'] = [c['name'] for c in stop]
+    engine_pid = engine.show().get('MainPID') if engine is not daemon else None
     t0, up = daemon.restart(want, timeout, restart=restart)
     result['started_at'], result['answered_at'] = t0, up
     result['seconds'] = round(up - t0, 2)
-    result['version'] = daemon.version()
+    if engine is not daemon and (before or containers or wait_engine):
+        # containerd restarted under dockerd: dockerd may be restarting with it (its unit Requires= containerd's);
+        # its containers start once it answers
+        result['engine_restarted_by_role'] = bring_back(engine, timeout)
+        result['engine_restarted'] = engine_pid not in (None, '', '0') and engine.show().get('MainPID') != engine_pid
+    if containers and not before:
+        # the engine did not answer before (systemd was restarting it, with containerd): the named containers,
+        # stopped already by the step that restarted containerd, are found now that it answers
+        before = containers_to_stop(daemon, daemon.version() if engine is daemon else engine.version(), want,
+                                    containers)[1]
     if before:
         started = start_containers(engine, [c['name'] for c in before], timeout, wait=wait)
         result['containers_started'], result['containers_gone'] = started['started'], started['missing']
+    result['version'] = daemon.version()
+    if before:
         after = dict((c['id'], c) for c in engine.containers(all_=True))
         result['containers_down_seconds'] = down_seconds(before, after)
     return result

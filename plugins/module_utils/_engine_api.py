@@ -155,6 +155,33 @@ def _message(status, content):
         return text or 'HTTP %d' % status
 
 
+def answers(socket_path='/var/run/docker.sock', timeout=5):
+    """Whether a Docker engine answers on ``socket_path`` (GET /_ping); False while it does not."""
+    client = EngineClient(socket_path, timeout=timeout)
+    try:
+        status, _type, _content = client.request('GET', '/_ping')
+        return status == 200
+    except (OSError, ProtocolError):
+        return False
+    finally:
+        client.close()
+
+
+def server_version(socket_path='/var/run/docker.sock', timeout=10):
+    """The version a Docker engine answers with on ``socket_path`` (GET /version), or None while it does not
+    answer - what ``docker version --format {{.Server.Version}}`` prints, without starting a client program."""
+    client = EngineClient(socket_path, timeout=timeout)
+    try:
+        status, _type, content = client.request('GET', '/version')
+        if status != 200:
+            return None
+        return str(json.loads(content.decode('utf-8', 'replace')).get('Version') or '') or None
+    except (OSError, ProtocolError, ValueError, AttributeError):
+        return None
+    finally:
+        client.close()
+
+
 def running_pids(socket_path='/var/run/docker.sock', timeout=10):
     """name -> main process id of every running container (GET /containers/json, then each one's
     /containers/ID/json on the same connection); {} while the daemon does not answer. A container that kept

@@ -42,6 +42,7 @@ from ansible_collections.fleetsafe.container_engine.plugins.module_utils._gather
     iptables_argv,
 )
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._gather_rootless import gather_rootless
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._gather_units import engine_follows_argv
 
 __all__ = ['Context', 'DEFAULT_CONTAINERD_SOCKET', 'DEFAULT_DOCKER_SOCKET', 'KERNEL_MODULES', 'empty_containerd',
            'empty_docker', 'gather_clients', 'gather_containerd', 'gather_docker', 'gather_rootless',
@@ -57,7 +58,7 @@ def planned_commands(ctx, parts, socket_path, containerd_socket):
         argvs.append(dpkg_query_argv(ctx))
     if 'docker' in parts:
         argvs += [detect_virt_argv(ctx, '--container'), detect_virt_argv(ctx, '--vm'), iptables_argv(ctx),
-                  firewalld_argv(ctx), socket_activation_argv(ctx, socket_path)]
+                  firewalld_argv(ctx), socket_activation_argv(ctx, socket_path), engine_follows_argv(ctx)]
     if 'containerd' in parts:
         argvs += [containerd_version_argv(ctx), ctr_version_argv(ctx, containerd_socket)]
         argvs += [argv for _name, _path, argv in shim_binaries(ctx)]

@@ -25,6 +25,7 @@ from ansible_collections.fleetsafe.container_engine.plugins.module_utils._gather
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._gather_host import empty_host, gather_host
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._gather_units import (
     DOCKER_NAMES,
+    engine_follows_containerd,
     environment_settings,
     min_api_overrides,
     unit_environment,
@@ -41,6 +42,7 @@ def empty_docker(socket_path):
         'daemon_json_path': DEFAULT_DAEMON_JSON, 'daemon_json': {}, 'min_api_overrides': [],
         'daemon_environment': [], 'daemon_flags': [], 'host': empty_host(),
         'packages': {}, 'package_family': None, 'package_version': None, 'installed_version': None, 'stale': None,
+        'restarts_with_containerd': None, 'containerd_dependency': None,
     }
 
 
@@ -51,6 +53,10 @@ def gather_docker(ctx, socket_path=DEFAULT_DOCKER_SOCKET):
     facts['package_family'] = P.package_family(packages)
     facts['package_version'] = P.component_package(packages, 'engine')[1]
     facts['installed_version'] = P.engine_package_version(packages)
+    follows = engine_follows_containerd(ctx)
+    if follows is not None:
+        facts['restarts_with_containerd'] = follows['restarts_with']
+        facts['containerd_dependency'] = follows['dependency']
 
     proc = rootful_dockerd(ctx)
     argv = []

@@ -114,3 +114,21 @@ def unit_environment(ctx, texts, names):
         for name, value in P.parse_env_file(ctx.read(path), names):
             env[name] = (value, path)
     return env
+
+
+def engine_follows_argv(ctx, unit='docker.service'):
+    """The `systemctl show` of the engine unit's dependencies that engine_follows_containerd reads; None without
+    systemctl."""
+    systemctl = ctx.host.which('systemctl')
+    return [systemctl] + P.unit_dependencies_argv(unit)[1:] if systemctl else None
+
+
+def engine_follows_containerd(ctx, unit='docker.service'):
+    """Whether a restart of containerd.service restarts ``unit`` too, as systemd has the unit loaded (its file and
+    drop-ins): P.engine_follows_unit of `systemctl show` (Requires=, BindsTo=, PartOf=, Wants=). None when systemctl
+    is missing or does not answer (no systemd), or the unit is not loaded."""
+    argv = engine_follows_argv(ctx, unit)
+    if not argv:
+        return None
+    rc, out, _err = ctx.host.run(argv)
+    return P.engine_follows_unit(out) if rc == 0 else None

@@ -308,11 +308,12 @@ def section_main(dest, name):
 # ---------------------------------------------------------------------------------------------------------------
 # what a section may run: the upgrade's one restart and the rollback
 
-def _restart(unit, scope, user, uid, socket, want, timeout, restart, containers, running, note, wait):
+def _restart(unit, scope, user, uid, socket, want, timeout, restart, containers, running, note, wait,
+             wait_engine=False):
     from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _daemon as D
     daemon = D.Daemon(unit, scope=scope, user=user, uid=uid, socket=socket)
     return D.restart_with_containers(daemon, want, timeout, restart=restart, containers=containers,
-                                     running=running, note=note, wait=wait)
+                                     running=running, note=note, wait=wait, wait_engine=wait_engine)
 
 
 def _rollback(dest, managed, timeout):
@@ -380,11 +381,22 @@ def _rolled_back(secs):
     return [n for n, st in secs.items() if n.split('-')[0] in ('rollback', 'recover') and st == 'done']
 
 
-def _start_ran(intent, timeout):
-    """Start the containers that ran at the run's start and do not run now, when dockerd answers; their names."""
+def stopped_by_run(rec):
+    """The containers the run ran at its start (its intent), then those a step noted before stopping them (an event
+    ``containers_stopped``: the containerd step whose containerd restart restarts dockerd), each name once."""
+    names = list((rec.get('intent') or {}).get('running', []))
+    for ev in rec.get('events') or []:
+        if ev.get('what') == 'containers_stopped':
+            names += [n for n in ev.get('containers') or [] if n not in names]
+    return names
+
+
+def _start_ran(rec, timeout):
+    """Start the containers that ran at the run's start, or that a step stopped, and do not run now, when dockerd
+    answers; their names."""
     from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _daemon as D
     docker = D.Daemon('docker.service')
-    return D.start_containers(docker, intent.get('running', []), timeout).get('started', []) if docker.version() \
+    return D.start_containers(docker, stopped_by_run(rec), timeout).get('started', []) if docker.version() \
         else []
 
 
@@ -423,18 +435,17 @@ def recover(dest, mode, managed, timeout, by, target=None, hold=True):
     report = {'found': found, 'mode': mode}
     report['policy_rc_removed'] = A.leftover_policy()
     report['dpkg_interrupted'] = A.dpkg_repair(timeout * 3)
-    intent = rec.get('intent') or {}
     has_backup = bool(rec.get('backup')) and os.path.isfile(os.path.join(dest, B.STATE_FILE))
     if not changed_anything(rec, found['sections']) or not has_backup:
         # cut before its first change: nothing to undo; what ran still runs (started again if not)
-        report.update(action='nothing_to_undo', containers_started=_start_ran(intent, timeout))
+        report.update(action='nothing_to_undo', containers_started=_start_ran(rec, timeout))
         journal.finish('abandoned', recovered_by=by, recovery=report)
         return report
     rolled = _rolled_back(found['sections'])
     if rolled:
         # the run's own rollback ended on the host after its controller died: the host is at its start already
         report.update(action='rolled_back', rollback={'section': rolled[-1], 'ended_before': True},
-                      containers_started=_start_ran(intent, timeout))
+                      containers_started=_start_ran(rec, timeout))
         journal.finish('recovered', recovered_by=by, recovery=report)
         return report
     if not resumes(rec, found['sections'], dest, mode):
@@ -444,7 +455,7 @@ def recover(dest, mode, managed, timeout, by, target=None, hold=True):
         report.update(action='rolled_back', rollback=result)
         journal.finish('recovered', recovered_by=by, recovery=report)
         return report
-    report.update(action='resumed', containers_started=_start_ran(intent, timeout),
+    report.update(action='resumed', containers_started=_start_ran(rec, timeout),
                   holds=B.restore_holds(resume_holds(rec, hold), managed))
     journal.event('resumed', by=by, recovery=report)
     return report

@@ -427,6 +427,51 @@ def parse_status(text):
     return info
 
 
+# Whether a restart of containerd restarts dockerd too, read from the engine's unit as systemd has it loaded (its unit
+# file and drop-ins): systemd.unit(5) - a unit with Requires=, BindsTo= or PartOf= on another is stopped or restarted
+# when that one is explicitly stopped or restarted; Wants= and After= only pull it in and order. Docker's
+# docker.service bound itself to containerd.service (BindsTo=, docker/docker-ce-packaging#150, 2018), then required
+# it (Requires=, docker/docker-ce-packaging#508, 2020: the 20.10 unit), and only Wants= it since the unit moved to
+# moby (moby/moby#42622, 2021: 23.0 and later). So on a docker-ce 20.10 host a containerd.io upgrade (its postinst
+# restarts containerd) restarts dockerd with it, and dockerd kills the running containers after their stop timeout
+# on its way down. Read from the host, never from the family or the version: a drop-in can add or remove it.
+RESTART_PROPAGATING = ('Requires', 'BindsTo', 'PartOf')
+UNIT_DEPENDENCY_PROPERTIES = RESTART_PROPAGATING + ('Wants',)
+
+
+def unit_dependencies_argv(unit='docker.service'):
+    """The `systemctl show` call whose output engine_follows_unit reads."""
+    argv = ['systemctl', 'show', unit, '-p', 'LoadState']
+    for prop in UNIT_DEPENDENCY_PROPERTIES:
+        argv += ['-p', prop]
+    return argv
+
+
+def engine_follows_unit(show_text, unit='containerd.service'):
+    """How the unit whose `systemctl show -p Requires -p BindsTo -p PartOf -p Wants` output is ``show_text`` depends
+    on ``unit``: {'restarts_with': bool, 'dependency': 'Requires=containerd.service' or None}. A restart of ``unit``
+    restarts it when ``unit`` is in Requires=, BindsTo= or PartOf= (the first of them that names it is the
+    dependency); Wants= alone does not. None when the text says nothing (no systemctl) or LoadState= is not
+    ``loaded`` (no such unit): unknown.
+
+    'Requires=containerd.service system.slice docker.socket sysinit.target\nWants=network-online.target\n...'
+    -> {'restarts_with': True, 'dependency': 'Requires=containerd.service'}
+    """
+    props, load = {}, None
+    for line in (show_text or '').splitlines():
+        key, sep, value = line.partition('=')
+        if sep and key.strip() in UNIT_DEPENDENCY_PROPERTIES:
+            props[key.strip()] = value.split()
+        elif sep and key.strip() == 'LoadState':
+            load = value.strip()
+    if not props or load not in (None, 'loaded'):
+        return None
+    for prop in UNIT_DEPENDENCY_PROPERTIES:
+        if unit in props.get(prop, ()):
+            return {'restarts_with': prop in RESTART_PROPAGATING, 'dependency': '%s=%s' % (prop, unit)}
+    return {'restarts_with': False, 'dependency': None}
+
+
 def parse_unit_environment(text, names):
     """systemd unit/drop-in text -> [(name, value, directive)] for Environment= lines setting one of names.
 

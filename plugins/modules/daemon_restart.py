@@ -23,6 +23,10 @@ description:
     those named in O(containers), or with O(running_containers) every running one, unless live-restore keeps them
     across this change (dockerd promises that across a patch release of the same line only). Each container's
     downtime is measured from its own stop and start times.
+  - When the unit is C(containerd.service) and there are containers to start (or O(wait_engine)), the module waits
+    for the Docker engine too before starting them - systemd restarts C(docker.service) with containerd when the
+    engine's unit requires it (Docker's 20.10 unit, C(Requires=containerd.service)); dockerd is restarted once here
+    only when it does not answer and systemd is not starting it (RV(engine_restarted), RV(engine_restarted_by_role)).
   - The same code does the upgrade's restarts and the rollback's (M(fleetsafe.container_engine.engine_rollback)).
 author:
   - fleetsafe developers (@fleetsafe)
@@ -78,6 +82,12 @@ options:
         moves it; the caller checks them itself.
     type: bool
     default: true
+  wait_engine:
+    description:
+      - With O(unit=containerd.service), wait until the Docker engine answers too (restarted once here only when it
+        does not answer and systemd is not starting it) - for a C(docker.service) that restarts with containerd.
+    type: bool
+    default: false
   note:
     description:
       - A file to write, before anything stops, with the containers that ran and the daemon (JSON), so that a
@@ -191,6 +201,16 @@ containers_down_seconds:
   type: dict
   returned: success
   sample: {keeper: 0.81}
+engine_restarted:
+  description: For O(unit=containerd.service) with containers - whether dockerd's main process changed across the
+    restart (systemd restarted it with containerd).
+  type: bool
+  returned: when the unit is containerd's and containers were named or stopped, or with O(wait_engine)
+engine_restarted_by_role:
+  description: For O(unit=containerd.service) with containers - whether dockerd did not come back by itself and was
+    restarted here once.
+  type: bool
+  returned: when the unit is containerd's and containers were named or stopped, or with O(wait_engine)
 """
 
 import pwd
@@ -217,6 +237,7 @@ def main():
             running_containers=dict(type='bool', default=False),
             note=dict(type='path'),
             wait_running=dict(type='bool', default=True),
+            wait_engine=dict(type='bool', default=False),
             timeout=dict(type='int', default=90),
             journal=dict(type='path'),
         ),
@@ -257,7 +278,7 @@ def main():
         module.exit_json(changed=restart, restarted=restart, version_before=answering, live_restore=live,
                          live_restore_kept_containers=kept,
                          containers_stopped=[c['name'] for c in stop if c['running']] if restart else [])
-    if not restart and p['restart'] == 'stale' and not p['containers']:
+    if not restart and p['restart'] == 'stale' and not p['containers'] and not p['wait_engine']:
         # already on the version: nothing to stop, restart or start
         module.exit_json(changed=False, restarted=False, version_before=answering, version=answering, seconds=0.0,
                          containers_stopped=[], containers_started=[], containers_down_seconds={})
@@ -268,11 +289,11 @@ def main():
             result = J.run_section(p['journal'], 'restart-%s' % p['unit'].split('.')[0], 'restart', dict(
                 unit=p['unit'], scope=p['scope'], user=p['user'], uid=uid, socket=p['socket'], want=p['version'],
                 timeout=p['timeout'], restart=restart, containers=p['containers'], running=p['running_containers'],
-                note=p['note'], wait=p['wait_running']), p['timeout'] * 4 + 120)
+                note=p['note'], wait=p['wait_running'], wait_engine=p['wait_engine']), p['timeout'] * 4 + 120)
         else:
             result = D.restart_with_containers(daemon, p['version'], p['timeout'], restart=restart,
                                                containers=p['containers'], running=p['running_containers'],
-                                               note=p['note'], wait=p['wait_running'])
+                                               note=p['note'], wait=p['wait_running'], wait_engine=p['wait_engine'])
     except (R.OpError, OSError) as exc:
         module.fail_json(msg=str(exc), restarted=restart, version_before=answering)
     module.exit_json(changed=restart or bool(result['containers_started']), **result)

@@ -14,6 +14,9 @@ description:
   - Reads, in one module run, whether C(containerd.service) or C(docker.service) is active, the version its API
     answers with, whether its executable was replaced on disk since it started (a package changed under it), and
     the installed version of its package.
+  - In the same run, what systemd records of C(containerd.service) and C(docker.service) (active, enabled at boot)
+    and of the unit itself (how long its last stop and start took), and whether the Docker engine answers - so
+    that a role reads the daemons' state in one round trip.
   - RV(stale) says whether the running daemon is older than its binary (the same rule the facts and the findings
     use); the versions are also given as upstream releases, so that no caller converts a package version itself.
   - Changes nothing; runs in check mode too.
@@ -35,6 +38,7 @@ attributes:
     details: Reads only.
 notes:
   - Reads C(systemctl), C(/proc/PID/exe), C(ctr version) or the Engine API, and C(dpkg-query).
+  - The Engine API is read on its unix socket C(/var/run/docker.sock) only.
 """
 
 EXAMPLES = r"""
@@ -80,6 +84,23 @@ min_api_version:
     - The lowest Docker API version dockerd accepts (V(1.24)); V('') for containerd or when it does not answer.
   type: str
   returned: always
+services:
+  description:
+    - C(containerd) and C(docker) (their C(.service) units) - C(active) (bool) and C(enabled) (systemd's unit file
+      state, V(enabled), V(disabled), V('') when the unit does not exist).
+  type: dict
+  returned: always
+  sample: {containerd: {active: true, enabled: enabled}, docker: {active: true, enabled: enabled}}
+last_restart_seconds:
+  description:
+    - How long the unit's last stop and start took, by systemd's own clock (a maintainer script's restart inside
+      apt, for example); V(0.0) when it never stopped since boot or is not active again yet.
+  type: float
+  returned: always
+docker_answers:
+  description: Whether the Docker engine answers on its socket (for O(unit=docker), whether it answered above).
+  type: bool
+  returned: always
 stale:
   description:
     - Whether the running daemon differs from its installed binary (another version answers, or its executable
@@ -94,6 +115,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _daemon as D
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _engine_api as E
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import daemon_is_stale
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import upstream_version
@@ -129,9 +151,16 @@ def state(unit, package=None):
         installed = ver.strip() if res.returncode == 0 and status[1:2] == 'i' else ''
     replaced = exe.endswith(' (deleted)')
     stale = bool(active and installed and (not version or daemon_is_stale(version, installed, replaced)))
+    units = D.units_state(['containerd.service', 'docker.service'])
+    services = dict((name, {'active': units.get(name + '.service', {}).get('active', False),
+                            'enabled': units.get(name + '.service', {}).get('enabled', '')})
+                    for name in ('containerd', 'docker'))
+    answers = bool(version) if unit == 'docker' else E.answers()
     return dict(active=active, version=version, upstream=upstream_version(version) or '', binary_replaced=replaced,
                 api_version=api, min_api_version=min_api, installed=installed,
-                installed_upstream=upstream_version(installed) or '', stale=stale)
+                installed_upstream=upstream_version(installed) or '', stale=stale, services=services,
+                last_restart_seconds=units.get(unit + '.service', {}).get('last_restart_seconds', 0.0),
+                docker_answers=answers)
 
 
 def main():

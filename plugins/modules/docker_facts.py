@@ -376,6 +376,26 @@ ansible_facts:
               returned: always
               type: bool
               sample: false
+            restarts_with_containerd:
+              description:
+                - Whether restarting C(containerd.service) restarts C(docker.service) too, as systemd has the engine's
+                  unit loaded (its unit file and drop-ins, C(systemctl show docker.service -p Requires -p BindsTo -p
+                  PartOf -p Wants)) - V(true) when one of C(Requires=), C(BindsTo=) or C(PartOf=) names
+                  C(containerd.service) (Docker's 20.10 unit), V(false) for C(Wants=) or nothing (Docker's 23.0 and
+                  later, Debian's). A containerd package upgrade then restarts dockerd, which stops the running
+                  containers; the containerd step stops them first and starts them again (docs/package-families.md).
+                  V(null) when systemd cannot say (no systemctl, no unit).
+              returned: always
+              type: bool
+              sample: true
+            containerd_dependency:
+              description:
+                - The engine unit's dependency on C(containerd.service), as systemd shows it
+                  (V(Requires=containerd.service), V(Wants=containerd.service)); V(null) when it has none or systemd
+                  cannot say.
+              returned: always
+              type: str
+              sample: Requires=containerd.service
 """
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._common import (  # noqa: E402

@@ -20,8 +20,18 @@ description:
     as C(tini) replaced by C(tini-static), are returned as RV(holds_dropped)), then holds the pinned packages
     (O(hold)) or releases them.
   - With O(stop_containers) the Docker engine's running containers are stopped, all at once while the API
-    answers, once apt agreed and before the install; they are returned for the caller to start again after its
+    answers, once apt agreed and every package is fetched (a slow mirror adds nothing to their downtime) and
+    before the install; they are returned for the caller to start again after its
     restart, and started again here when the install fails.
+  - With O(stop_containers_if_engine_follows) they are stopped the same way when the engine's C(docker.service)
+    restarts with C(containerd.service) (C(Requires=), C(BindsTo=) or C(PartOf=) on it, as systemd has the unit loaded,
+    as in Docker's 20.10 unit). The containerd package's postinst restarts containerd, systemd restarts dockerd with
+    it, and dockerd would otherwise kill them after their stop timeout on its way down. RV(engine_follows_containerd)
+    says what systemd showed (in check mode too), RV(engine_restarted) whether dockerd's main process changed across
+    the install.
+  - With O(journal) (an upgrade run's folder) the containers are written to the run's journal (an event
+    C(containers_stopped)) before they are stopped, so that a run that finishes what a dead controller left starts
+    them again.
   - On any failure the holds and the apt source are put back as they were. O(source_keep=false) removes the source
     after a successful step too (the host's sources as they were).
   - In check mode nothing is written; the change is simulated with the package lists as they are (when the host
@@ -60,9 +70,22 @@ options:
     elements: str
     default: []
   stop_containers:
-    description: Stop the Docker engine's running containers once apt agreed, before the install.
+    description:
+      - Stop the Docker engine's running containers once apt agreed and every package is fetched
+        (C(apt-get install --download-only)), before the install.
     type: bool
     default: false
+  stop_containers_if_engine_follows:
+    description:
+      - Stop them (as O(stop_containers)) when C(docker.service) restarts with C(containerd.service) (Requires=,
+        BindsTo= or PartOf= on it, read from C(systemctl show) before the install); the containerd step's setting.
+    type: bool
+    default: false
+  journal:
+    description:
+      - An upgrade run's folder (RV(fleetsafe.container_engine.upgrade_journal#module:dir)); the containers to stop
+        are noted in its journal before they are stopped.
+    type: path
   who:
     description: The name the messages start with (the role that makes the step).
     type: str
@@ -135,9 +158,23 @@ holds_dropped:
   elements: str
   returned: always
 containers_stopped:
-  description: The containers O(stop_containers) stopped, each with C(ID) and C(Names).
+  description: The containers O(stop_containers) (or O(stop_containers_if_engine_follows)) stopped, each with C(ID)
+    and C(Names).
   type: list
   elements: dict
+  returned: always
+engine_follows_containerd:
+  description:
+    - With O(stop_containers_if_engine_follows) - the engine unit's dependency through which a restart of containerd
+      restarts dockerd (V(Requires=containerd.service)); null when it has none (V(Wants=) only, or no engine unit).
+  type: str
+  returned: always
+  sample: Requires=containerd.service
+engine_restarted:
+  description:
+    - With O(stop_containers_if_engine_follows) - whether C(docker.service)'s main process changed across the install
+      (systemd restarted dockerd).
+  type: bool
   returned: always
 source_known:
   description: Whether the host's own sources had the line O(source) already (then no file was written).
@@ -157,8 +194,14 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _apt as A
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _daemon as D
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _journal as J
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
-from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import LEFT_FOR_PURGE, shown
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import (
+    LEFT_FOR_PURGE,
+    engine_follows_unit,
+    shown,
+    unit_dependencies_argv,
+)
 
 NAME_RE = re.compile(r'^[a-z0-9][a-z0-9+.-]+$')
 VERSION_RE = re.compile(r'^([0-9]+:)?[0-9][A-Za-z0-9.+~:-]*$')
@@ -183,6 +226,11 @@ def bad_input(p):
     if not FILE_RE.match(p['source_file'] or ''):
         bad.append("source_file %s is not a file name" % shown(p['source_file']))
     return bad
+
+
+# the one install command of a step (its packages fetched first with --download-only when containers stop for it)
+INSTALL_ARGV = ['apt-get', 'install', '-y', '-q', '--allow-downgrades', '--no-install-recommends',
+                '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold']
 
 
 def moved_names(actions):
@@ -244,6 +292,20 @@ def dpkg_state():
     return installed, [name for name, (_version, st) in status.items() if st.startswith('h')]
 
 
+def engine_follows():
+    """The engine unit's dependency through which a containerd restart restarts dockerd ('Requires=containerd.service'),
+    or None (Wants= only, no unit, no systemd): engine_follows_unit, the one rule the facts use too."""
+    res = R.run(unit_dependencies_argv('docker.service'), check=False)
+    follows = engine_follows_unit(res.stdout) if res.returncode == 0 else None
+    return follows['dependency'] if follows and follows['restarts_with'] else None
+
+
+def engine_pid():
+    """docker.service's main process as systemd has it ('0' when it does not run or systemd cannot say)."""
+    res = R.run(['systemctl', 'show', 'docker.service', '-p', 'MainPID', '--value'], check=False)
+    return (res.stdout.strip() or '0') if res.returncode == 0 else '0'
+
+
 def mark(action, names):
     if names:
         R.run(['apt-mark', action] + sorted(names))
@@ -259,6 +321,8 @@ def main():
             source_keep=dict(type='bool', default=True),
             hold=dict(type='bool', default=True),
             stop_containers=dict(type='bool', default=False),
+            stop_containers_if_engine_follows=dict(type='bool', default=False),
+            journal=dict(type='path'),
             who=dict(type='str', default='package_step'),
             timeout=dict(type='int', default=60),
         ),
@@ -278,7 +342,11 @@ def main():
     todo += ['%s-' % name for name in removed]
     before = dict((k, v) for k, v in installed.items() if k in pins or k in removed)
     out = dict(changed=False, moved=False, todo=todo, plan=[], before=before, after=dict(before), holds_lifted=[],
-               holds_dropped=[], containers_stopped=[], source_known=True, removed=removed, leftovers_removed=[])
+               holds_dropped=[], containers_stopped=[], source_known=True, removed=removed, leftovers_removed=[],
+               engine_follows_containerd=None, engine_restarted=False)
+    if p['stop_containers_if_engine_follows']:
+        out['engine_follows_containerd'] = engine_follows()
+    stop_containers = p['stop_containers'] or bool(out['engine_follows_containerd'])
     leftovers = [path for name in removed for path in LEFT_FOR_PURGE.get(name, ()) if not os.path.lexists(path)]
     source = Source(p['source'], p['source_file'])
     out['source_known'] = source.known
@@ -304,6 +372,12 @@ def main():
                 raise R.OpError('apt cannot install %s: %s' % (', '.join(todo), ' '.join(
                     [ln for ln in sim.stderr.splitlines() if ln.startswith('E:')] or problems
                     or sim.stdout.splitlines()[-3:])))
+            if stop_containers and not module.check_mode:
+                # every package fetched before a container stops: a slow mirror adds nothing to their downtime
+                dl = R.run(INSTALL_ARGV + ['--download-only'] + todo, check=False, env=A.apt_env())
+                if dl.returncode:
+                    raise R.OpError('fetching %s failed, before any container stopped: %s' % (', '.join(todo), (
+                        dl.stderr or dl.stdout).strip()[-1500:]))
         except (R.OpError, OSError) as exc:
             source.restore()
             module.fail_json(msg='%s: %s. %s' % (who, exc, (
@@ -318,20 +392,25 @@ def main():
         if module.check_mode:
             module.exit_json(**out)
         stopped = []
+        pid_before = engine_pid() if p['stop_containers_if_engine_follows'] else '0'
         try:
-            if p['stop_containers']:
+            if stop_containers:
                 engine = D.Daemon('docker.service')
                 if engine.version() is not None:
                     running = [c for c in engine.containers() if c['running']]
+                    if running and p['journal']:
+                        # written before they stop: a run that finishes what a dead controller left starts them
+                        J.Journal(p['journal']).event(
+                            'containers_stopped', by=who, containers=[c['name'] for c in running],
+                            why=('docker.service %s: systemd restarts dockerd with containerd' % out[
+                                'engine_follows_containerd']) if out['engine_follows_containerd'] else who)
                     refused = engine.act([c['id'] for c in running], 'stop', p['timeout'] + 30)
                     stopped = [c for c in running if c['id'] not in refused]
                     out['containers_stopped'] = [{'ID': c['id'], 'Names': c['name']} for c in stopped]
                     if refused:
                         raise R.OpError('docker stop failed: %s' % refused)
             mark('unhold', out['holds_lifted'])
-            res = R.run(['apt-get', 'install', '-y', '-q', '--allow-downgrades', '--no-install-recommends',
-                         '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold'] + todo,
-                        check=False, env=A.apt_env())
+            res = R.run(INSTALL_ARGV + todo, check=False, env=A.apt_env())
             if res.returncode:
                 raise R.OpError('installing %s failed part-way: %s' % (', '.join(todo), (
                     res.stderr or res.stdout).strip()[-1500:]))
@@ -347,6 +426,7 @@ def main():
             module.fail_json(msg='%s: %s. The holds%s are as they were; dpkg -l shows where the packages were left.' % (
                 who, exc, ' and the apt source' if not source.known else ''), changed=True, **dict(
                     (k, v) for k, v in out.items() if k not in ('changed', 'msg')))
+        out['engine_restarted'] = pid_before not in ('', '0') and engine_pid() != pid_before
         installed, held = dpkg_state()
         mark('hold', [n for n in out['holds_lifted'] if n in installed and n not in held])
         held = held + [n for n in out['holds_lifted'] if n in installed]

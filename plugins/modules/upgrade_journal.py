@@ -69,6 +69,13 @@ options:
     type: str
     choices: [started, done, failed]
     default: started
+  next_step:
+    description:
+      - The plan step that starts next, noted as started in the same write (with O(event=backup), or with
+        O(event=step) and O(step_status=done)). Nothing happens on the host between the end of one step and the
+        start of the next, so the run saves a round trip per step; the running containers noted at its start are
+        those at this end.
+    type: dict
   result:
     description: What the step or the run did, kept in the journal (O(event=step), O(event=end)).
     type: dict
@@ -185,6 +192,10 @@ journal:
   description: The journal as written (null in check mode or when there is none).
   type: dict
   returned: always
+next_started:
+  description: The order of O(next_step) when it was noted as started.
+  type: int
+  returned: when O(next_step) was noted
 """
 
 import json
@@ -211,6 +222,7 @@ def main():
             packages=dict(type='list', elements='str', default=[]),
             step=dict(type='dict'),
             step_status=dict(type='str', default='started', choices=['started', 'done', 'failed']),
+            next_step=dict(type='dict'),
             result=dict(type='dict'),
             status=dict(type='str', choices=['upgraded', 'unchanged', 'blocked', 'failed', 'rolled_back',
                                              'rollback_failed']),
@@ -236,9 +248,13 @@ def main():
     if ev == 'recover' and p['mode'] == 'resume' and not p['target']:
         module.fail_json(msg='mode=resume needs target: give the current run\'s target, which must be the unfinished '
                              'run\'s; nothing was changed', dir=None, journal=None)
-    if ev == 'step' and not isinstance(p['step'].get('action'), str):
-        module.fail_json(msg='step=%s has no action: give a plan step (order, action, component, to)'
-                             % shown(json.dumps(p['step'])), dir=None, journal=None)
+    for name, needed in (('step', ev == 'step'), ('next_step', p['next_step'] is not None)):
+        if needed and not isinstance((p[name] or {}).get('action'), str):
+            module.fail_json(msg='%s=%s has no action: give a plan step (order, action, component, to)'
+                                 % (name, shown(json.dumps(p[name]))), dir=None, journal=None)
+    if p['next_step'] is not None and not (ev == 'backup' or (ev == 'step' and p['step_status'] == 'done')):
+        module.fail_json(msg='next_step is noted with event=backup or with event=step and step_status=done, not '
+                             'with event=%s step_status=%s' % (ev, p['step_status']), dir=None, journal=None)
     try:
         if ev in ('find', 'recover'):
             found = J.find_unfinished(p['root'], but=p['run'])
@@ -275,17 +291,25 @@ def main():
             rec = journal.begin(p['run'], p['target'], p['plan'], intent)
         elif ev == 'backup':
             rec = journal.update(backup=True)
+            if p['next_step']:
+                rec = journal.step(p['next_step'], 'started', running=E.running_pids())
+                module.exit_json(changed=True, dir=dest, journal=rec, next_started=p['next_step'].get('order'))
         elif ev == 'step':
             # the holds after a step that ended: a resumed run puts them back (a step cut after lifting one)
             held = A.holds() if p['step_status'] != 'started' else None
             # the running containers and their processes, at the step's start and end: one that kept running
             # across the step keeps its process
-            rec = journal.step(p['step'], p['step_status'], p['result'], holds=held, running=E.running_pids())
+            running = E.running_pids()
+            rec = journal.step(p['step'], p['step_status'], p['result'], holds=held, running=running)
             if p['step_status'] != 'started':
-                ended = rec['steps'][-1].get('result') or {}
+                ended = [s for s in rec['steps'] if s.get('order') == p['step'].get('order')][-1].get('result') or {}
+                nxt = {}
+                if p['next_step']:
+                    rec = journal.step(p['next_step'], 'started', running=running)
+                    nxt = dict(next_started=p['next_step'].get('order'))
                 module.exit_json(changed=True, dir=dest, journal=rec,
                                  containers_kept_running=ended.get('containers_kept_running', []),
-                                 containers_restarted=ended.get('containers_restarted', []))
+                                 containers_restarted=ended.get('containers_restarted', []), **nxt)
         else:
             rec = journal.finish(p['status'], result=p['result'] or {})
     except (R.OpError, OSError, ValueError) as exc:

@@ -333,6 +333,9 @@ class Host:
             'host': as_host(d.get('host'), p + '.host'),
             # optional: facts gathered before 0.3 do not name the installed engine package's family
             'package_family': as_str(d.get('package_family'), p + '.package_family'),
+            # optional: facts of earlier releases do not say whether a containerd restart restarts dockerd (unknown)
+            'restarts_with_containerd': as_bool(d.get('restarts_with_containerd'), p + '.restarts_with_containerd'),
+            'containerd_dependency': as_str(d.get('containerd_dependency'), p + '.containerd_dependency'),
         }
         if not can_talk:
             self.docker_error = as_str(d.get('error'), p + '.error') or 'the Docker daemon did not answer'

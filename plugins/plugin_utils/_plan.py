@@ -99,6 +99,18 @@ def client_moves(ctx):
     return {step['component'][len('client:'):]: step for step in before + after}
 
 
+def _engine_follows(ctx):
+    """What a containerd restart does to dockerd, for a containerd step's reason: the engine facts'
+    restarts_with_containerd (read from the engine's unit as systemd has it loaded, never from the family or the
+    release)."""
+    docker = ctx.host.docker or {}
+    if not docker.get('restarts_with_containerd'):
+        return ''
+    return ('; docker.service %s, so systemd restarts dockerd with containerd: the step stops the running containers '
+            'first while the API answers and starts them again once containerd and dockerd answer' % (
+                docker.get('containerd_dependency') or 'requires containerd.service'))
+
+
 def _containerd_steps(ctx):
     steps = []
     c = ctx.host.containerd
@@ -109,7 +121,8 @@ def _containerd_steps(ctx):
     if reasons is not None and change is None:
         steps.append(_step('restart_containerd', 'containerd', _raw(c['running_version']),
                            _raw(c['installed_version']),
-                           'the running daemon is older than the installed package (%s)' % '; '.join(reasons),
+                           'the running daemon is older than the installed package (%s)%s' % (
+                               '; '.join(reasons), _engine_follows(ctx)),
                            _containerd_findings(ctx)))
     if change is None:
         return steps
@@ -124,8 +137,8 @@ def _containerd_steps(ctx):
         if target.line < start.line:
             reason = 'downgrade: running containers are stopped; start them again afterwards'
         reason += '' if hop['last'] else ' (latest %s patch release)' % hop['to']
-        step = _step('upgrade_containerd', 'containerd', hop['from'], hop['to'],
-                     reason + '; containerd restarts within the step', resolves)
+        reason += '; containerd restarts within the step' + _engine_follows(ctx)
+        step = _step('upgrade_containerd', 'containerd', hop['from'], hop['to'], reason, resolves)
         if ctx.apt is not None:
             step['packages'] = hop['packages']
         steps.append(step)

@@ -7,6 +7,7 @@ mirror caught mid-sync (a fault the preflight cannot see); then the new set. A d
 changes. The host keeps no apt source of its own: the rollback reinstalls from the kept .deb files."""
 from __future__ import annotations
 
+import json
 import uuid
 
 import lab
@@ -102,6 +103,8 @@ def test_old_to_mid_heals_stale_containerd_moves_client_first(host, ansible_env)
     assert versions(host)[1] == "1.6.20~ds1"  # the daemon, older than containerd.io 1.7.24-1 on disk
     run_agent(host, "1.0.0")
     assert health(host, "agent")[0] == "healthy"
+    # a container without a restart policy: dockerd going down with containerd would leave it exited
+    host.sh("docker run -d --name plain busybox:lab sleep 86400 >/dev/null")
     containerd_starts, docker_starts = starts(host, "containerd"), starts(host, "docker")
     watch_api(host)
     t0 = uptime(host)
@@ -116,8 +119,22 @@ def test_old_to_mid_heals_stale_containerd_moves_client_first(host, ansible_env)
     # docker-ce's postinst restarts it once more (mid -> new below: once)
     assert starts(host, "containerd") == containerd_starts + 1
     assert starts(host, "docker") == docker_starts + 2
+    # the plan said so before any change (read from the host's unit by docker_facts), and the step planned for it:
+    # the running containers stopped while the API answered, in the restart's own section, and started again once
+    # containerd and dockerd answered (systemd brought dockerd back, the role did not restart it)
+    ctd = r["steps"][1]
+    assert "docker.service Requires=containerd.service, so systemd restarts dockerd with containerd" in ctd["reason"]
+    cr = ctd["result"]
+    assert cr["engine_follows_containerd"] == "Requires=containerd.service", cr
+    assert cr["engine_restarted_with_containerd"] and cr["engine_restarted_by"] == "systemd", cr
+    assert "systemd restarts dockerd when containerd restarts" in cr["engine_restart_why"]
+    assert set(cr["containers_stopped"]) == {"keeper", "agent", "plain"}, cr
+    assert set(cr["containers_started"]) == {"keeper", "agent", "plain"}, cr
+    section = json.loads(host.exec(["cat", r["backup_dir"] + "/sections/restart-containerd.json"]).stdout)
+    assert section["status"] == "done" and set(section["result"]["containers_stopped"]) == {"keeper", "agent", "plain"}
+    assert running(host)["plain"] == "running"
     engine = r["steps"][2]["result"]
-    assert engine["restarted_by"] == "package" and set(engine["containers_restarted"]) == {"keeper", "agent"}
+    assert engine["restarted_by"] == "package" and set(engine["containers_restarted"]) == {"keeper", "agent", "plain"}
     assert not r["steps"][3]["result"]["restarted"]
     assert versions(host) == ("26.1.5+dfsg1", "1.7.24~ds1")
     mid = "5:26.1.5-1~debian.12~bookworm"
@@ -131,7 +148,10 @@ def test_old_to_mid_heals_stale_containerd_moves_client_first(host, ansible_env)
     kept = {d.split("_")[0] for d in host.exec(["ls", r["backup_dir"] + "/debs"]).stdout.split()}
     assert kept >= set(FAMILY), kept
     FIGURES["old_to_mid"] = {"api_down_seconds": api_down(host, t0), "downtime": r["downtime"],
-                             "steps": {s["action"]: s["seconds"] for s in r["steps"]}}
+                             "steps": {s["action"]: s["seconds"] for s in r["steps"]},
+                             "containerd_step_containers_down_seconds": cr["containers_down_seconds"]}
+    save_figures("upgrade_docker_ce", FIGURES)
+    host.sh("docker rm -f plain >/dev/null")  # the later tests count the containers they started
 
 
 def test_mid_to_new_rolls_back_from_a_mirror_caught_mid_sync(host, ansible_env):

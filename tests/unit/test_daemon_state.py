@@ -16,7 +16,8 @@ REC = json.loads((Path(__file__).parent / "data/daemon_state_recorded.json").rea
 @pytest.fixture
 def host(monkeypatch):
     calls = []
-    answers = {"docker": (0, REC["docker_version_json_server"]), "dpkg-query": (0, REC["dpkg_query_docker_io"])}
+    answers = {"docker": (0, REC["docker_version_json_server"]), "dpkg-query": (0, REC["dpkg_query_docker_io"]),
+               "systemctl": (0, REC["systemctl_show_units"])}
 
     def run(argv, check=True, env=None, timeout=600):
         calls.append(argv)
@@ -25,6 +26,7 @@ def host(monkeypatch):
     monkeypatch.setattr(R, "run", run)
     monkeypatch.setattr(D.Daemon, "show", lambda self: dict(REC["systemctl_show_docker"]))
     monkeypatch.setattr(M.os, "readlink", lambda path: "/usr/sbin/dockerd")
+    monkeypatch.setattr(M.E, "answers", lambda: calls.append(["GET /_ping"]) or True)
     return answers, calls
 
 
@@ -33,8 +35,12 @@ def test_the_engine_its_api_range_and_its_package_in_one_look(host):
     st = M.state("docker", "docker.io")
     assert st == {"active": True, "version": "26.1.5+dfsg1", "upstream": "26.1.5", "binary_replaced": False,
                   "api_version": "1.45", "min_api_version": "1.24", "installed": "26.1.5+dfsg1-9+deb13u1+b1",
-                  "installed_upstream": "26.1.5", "stale": False}
-    assert [c[0] for c in calls] == ["docker", "dpkg-query"]
+                  "installed_upstream": "26.1.5", "stale": False,
+                  "services": {"containerd": {"active": True, "enabled": "enabled"},
+                               "docker": {"active": True, "enabled": "enabled"}},
+                  "last_restart_seconds": 0.0, "docker_answers": True}
+    # the engine answered its version: no second question to its socket
+    assert [c[0] for c in calls] == ["docker", "dpkg-query", "systemctl"]
 
 
 def test_an_engine_that_does_not_answer_is_stale_against_its_package(host, monkeypatch):
@@ -48,3 +54,28 @@ def test_a_binary_replaced_under_the_running_daemon_is_stale(host, monkeypatch):
     monkeypatch.setattr(M.os, "readlink", lambda path: "/usr/sbin/dockerd (deleted)")
     st = M.state("docker", "docker.io")
     assert st["binary_replaced"] and st["stale"]
+
+
+def test_containerd_its_last_restart_by_systemds_clock_and_whether_docker_answers(host, monkeypatch):
+    _answers, calls = host
+    monkeypatch.setattr(D.Daemon, "version", lambda self: "1.6.20~ds1")
+    st = M.state("containerd", None)
+    assert st["last_restart_seconds"] == 0.12   # 36785436330 - 36785318754 microseconds
+    assert st["docker_answers"] is True and ["GET /_ping"] in calls
+    monkeypatch.setattr(M.E, "answers", lambda: False)
+    assert M.state("containerd", None)["docker_answers"] is False
+
+
+@pytest.mark.parametrize("text, want", [
+    # a unit that does not exist: systemd still answers a block, with no unit file state
+    ("Id=docker.service\nActiveState=inactive\nUnitFileState=\nActiveEnterTimestampMonotonic=0\n"
+     "ActiveExitTimestampMonotonic=0\n",
+     {"docker.service": {"active": False, "enabled": "", "last_restart_seconds": 0.0}}),
+    # stopped and not started again yet: no restart time to give
+    ("Id=containerd.service\nActiveState=activating\nUnitFileState=enabled\n"
+     "ActiveEnterTimestampMonotonic=100\nActiveExitTimestampMonotonic=900\n",
+     {"containerd.service": {"active": False, "enabled": "enabled", "last_restart_seconds": 0.0}}),
+    ("", {}),
+])
+def test_units_as_systemd_shows_them(text, want):
+    assert D.parse_show_units(text) == want

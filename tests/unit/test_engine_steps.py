@@ -15,14 +15,19 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.fleetsafe.container_engine.plugins.filter.upstream_version import upstream_version
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _apt as A
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _daemon as D
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import (
+    answers,
     containers_act,
     kept_and_restarted,
     running_pids,
+    server_version,
 )
 from ansible_collections.fleetsafe.container_engine.plugins.modules import package_step as P
 
 REC = json.loads((Path(__file__).parent / "data/engine_host_recorded.json").read_text())
+REC_STATE = json.loads((Path(__file__).parent / "data/daemon_state_recorded.json").read_text())
 
 
 def test_the_plan_reads_apts_own_lines():
@@ -101,6 +106,14 @@ class Engine(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 - http.server's name
         # GET /containers/json lists the running ones (Id, Names); /containers/ID/json inspects one (Name, State)
         listed = self.server.listed
+        if self.path in ("/version", "/_ping"):
+            # the answer of a real 26.1.5 engine (tests/unit/data/daemon_state_recorded.json), and its plain OK
+            data = (REC_STATE["docker_version_json_server"].encode() if self.path == "/version" else b"OK")
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         if self.path == "/containers/json":
             body = [{"Id": cid, "Names": ["/" + name], "State": "running"} for cid, (name, _pid) in listed.items()]
         elif self.path.startswith("/containers/") and self.path.split("/")[2] in listed:
@@ -160,6 +173,24 @@ def test_running_containers_and_their_processes_on_one_connection(engine, tmp_pa
     assert running_pids(str(tmp_path / "nothing.sock")) == {}
 
 
+def test_the_engines_version_and_ping_on_its_socket_without_a_client_program(engine, tmp_path):
+    assert server_version(engine.server_address) == "26.1.5+dfsg1" and answers(engine.server_address)
+    # nothing listening: no answer, not an error
+    assert server_version(str(tmp_path / "nothing.sock")) is None and not answers(str(tmp_path / "nothing.sock"))
+
+
+def test_containers_started_as_soon_as_the_engine_answers_without_listing_them_first(engine, monkeypatch):
+    monkeypatch.setattr(R, "run", lambda *a, **k: pytest.fail(f"no client program: {a}"))
+    daemon = D.Daemon("docker.service", socket=engine.server_address)
+    engine.refuse["late"] = 1
+    got = D.start_containers(daemon, ["c1", "running", "gone", "late"], timeout=5, wait=False)
+    # one that runs already answers 304; one the daemon does not know is missing; a refused one is tried again
+    assert got == {"started": ["c1", "running", "late"], "missing": ["gone"]}
+    engine.refuse["late"] = 1000
+    with pytest.raises(R.OpError, match="docker start late failed: late: connection error"):
+        D.start_containers(daemon, ["late"], timeout=1, wait=False)
+
+
 def test_a_container_kept_running_keeps_its_process():
     before = {"keeper": 4242, "agent": 4343, "batch": 10}
     assert kept_and_restarted(before, {"keeper": 4242, "agent": 5000}) == (["keeper"], ["agent", "batch"])
@@ -206,3 +237,66 @@ def test_a_failed_install_is_one_clear_error_with_the_step_as_it_was_left(monkey
     assert out["msg"].startswith("docker_engine: installing docker.io=26.1.5+dfsg1-9+deb13u1+b1") and \
         "dpkg returned an error code (1)" in out["msg"], out["msg"]
     assert out["changed"] is True and out["holds_lifted"] == ["docker-cli", "docker.io"]
+
+
+@pytest.mark.parametrize("fetched", [True, False])
+def test_packages_are_fetched_before_any_container_stops(monkeypatch, capsys, fetched):
+    # a switch or a docker-ce engine step stops the containers for the install: a slow or failing mirror must not
+    # cost them anything, so the packages are downloaded first; a failed download stops nothing and changes nothing
+    from ansible.module_utils.testing import patch_module_args
+    sim = REC["sim_new_to_mid_engine_tini"]
+    state = {"docker.io": "28.5.2+dfsg4-5", "docker-cli": "28.5.2+dfsg4-5", "tini-static": "0.19.0-6+b2"}
+    order = []
+
+    class Source:
+        known = True
+
+        def __init__(self, *a):
+            pass
+
+        def write(self):
+            pass
+
+        def restore(self):
+            pass
+
+    def run(argv, check=True, env=None, timeout=600):
+        if "--download-only" in argv:
+            order.append("download")
+            return R.Result(0 if fetched else 100, "", "" if fetched else
+                            "E: Failed to fetch file:/srv/repo/./docker.io_26.1.5.deb  File not found")
+        if argv[:2] == ["apt-get", "install"]:
+            order.append("install")
+            return R.Result(0, "", "")
+        if "-s" in argv or "--simulate" in argv:
+            return R.Result(sim["rc"], sim["stdout"], sim["stderr"])
+        return R.Result(0, "", "")
+
+    class Engine:
+        def __init__(self, *a, **k):
+            pass
+
+        def version(self):
+            return "28.5.2"
+
+        def containers(self):
+            return [{"id": "c1", "name": "keeper", "running": True}]
+
+        def act(self, ids, action, timeout, retry_for=None):
+            order.append(action)
+            return {}
+    monkeypatch.setattr(P, "Source", Source)
+    monkeypatch.setattr(P, "dpkg_state", lambda: (dict(state), []))
+    monkeypatch.setattr(P.D, "Daemon", Engine)
+    monkeypatch.setattr(R, "run", run)
+    args = {"pins": {"docker.io": "26.1.5+dfsg1-9+deb13u1+b1"}, "who": "docker_engine", "stop_containers": True,
+            "hold": False}
+    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
+        P.main()
+    out = json.loads(capsys.readouterr().out)
+    if fetched:
+        assert exit_info.value.code == 0 and order == ["download", "stop", "install"], (order, out)
+    else:
+        assert exit_info.value.code == 1 and order == ["download"] and out["changed"] is False
+        assert "fetching docker.io=26.1.5+dfsg1-9+deb13u1+b1 failed, before any container stopped" in out["msg"]
+        assert "File not found" in out["msg"] and "Nothing was changed" in out["msg"]

@@ -121,3 +121,36 @@ def test_journal_in_check_mode_writes_nothing_and_find_reads_only(tmp_path, no_h
                      capsys)
     assert code == 0 and out["recovery"] == {"action": "would rollback"} and no_host == []
     assert J.Journal(str(tmp_path / "20261205T051000")).load()["status"] == "running"
+
+
+def test_journal_notes_the_next_step_in_the_same_write(tmp_path, no_host, capsys, monkeypatch):
+    from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _apt as A
+    from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _engine_api as E
+    from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _journal as J
+    monkeypatch.setattr(E, "running_pids", lambda: {"keeper": 4242})
+    monkeypatch.setattr(A, "holds", lambda: ["containerd"])
+    run = "20261205T051000"
+    J.Journal(str(tmp_path / run)).begin(run, {}, [], {"running": ["keeper"]})
+    first = {"order": 1, "action": "upgrade_containerd", "component": "containerd", "to": "1.7.24"}
+    second = {"order": 2, "action": "upgrade_engine", "component": "engine", "to": "26.1.5"}
+    code, out = call("upgrade_journal", {"event": "backup", "run": run, "root": str(tmp_path), "next_step": first},
+                     capsys)
+    assert code == 0 and out["next_started"] == 1 and out["journal"]["backup"]
+    assert [(s["order"], s["status"]) for s in out["journal"]["steps"]] == [(1, "started")]
+    code, out = call("upgrade_journal", {"event": "step", "run": run, "root": str(tmp_path), "step": first,
+                                         "step_status": "done", "result": {}, "next_step": second}, capsys)
+    assert code == 0 and out["next_started"] == 2 and out["containers_kept_running"] == ["keeper"]
+    steps = out["journal"]["steps"]
+    assert [(s["order"], s["status"]) for s in steps] == [(1, "done"), (2, "started")]
+    # the next step starts with the containers the step before ended with
+    assert steps[1]["running_before"] == {"keeper": 4242}
+
+
+@pytest.mark.parametrize("args, words", [
+    ({"event": "step", "step_status": "started", "step": {"order": 1, "action": "upgrade_engine"},
+      "next_step": {"order": 2, "action": "restart_engine"}}, "next_step is noted with event=backup"),
+    ({"event": "backup", "next_step": {"order": 2}}, "next_step='{\"order\": 2}' has no action"),
+])
+def test_journal_next_step_where_it_cannot_be_noted_is_refused(tmp_path, no_host, capsys, args, words):
+    code, out = call("upgrade_journal", dict(args, run="20261205T051000", root=str(tmp_path)), capsys)
+    assert code == 1 and words in out["msg"] and list(tmp_path.iterdir()) == [] and no_host == []
