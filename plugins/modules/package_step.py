@@ -374,7 +374,9 @@ def main():
                     or sim.stdout.splitlines()[-3:])))
             if stop_containers and not module.check_mode:
                 # every package fetched before a container stops: a slow mirror adds nothing to their downtime
-                dl = R.run(INSTALL_ARGV + ['--download-only'] + todo, check=False, env=A.apt_env())
+                # (the holds in the way are lifted only for the install: a download changes no package)
+                dl = R.run(INSTALL_ARGV + ['--download-only', '--allow-change-held-packages'] + todo, check=False,
+                           env=A.apt_env())
                 if dl.returncode:
                     raise R.OpError('fetching %s failed, before any container stopped: %s' % (', '.join(todo), (
                         dl.stderr or dl.stdout).strip()[-1500:]))

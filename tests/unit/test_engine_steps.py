@@ -262,6 +262,8 @@ def test_packages_are_fetched_before_any_container_stops(monkeypatch, capsys, fe
 
     def run(argv, check=True, env=None, timeout=600):
         if "--download-only" in argv:
+            # held packages in the way (the holds are lifted for the install only): apt refuses a download without
+            assert "--allow-change-held-packages" in argv, argv
             order.append("download")
             return R.Result(0 if fetched else 100, "", "" if fetched else
                             "E: Failed to fetch file:/srv/repo/./docker.io_26.1.5.deb  File not found")
@@ -286,7 +288,7 @@ def test_packages_are_fetched_before_any_container_stops(monkeypatch, capsys, fe
             order.append(action)
             return {}
     monkeypatch.setattr(P, "Source", Source)
-    monkeypatch.setattr(P, "dpkg_state", lambda: (dict(state), []))
+    monkeypatch.setattr(P, "dpkg_state", lambda: (dict(state), ["docker.io"]))
     monkeypatch.setattr(P.D, "Daemon", Engine)
     monkeypatch.setattr(R, "run", run)
     args = {"pins": {"docker.io": "26.1.5+dfsg1-9+deb13u1+b1"}, "who": "docker_engine", "stop_containers": True,
