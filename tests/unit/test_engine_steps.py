@@ -198,6 +198,20 @@ def test_a_container_kept_running_keeps_its_process():
     assert kept_and_restarted({}, {"new": 1}) == ([], [])
 
 
+class KnownSource:
+    """package_step's apt source when the host has it already: nothing written, nothing put back."""
+    known = True
+
+    def __init__(self, *a):
+        pass
+
+    def write(self):
+        pass
+
+    def restore(self):
+        pass
+
+
 def test_a_failed_install_is_one_clear_error_with_the_step_as_it_was_left(monkeypatch, capsys):
     # the demo's fault (an engine package whose files are gone): apt-get install fails part-way; the module must
     # fail with apt's own words and what it changed, not crash on its own result ("Module failed: 'msg'")
@@ -206,18 +220,6 @@ def test_a_failed_install_is_one_clear_error_with_the_step_as_it_was_left(monkey
     sim = REC["sim_new_to_mid_engine_tini"]
     state = {"docker.io": "28.5.2+dfsg4-5", "docker-cli": "28.5.2+dfsg4-5", "tini-static": "0.19.0-6+b2"}
 
-    class Source:
-        known = True
-
-        def __init__(self, *a):
-            pass
-
-        def write(self):
-            pass
-
-        def restore(self):
-            pass
-
     def run(argv, check=True, env=None, timeout=600):
         if argv[:2] == ["apt-get", "install"]:
             return R.Result(100, "", "dpkg: error processing archive docker.io (--unpack):\n"
@@ -225,7 +227,7 @@ def test_a_failed_install_is_one_clear_error_with_the_step_as_it_was_left(monkey
         if "-s" in argv or "--simulate" in argv:
             return R.Result(sim["rc"], sim["stdout"], sim["stderr"])
         return R.Result(0, "", "")
-    monkeypatch.setattr(P, "Source", Source)
+    monkeypatch.setattr(P, "Source", KnownSource)
     monkeypatch.setattr(P, "dpkg_state", lambda: (dict(state), ["docker.io", "docker-cli"]))
     monkeypatch.setattr(R, "run", run)
     args = {"pins": {"docker.io": "26.1.5+dfsg1-9+deb13u1+b1", "docker-cli": "26.1.5+dfsg1-9+deb13u1+b1"},
@@ -247,18 +249,6 @@ def test_packages_are_fetched_before_any_container_stops(monkeypatch, capsys, fe
     sim = REC["sim_new_to_mid_engine_tini"]
     state = {"docker.io": "28.5.2+dfsg4-5", "docker-cli": "28.5.2+dfsg4-5", "tini-static": "0.19.0-6+b2"}
     order = []
-
-    class Source:
-        known = True
-
-        def __init__(self, *a):
-            pass
-
-        def write(self):
-            pass
-
-        def restore(self):
-            pass
 
     def run(argv, check=True, env=None, timeout=600):
         if "--download-only" in argv:
@@ -287,7 +277,7 @@ def test_packages_are_fetched_before_any_container_stops(monkeypatch, capsys, fe
         def act(self, ids, action, timeout, retry_for=None):
             order.append(action)
             return {}
-    monkeypatch.setattr(P, "Source", Source)
+    monkeypatch.setattr(P, "Source", KnownSource)
     monkeypatch.setattr(P, "dpkg_state", lambda: (dict(state), ["docker.io"]))
     monkeypatch.setattr(P.D, "Daemon", Engine)
     monkeypatch.setattr(R, "run", run)
