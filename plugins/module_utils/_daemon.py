@@ -57,7 +57,7 @@ class Daemon(object):
         return R.run(argv + list(args), check=kw.get('check', True))
 
     def show(self):
-        out = self.systemctl('show', self.unit, '-p', 'ActiveState,SubState,MainPID,NRestarts,LoadState',
+        out = self.systemctl('show', self.unit, '-p', 'ActiveState,SubState,MainPID,NRestarts,LoadState,Job',
                              check=False).stdout
         return dict(line.split('=', 1) for line in out.splitlines() if '=' in line)
 
@@ -65,8 +65,7 @@ class Daemon(object):
         """Whether systemd is bringing the unit up now: activating (or reloading), or a job queued for it - a restart
         of a unit it requires queues its restart, which waits for that unit (systemctl restart containerd returns
         while docker.service is still activating with its job)."""
-        out = self.systemctl('show', self.unit, '-p', 'ActiveState', '-p', 'Job', check=False).stdout
-        st = dict(line.split('=', 1) for line in out.splitlines() if '=' in line)
+        st = self.show()
         return st.get('ActiveState') in ('activating', 'reloading') or bool(st.get('Job', '').strip())
 
     def journal_lines(self, since=None):

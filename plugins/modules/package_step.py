@@ -302,8 +302,7 @@ def engine_follows():
 
 def engine_pid():
     """docker.service's main process as systemd has it ('0' when it does not run or systemd cannot say)."""
-    res = R.run(['systemctl', 'show', 'docker.service', '-p', 'MainPID', '--value'], check=False)
-    return (res.stdout.strip() or '0') if res.returncode == 0 else '0'
+    return D.Daemon('docker.service').show().get('MainPID') or '0'
 
 
 def mark(action, names):

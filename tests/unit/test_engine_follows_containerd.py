@@ -158,6 +158,7 @@ def test_dockerd_is_restarted_only_when_systemd_does_not_bring_it_back(answers, 
     from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _daemon as D
     engine = _Engine(answers, show)
     engine.coming_up = lambda: D.Daemon.coming_up(engine)
+    engine.show = lambda: D.Daemon.show(engine)
     engine.unit = "docker.service"
     assert D.bring_back(engine, 30) is restarted
     assert engine.restarts == [restarted]
