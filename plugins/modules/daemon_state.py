@@ -74,6 +74,10 @@ installed_upstream:
   description: That version as an upstream release (V(1.7.24) for V(1.7.24~ds1-6+deb13u1)); V('') when none.
   type: str
   returned: always
+held:
+  description: Whether O(package) is installed and held (C(apt-mark hold)); false when no package is given.
+  type: bool
+  returned: always
 api_version:
   description:
     - The Docker API version dockerd serves by default (V(1.45)); V('') for containerd or when it does not answer.
@@ -144,11 +148,12 @@ def state(unit, package=None):
         version, api, min_api = (str(server.get(k) or '') for k in ('Version', 'ApiVersion', 'MinAPIVersion'))
     elif active:
         version = daemon.version() or ''
-    installed = ''
+    installed, held = '', False
     if package:
         res = R.run(['dpkg-query', '-W', '-f=${db:Status-Abbrev}|${Version}', package], check=False)
         status, _sep, ver = res.stdout.partition('|')
         installed = ver.strip() if res.returncode == 0 and status[1:2] == 'i' else ''
+        held = bool(installed) and status[:1] == 'h'  # the selection: h(old), i(nstall), ...
     replaced = exe.endswith(' (deleted)')
     stale = bool(active and installed and (not version or daemon_is_stale(version, installed, replaced)))
     units = D.units_state(['containerd.service', 'docker.service'])
@@ -158,7 +163,7 @@ def state(unit, package=None):
     answers = bool(version) if unit == 'docker' else E.answers()
     return dict(active=active, version=version, upstream=upstream_version(version) or '', binary_replaced=replaced,
                 api_version=api, min_api_version=min_api, installed=installed,
-                installed_upstream=upstream_version(installed) or '', stale=stale, services=services,
+                installed_upstream=upstream_version(installed) or '', held=held, stale=stale, services=services,
                 last_restart_seconds=units.get(unit + '.service', {}).get('last_restart_seconds', 0.0),
                 docker_answers=answers)
 

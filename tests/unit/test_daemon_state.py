@@ -35,12 +35,25 @@ def test_the_engine_its_api_range_and_its_package_in_one_look(host):
     st = M.state("docker", "docker.io")
     assert st == {"active": True, "version": "26.1.5+dfsg1", "upstream": "26.1.5", "binary_replaced": False,
                   "api_version": "1.45", "min_api_version": "1.24", "installed": "26.1.5+dfsg1-9+deb13u1+b1",
-                  "installed_upstream": "26.1.5", "stale": False,
+                  "installed_upstream": "26.1.5", "held": True, "stale": False,
                   "services": {"containerd": {"active": True, "enabled": "enabled"},
                                "docker": {"active": True, "enabled": "enabled"}},
                   "last_restart_seconds": 0.0, "docker_answers": True}
     # the engine answered its version: no second question to its socket
     assert [c[0] for c in calls] == ["docker", "dpkg-query", "systemctl"]
+
+
+@pytest.mark.parametrize("answer, installed, held", [
+    ("ii |26.1.5+dfsg1-9+deb13u1+b1", "26.1.5+dfsg1-9+deb13u1+b1", False),   # installed, not held
+    ("hi |26.1.5+dfsg1-9+deb13u1+b1", "26.1.5+dfsg1-9+deb13u1+b1", True),    # as recorded: held
+    ("rc |26.1.5+dfsg1-9+deb13u1+b1", "", False),                             # removed, its config left
+    ("hn |", "", False),                                                      # held but not installed
+])
+def test_the_package_is_held_only_when_it_is_installed_and_its_selection_is_hold(host, answer, installed, held):
+    answers, _calls = host
+    answers["dpkg-query"] = (0, answer)
+    st = M.state("docker", "docker.io")
+    assert (st["installed"], st["held"]) == (installed, held)
 
 
 def test_an_engine_that_does_not_answer_is_stale_against_its_package(host, monkeypatch):
