@@ -5,6 +5,9 @@ host-side processes are then hung up by pid the way sshd hangs them up when a co
 docker-exec connection does not). The role is run again, and every time: the host is at the target or at its start,
 every container that ran runs, the volume's checksum is unchanged, no shim is orphaned, the holds are as before.
 
+The docker-ce chain does the same on Docker's packages (docker-ce 20.10, whose unit Requires=containerd.service):
+cut while the containerd.io step stops the containers for it, and while dpkg replaces containerd.io with them down.
+
 Kill points are chained on one host per chain (a rollback re-run returns the host to the old set, ready for the
 next point); the chains run in parallel under xdist. Each re-run's findings are printed (pytest -s shows them)."""
 from __future__ import annotations
@@ -24,6 +27,14 @@ OLD = ("20.10.24+dfsg1", "1.6.20~ds1")
 MID = ("26.1.5+dfsg1", "1.7.24~ds1")
 # what an old -> mid run that is never cut holds at its end (with upgrade_hold, the default): each install step's pins
 HELD_BY_UPGRADE = {"containerd", "docker.io", "docker-cli", "runc"}
+HELD_BY_UPGRADE_CE = {"containerd.io", "docker-ce", "docker-ce-cli", "docker-ce-rootless-extras"}
+# Chains on a host of Docker's packages (docker-ce 20.10, whose docker.service Requires=containerd.service: the
+# containerd.io step stops the containers first, noted in the journal, as systemd takes dockerd down with containerd)
+CE_CHAINS = {"docker-ce"}
+CE = {"upgrade_package_family": "docker-ce", "upgrade_extra_packages": {}}
+# (in this run's journal: the one the point before cut and its re-run recovered holds the same event)
+STOPPED_FOR_CONTAINERD = ("j.get('status') == 'running' and "
+                          "any(e.get('what') == 'containers_stopped' for e in j.get('events', []))")
 STORAGE_FAULT = "echo '{\"storage-driver\": \"overlay\"}' > /etc/docker/daemon.json && systemctl restart docker"
 
 # Polls inside the host until COND (a Python expression over the newest run's journal j, its sections' statuses
@@ -109,6 +120,16 @@ CHAINS = {
         Kill("rollback: daemons restarting", "sec('rollback') == 'running' and 'dpkg' not in procs", delay=2.0,
              fault=True),
     ],
+    "docker-ce": [
+        # the containers are noted, then stopped (each waits out its 10 s grace): cut 3 s into their stop
+        Kill("containerd.io step: containers stopping for it (Requires=), re-run rolls back",
+             f"step('upgrade_containerd') == 'started' and {STOPPED_FOR_CONTAINERD}", delay=3.0),
+        # the containers are down and dpkg replaces containerd.io (systemd takes dockerd down with containerd): the
+        # resumed step must start exactly the containers the dead one stopped
+        Kill("containerd.io apt with the containers stopped, re-run resumes",
+             f"step('upgrade_containerd') == 'started' and {STOPPED_FOR_CONTAINERD} and 'dpkg' in procs",
+             mode="resume", expect=(MID,)),
+    ],
     "recovery": [
         Kill("engine restart, then the recovery's own rollback killed", "sec('restart-docker') == 'running'", delay=1.0,
              then_kill=Kill("recovery rollback: apt", "sec('recover-rollback') == 'running' and 'dpkg' in procs")),
@@ -183,10 +204,13 @@ def killed_run(host, env, point: Kill, **role_vars) -> dict:
                 proc.wait()
         tail = "" if run and alive else open(f"{tmp}/out.log").read()[-3000:]
     hung = hang_up(host) if point.hangup and run else []
+    # what the dead run left: the containers' states, or that the engine does not answer
+    ps = host.exec(["timeout", "5", "docker", "ps", "-a", "--format", "{{.Names}}={{.State}}"], check=False)
+    left = " ".join(sorted(ps.stdout.split())) if ps.returncode == 0 else "engine not answering"
     if run and run.endswith(" dpkg-killed"):
         hung.append("dpkg killed (SIGKILL) first")
     why = f"poll {'met' if run else 'timed out'}, play {'alive' if alive else 'ended'}: {tail}"
-    return {"reached": bool(run) and alive, "run": run, "hung_up": hung, "why": why}
+    return {"reached": bool(run) and alive, "run": run, "hung_up": hung, "why": why, "left": left}
 
 
 def rerun(host, env, point: Kill, **role_vars):
@@ -213,17 +237,20 @@ def refused_other_target(host, env) -> str:
 @pytest.mark.parametrize("chain", sorted(CHAINS))
 def test_a_dead_controller_at_any_point_leaves_the_host_at_its_start_or_its_target(chain, lab_host_factory,
                                                                                    ansible_env):
-    host = start(lab_host_factory, "old")
+    ce = chain in CE_CHAINS
+    host = lab_host_factory("old", "docker-ce") if ce else start(lab_host_factory, "old")
     drop_host_sources(host)
     fault = any(p.fault for p in CHAINS[chain])
     if fault:  # before the container: the old engine runs the legacy driver, the target refuses it
         host.sh(STORAGE_FAULT)
     data = seed(host)
+    if ce:  # a container with no restart policy: nothing but the role starts it again
+        host.sh("docker run -d --name plain busybox:lab sleep 86400 >/dev/null")
     holds_old = holds(host)
     lines = []
     for point in CHAINS[chain]:
         t0 = time.time()
-        role_vars = {"upgrade_preflight_blocking": False} if point.fault else {}
+        role_vars = dict({"upgrade_preflight_blocking": False} if point.fault else {}, **(CE if ce else {}))
         seen = killed_run(host, ansible_env, point, **role_vars)
         assert seen["reached"], f"{point.name}: the kill point was not reached: {seen['why']}"
         if point.then_kill:
@@ -241,11 +268,12 @@ def test_a_dead_controller_at_any_point_leaves_the_host_at_its_start_or_its_targ
             "cut": (rec.get("found") or {}).get("steps_cut"), "done": (rec.get("found") or {}).get("steps_done"),
             "sections": (rec.get("found") or {}).get("sections"), "dpkg_interrupted": rec.get("dpkg_interrupted"),
             "host": "old" if now == OLD else "mid" if now == MID else now,
-            "keeper": running(host).get("keeper"), "volume_same": checksum(host) == data,
+            "keeper": running(host).get("keeper"), "plain": running(host).get("plain"),
+            "volume_same": checksum(host) == data,
             "orphaned_shims": shims_orphaned(host), "holds": sorted(holds(host)),
             "seconds": round(time.time() - t0, 1),
         }
-        lines.append(f"KILL [{chain}] {point.name} (hung up {seen['hung_up'] or 'nothing'}"
+        lines.append(f"KILL [{chain}] {point.name} (hung up {seen['hung_up'] or 'nothing'}; left {seen['left']}"
                      f"{'; then ' + json.dumps(seen['then']) if 'then' in seen else ''}"
                      f"{'; resume to another target: ' + seen['other_target'] if 'other_target' in seen else ''})"
                      f" -> {json.dumps(found)}")
@@ -256,12 +284,16 @@ def test_a_dead_controller_at_any_point_leaves_the_host_at_its_start_or_its_targ
         assert proc.returncode == 0, proc.stdout[-3000:]
         assert now in point.expect, lines[-1]
         assert found["keeper"] == "running" and found["volume_same"], lines[-1]
+        assert found["plain"] == ("running" if ce else None), lines[-1]
+        if ce:  # the re-run found the cut run and did what it was asked (a point met too early finds none)
+            assert found["action"] == ("resumed" if point.mode == "resume" else "rolled_back"), lines[-1]
         assert not found["orphaned_shims"], lines[-1]
         # as before: at the start, the holds of the start; at the target, those a run never cut leaves
-        assert set(found["holds"]) == (holds_old if now == OLD else holds_old | HELD_BY_UPGRADE), lines[-1]
+        held_by_upgrade = HELD_BY_UPGRADE_CE if ce else HELD_BY_UPGRADE
+        assert set(found["holds"]) == (holds_old if now == OLD else holds_old | held_by_upgrade), lines[-1]
     print("\n".join(lines))
     # the host is usable afterwards: the upgrade goes through (a chain whose last re-run upgraded the host proved it;
     # that a second run then changes nothing is test_upgrade_role's)
     if not fault and result.get("status") != "upgraded":
-        final = play(host, ansible_env, "mid")
+        final = play(host, ansible_env, "mid", **(CE if ce else {}))
         assert final.rc == 0 and final.result["status"] in ("upgraded", "unchanged"), final
