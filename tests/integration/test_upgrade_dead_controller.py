@@ -7,6 +7,8 @@ every container that ran runs, the volume's checksum is unchanged, no shim is or
 
 The docker-ce chain does the same on Docker's packages (docker-ce 20.10, whose unit Requires=containerd.service):
 cut while the containerd.io step stops the containers for it, and while dpkg replaces containerd.io with them down.
+A last test cuts the family switch (Debian's packages -> Docker's, one apt transaction) while dpkg runs it: rolled
+back, the host has Debian's whole family again; resumed, Docker's; never a mix.
 
 Kill points are chained on one host per chain (a rollback re-run returns the host to the old set, ready for the
 next point); the chains run in parallel under xdist. Each re-run's findings are printed (pytest -s shows them)."""
@@ -297,3 +299,54 @@ def test_a_dead_controller_at_any_point_leaves_the_host_at_its_start_or_its_targ
     if not fault and result.get("status") != "upgraded":
         final = play(host, ansible_env, "mid", **(CE if ce else {}))
         assert final.rc == 0 and final.result["status"] in ("upgraded", "unchanged"), final
+
+
+# The family switch (Debian's packages -> Docker's at the same releases) is one apt transaction run with the containers
+# stopped (noted in the journal first): cut while dpkg runs it, the re-run leaves one whole family, never a mix.
+SWITCH_VARS = {"upgrade_package_family": "docker-ce", "upgrade_package_family_switch": True,
+               "upgrade_extra_packages": {}}
+FAMILIES = {"debian": ("docker.io", "docker-cli", "containerd", "runc"),
+            "docker-ce": ("docker-ce", "docker-ce-cli", "containerd.io")}
+IN_SWITCH = f"step('switch_family') == 'started' and {STOPPED_FOR_CONTAINERD} and 'dpkg' in procs"
+SWITCH_POINTS = [
+    (Kill("family switch: dpkg mid-transaction, re-run rolls back", IN_SWITCH), "debian"),
+    (Kill("family switch: dpkg mid-transaction, re-run resumes", IN_SWITCH, mode="resume"), "docker-ce"),
+]
+
+
+def family_installed(host) -> str:
+    out = host.exec(["dpkg-query", "-W", "-f=${Package}\t${db:Status-Abbrev}\n"]).stdout
+    there = {p for p, s in (line.split("\t") for line in out.splitlines()) if s[1:2] == "i"}
+    whole = [name for name, pkgs in FAMILIES.items() if set(pkgs) <= there]
+    other = {p for pkgs in FAMILIES.values() for p in pkgs} & there
+    return whole[0] if len(whole) == 1 and other == set(FAMILIES[whole[0]]) else f"mixed: {sorted(other)}"
+
+
+def test_a_dead_controller_during_the_family_switch_leaves_one_whole_family(lab_host_factory, ansible_env):
+    host = start(lab_host_factory, "mid")
+    drop_host_sources(host)
+    data = seed(host)
+    host.sh("docker run -d --name plain busybox:lab sleep 86400 >/dev/null")
+    holds_start = holds(host)
+    lines = []
+    for point, want in SWITCH_POINTS:
+        seen = killed_run(host, ansible_env, point, **SWITCH_VARS)
+        assert seen["reached"], f"{point.name}: the kill point was not reached: {seen['why']}"
+        proc, result = rerun(host, ansible_env, point, **SWITCH_VARS)
+        rec = result.get("recovery") or {}
+        found = {"rc": proc.returncode, "status": result.get("status"), "action": rec.get("action"),
+                 "family": family_installed(host), "versions": versions(host), "containers": running(host),
+                 "volume_same": checksum(host) == data, "orphaned_shims": shims_orphaned(host),
+                 "holds": sorted(holds(host))}
+        lines.append(f"KILL [switch] {point.name} (hung up {seen['hung_up'] or 'nothing'}; left {seen['left']})"
+                     f" -> {json.dumps(found)}")
+        print(lines[-1])
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        assert found["action"] == ("resumed" if point.mode == "resume" else "rolled_back"), lines[-1]
+        assert found["family"] == want and found["versions"] == MID, lines[-1]
+        assert found["containers"] == {"keeper": "running", "plain": "running"} and found["volume_same"], lines[-1]
+        assert not found["orphaned_shims"], lines[-1]
+        # rolled back: the holds of the start; switched: Docker's packages held as the switch holds them
+        assert (set(found["holds"]) == holds_start if want == "debian"
+                else set(found["holds"]) >= set(FAMILIES["docker-ce"])), lines[-1]
+    print("\n".join(lines))
