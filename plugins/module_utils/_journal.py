@@ -144,6 +144,30 @@ def is_unfinished(rec):
     return bool(rec) and rec.get('status') not in FINAL
 
 
+def begin_run(root, run, target, plan, packages):
+    """Begin run ``run``'s journal under ``root`` (both folders root's alone) with its target, plan and intent: the
+    running containers, the engine, the packages and holds as they are now. Written before the backup and any
+    change (upgrade_journal event=begin, engine_backup with journal)."""
+    from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _backup as B
+    dest = os.path.join(root, run)
+    B.private_dir(root)
+    B.private_dir(dest)
+    snap = B.snapshot(packages)
+    intent = {'running': [c['name'] for c in snap['running']], 'engine': snap['engine'],
+              'packages': snap['packages'], 'holds': snap['holds']}
+    return Journal(dest).begin(run, target, plan, intent)
+
+
+def backup_done(dest, next_step=None):
+    """Note in run folder ``dest``'s journal that its backup is complete and, with ``next_step``, that this plan
+    step starts (with the running containers' processes, as every step start notes them)."""
+    journal = Journal(dest)
+    rec = journal.update(backup=True)
+    if next_step:
+        rec = journal.step(next_step, 'started', running=E.running_pids())
+    return rec
+
+
 def find_unfinished(root, but=None):
     """The folder of the newest run under ``root`` whose journal did not end (other than ``but``), or None."""
     for path in sorted(glob.glob(os.path.join(root, '*', JOURNAL)), reverse=True):

@@ -48,6 +48,28 @@ options:
     description: How many runs' folders stay, this one included (at least 1).
     type: int
     default: 2
+  journal:
+    description:
+      - Begin the upgrade run's journal in the run's folder before the backup, and note after it that the backup is
+        complete (and that O(journal.next_step) starts), as M(fleetsafe.container_engine.upgrade_journal) does with
+        V(event=begin) and V(event=backup) - one module run instead of three. A run cut by a dead controller in the
+        middle of the backup is then found unfinished with no backup, as with those events.
+      - When the backup fails after the journal was begun, RV(journal_begun) says so, so that the caller ends the
+        journal.
+    type: dict
+    suboptions:
+      target:
+        description: The run's target (engine, containerd), as the journal keeps it.
+        type: dict
+        default: {}
+      plan:
+        description: The run's plan steps.
+        type: list
+        elements: dict
+        default: []
+      next_step:
+        description: The plan step that starts once the backup is complete (order, action, component, to).
+        type: dict
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -116,8 +138,21 @@ pruned:
   type: list
   elements: str
   returned: always
+journal:
+  description: The run's journal as written after the backup (with O(journal)).
+  type: dict
+  returned: success with O(journal)
+next_started:
+  description: The order of O(journal.next_step), noted as started.
+  type: int
+  returned: success with O(journal.next_step)
+journal_begun:
+  description: Whether this run began the journal (with O(journal)); on a failure, the caller ends it.
+  type: bool
+  returned: always
 """
 
+import json
 import os
 import re
 
@@ -125,6 +160,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _apt as A
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _backup as B
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _journal as J
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import shown
 
@@ -139,31 +175,49 @@ def main():
             packages=dict(type='list', elements='str', required=True),
             state=dict(type='path', default=''),
             keep=dict(type='int', default=2),
+            journal=dict(type='dict', options=dict(
+                target=dict(type='dict', default={}),
+                plan=dict(type='list', elements='dict', default=[]),
+                next_step=dict(type='dict'),
+            )),
         ),
         supports_check_mode=True,
     )
     p = module.params
+    none = dict(pruned=[], packages={}, journal_begun=False)
     if not B.RUN_NAME.match(p['run']):
         module.fail_json(msg='run=%s is not a run name: give its start as YYYYmmddTHHMMSS, e.g. 20261205T051000'
-                         % shown(p['run']), pruned=[], packages={})
+                         % shown(p['run']), **none)
     if p['keep'] < 1:
         module.fail_json(msg='keep=%s keeps no backup: the current run needs one (give 1 or more)' % p['keep'],
-                         pruned=[], packages={})
+                         **none)
     bad = [n for n in p['packages'] if not NAME_RE.match(n)]
     if bad:
-        module.fail_json(msg='packages: %s is not a package name' % shown(bad[0]), pruned=[], packages={})
+        module.fail_json(msg='packages: %s is not a package name' % shown(bad[0]), **none)
     if not os.path.isabs(p['root']) or os.path.normpath(p['root']) == '/':
-        module.fail_json(msg='root=%s must be an absolute folder other than /' % shown(p['root']),
-                         pruned=[], packages={})
+        module.fail_json(msg='root=%s must be an absolute folder other than /' % shown(p['root']), **none)
+    journal = p['journal']
+    nxt = (journal or {}).get('next_step')
+    if nxt is not None and not isinstance(nxt.get('action'), str):
+        module.fail_json(msg='journal.next_step=%s has no action: give a plan step (order, action, component, to)'
+                             % shown(json.dumps(nxt)), **none)
     dest = os.path.join(p['root'], p['run'])
     if module.check_mode:
         module.exit_json(changed=True, dir=dest, packages=A.installed_packages(p['packages']),
-                         pruned=B.runs_to_prune(p['root'], p['keep'], dest))
+                         pruned=B.runs_to_prune(p['root'], p['keep'], dest), journal_begun=False)
+    begun = False
     try:
+        if journal is not None:
+            J.begin_run(p['root'], p['run'], journal['target'], journal['plan'], p['packages'])
+            begun = True
         result = B.backup(p['root'], p['run'], p['packages'], state=p['state'], keep=p['keep'])
+        if journal is not None:
+            result['journal'] = J.backup_done(dest, nxt)
+            if nxt:
+                result['next_started'] = nxt.get('order')
     except (R.OpError, OSError) as exc:
-        module.fail_json(msg='engine_backup: %s' % exc, dir=dest, pruned=[], packages={})
-    module.exit_json(changed=True, **result)
+        module.fail_json(msg='engine_backup: %s' % exc, dir=dest, pruned=[], packages={}, journal_begun=begun)
+    module.exit_json(changed=True, journal_begun=begun, **result)
 
 
 if __name__ == '__main__':

@@ -283,16 +283,10 @@ def main():
         if module.check_mode:
             module.exit_json(changed=True, dir=dest, journal=None)
         if ev == 'begin':
-            B.private_dir(p['root'])
-            B.private_dir(dest)
-            snap = B.snapshot(p['packages'])
-            intent = {'running': [c['name'] for c in snap['running']], 'engine': snap['engine'],
-                      'packages': snap['packages'], 'holds': snap['holds']}
-            rec = journal.begin(p['run'], p['target'], p['plan'], intent)
+            rec = J.begin_run(p['root'], p['run'], p['target'], p['plan'], p['packages'])
         elif ev == 'backup':
-            rec = journal.update(backup=True)
+            rec = J.backup_done(dest, p['next_step'])
             if p['next_step']:
-                rec = journal.step(p['next_step'], 'started', running=E.running_pids())
                 module.exit_json(changed=True, dir=dest, journal=rec, next_started=p['next_step'].get('order'))
         elif ev == 'step':
             # the holds after a step that ended: a resumed run puts them back (a step cut after lifting one)

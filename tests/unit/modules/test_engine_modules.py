@@ -40,6 +40,8 @@ def call(name, args, capsys):
     ("engine_backup", {"run": "20261205T051000", "packages": ["docker.io"], "keep": 0}, "keep=0 keeps no backup"),
     ("engine_backup", {"run": "20261205T051000", "packages": ["Docker IO"]}, "'Docker IO' is not a package name"),
     ("engine_backup", {"run": "20261205T051000", "packages": ["docker.io"], "root": "/"}, "root='/' must be"),
+    ("engine_backup", {"run": "20261205T051000", "packages": ["docker.io"], "journal": {"next_step": {"order": 1}}},
+     "journal.next_step='{\"order\": 1}' has no action"),
     ("apt_resolve", {"steps": [{"action": "upgrade_engine"}]}, "lacks order, component, to"),
     ("apt_resolve", {"steps": [], "package_family": "podman"}, "value of package_family must be one of"),
     ("daemon_restart", {"version": "latest"}, "version='latest' is not a release"),
@@ -154,3 +156,60 @@ def test_journal_notes_the_next_step_in_the_same_write(tmp_path, no_host, capsys
 def test_journal_next_step_where_it_cannot_be_noted_is_refused(tmp_path, no_host, capsys, args, words):
     code, out = call("upgrade_journal", dict(args, run="20261205T051000", root=str(tmp_path)), capsys)
     assert code == 1 and words in out["msg"] and list(tmp_path.iterdir()) == [] and no_host == []
+
+
+@pytest.fixture
+def backed_up(tmp_path, monkeypatch):
+    """engine_backup's host side replaced: the snapshot of a host running one container, and a backup that checks
+    the journal was begun (and not yet noted complete) before it, or fails as told."""
+    from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _backup as B
+    from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _engine_api as E
+    from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _journal as J
+    seen = {"fail": None, "journal_at_backup": None}
+    snap = {"running": [{"name": "keeper"}], "engine": "20.10.24+dfsg1", "holds": [],
+            "packages": {"docker.io": "20.10.24"}, "daemon_json": None}
+    monkeypatch.setattr(B, "snapshot", lambda names: snap)
+    monkeypatch.setattr(E, "running_pids", lambda: {"keeper": 4242})
+
+    def backup(root, run, names, state="", keep=2):
+        seen["journal_at_backup"] = J.Journal(str(tmp_path / run)).load()
+        if seen["fail"]:
+            raise R.OpError(seen["fail"])
+        return {"dir": str(tmp_path / run), "packages": {"docker.io": "20.10.24"}, "running": [], "pruned": []}
+    monkeypatch.setattr(B, "backup", backup)
+    return seen
+
+
+def test_backup_begins_the_journal_before_and_notes_it_complete_with_the_first_step(tmp_path, backed_up, capsys):
+    from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _journal as J
+    run = "20261205T051000"
+    first = {"order": 1, "action": "upgrade_containerd", "component": "containerd", "to": "1.7.24"}
+    code, out = call("engine_backup", {"run": run, "packages": ["docker.io"], "root": str(tmp_path),
+                                       "journal": {"target": {"engine": "26.1.5"}, "plan": [first],
+                                                   "next_step": first}}, capsys)
+    assert code == 0 and out["journal_begun"] and out["next_started"] == 1, out
+    at_backup = backed_up["journal_at_backup"]
+    assert at_backup["status"] == "running" and at_backup["backup"] is False and at_backup["steps"] == []
+    assert at_backup["intent"]["running"] == ["keeper"] and at_backup["target"] == {"engine": "26.1.5"}
+    rec = J.Journal(str(tmp_path / run)).load()
+    assert rec == out["journal"] and rec["backup"] is True
+    assert [(s["order"], s["status"], s["running_before"]) for s in rec["steps"]] == [(1, "started", {"keeper": 4242})]
+
+
+def test_backup_without_journal_writes_none(tmp_path, backed_up, capsys):
+    run = "20261205T051000"
+    code, out = call("engine_backup", {"run": run, "packages": ["docker.io"], "root": str(tmp_path)}, capsys)
+    assert code == 0 and not out["journal_begun"] and "journal" not in out
+    assert backed_up["journal_at_backup"] is None and not (tmp_path / run / "journal.json").exists()
+
+
+def test_a_backup_that_fails_after_the_journal_began_says_so_and_leaves_it_unfinished(tmp_path, backed_up, capsys):
+    from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _journal as J
+    run = "20261205T051000"
+    backed_up["fail"] = "docker.io: no .deb could be kept"
+    code, out = call("engine_backup", {"run": run, "packages": ["docker.io"], "root": str(tmp_path),
+                                       "journal": {"plan": []}}, capsys)
+    assert code == 1 and out["journal_begun"] and "no .deb could be kept" in out["msg"], out
+    # the caller ends it; until then a later run finds it unfinished, with no backup (nothing to undo)
+    assert J.find_unfinished(str(tmp_path)) == str(tmp_path / run)
+    assert J.Journal(str(tmp_path / run)).load()["backup"] is False
