@@ -15,10 +15,11 @@ import re
 import time
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import answers
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import containers_act
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import server_version
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import (
-    live_restore_covers, parse_ctr_version, upstream_version)
+    daemon_is_stale, live_restore_covers, parse_ctr_version, upstream_version)
 
 # A daemon that refuses to start says why in a plain line; these beat the old daemon's shutdown errors.
 _STRONG = re.compile(r'(?i)failed to start daemon|invalid|refus|ERROR:|\[rootlesskit:.*error')
@@ -375,3 +376,48 @@ def restart_with_containers(daemon, want, timeout, restart=True, containers=None
         after = dict((c['id'], c) for c in engine.containers(all_=True))
         result['containers_down_seconds'] = down_seconds(before, after)
     return result
+
+
+def daemon_state(unit, package=None):
+    """A system daemon (V(containerd) or V(docker)) as it runs, against its installed PACKAGE: what the module
+    daemon_state returns (its RETURN block documents each key); package_step returns it too after its packages."""
+    daemon = Daemon('%s.service' % unit)
+    shown = daemon.show()
+    active = shown.get('ActiveState') == 'active'
+    exe = ''
+    pid = int(shown.get('MainPID') or 0)
+    if pid > 0:
+        try:
+            exe = os.readlink('/proc/%d/exe' % pid)
+        except OSError:
+            exe = ''
+    version = api = min_api = ''
+    if active and unit == 'docker':
+        # the engine's own answer: its version and API range in one call
+        res = daemon.docker('version', '--format', '{{json .Server}}', timeout=30)
+        try:
+            server = json.loads(res.stdout) if res.returncode == 0 else None
+        except ValueError:
+            server = None
+        server = server if isinstance(server, dict) else {}
+        version, api, min_api = (str(server.get(k) or '') for k in ('Version', 'ApiVersion', 'MinAPIVersion'))
+    elif active:
+        version = daemon.version() or ''
+    installed, held = '', False
+    if package:
+        res = R.run(['dpkg-query', '-W', '-f=${db:Status-Abbrev}|${Version}', package], check=False)
+        status, _sep, ver = res.stdout.partition('|')
+        installed = ver.strip() if res.returncode == 0 and status[1:2] == 'i' else ''
+        held = bool(installed) and status[:1] == 'h'  # the selection: h(old), i(nstall), ...
+    replaced = exe.endswith(' (deleted)')
+    stale = bool(active and installed and (not version or daemon_is_stale(version, installed, replaced)))
+    units = units_state(['containerd.service', 'docker.service'])
+    services = dict((name, {'active': units.get(name + '.service', {}).get('active', False),
+                            'enabled': units.get(name + '.service', {}).get('enabled', '')})
+                    for name in ('containerd', 'docker'))
+    docker_answers = bool(version) if unit == 'docker' else answers()
+    return dict(active=active, version=version, upstream=upstream_version(version) or '', binary_replaced=replaced,
+                api_version=api, min_api_version=min_api, installed=installed,
+                installed_upstream=upstream_version(installed) or '', held=held, stale=stale, services=services,
+                last_restart_seconds=units.get(unit + '.service', {}).get('last_restart_seconds', 0.0),
+                docker_answers=docker_answers)

@@ -113,59 +113,9 @@ stale:
   returned: always
 """
 
-import json
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _daemon as D
-from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _engine_api as E
-from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
-from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import daemon_is_stale
-from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import upstream_version
-
-
-def state(unit, package=None):
-    daemon = D.Daemon('%s.service' % unit)
-    shown = daemon.show()
-    active = shown.get('ActiveState') == 'active'
-    exe = ''
-    pid = int(shown.get('MainPID') or 0)
-    if pid > 0:
-        try:
-            exe = os.readlink('/proc/%d/exe' % pid)
-        except OSError:
-            exe = ''
-    version = api = min_api = ''
-    if active and unit == 'docker':
-        # the engine's own answer: its version and API range in one call
-        res = daemon.docker('version', '--format', '{{json .Server}}', timeout=30)
-        try:
-            server = json.loads(res.stdout) if res.returncode == 0 else None
-        except ValueError:
-            server = None
-        server = server if isinstance(server, dict) else {}
-        version, api, min_api = (str(server.get(k) or '') for k in ('Version', 'ApiVersion', 'MinAPIVersion'))
-    elif active:
-        version = daemon.version() or ''
-    installed, held = '', False
-    if package:
-        res = R.run(['dpkg-query', '-W', '-f=${db:Status-Abbrev}|${Version}', package], check=False)
-        status, _sep, ver = res.stdout.partition('|')
-        installed = ver.strip() if res.returncode == 0 and status[1:2] == 'i' else ''
-        held = bool(installed) and status[:1] == 'h'  # the selection: h(old), i(nstall), ...
-    replaced = exe.endswith(' (deleted)')
-    stale = bool(active and installed and (not version or daemon_is_stale(version, installed, replaced)))
-    units = D.units_state(['containerd.service', 'docker.service'])
-    services = dict((name, {'active': units.get(name + '.service', {}).get('active', False),
-                            'enabled': units.get(name + '.service', {}).get('enabled', '')})
-                    for name in ('containerd', 'docker'))
-    answers = bool(version) if unit == 'docker' else E.answers()
-    return dict(active=active, version=version, upstream=upstream_version(version) or '', binary_replaced=replaced,
-                api_version=api, min_api_version=min_api, installed=installed,
-                installed_upstream=upstream_version(installed) or '', held=held, stale=stale, services=services,
-                last_restart_seconds=units.get(unit + '.service', {}).get('last_restart_seconds', 0.0),
-                docker_answers=answers)
 
 
 def main():
@@ -176,7 +126,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    module.exit_json(changed=False, **state(module.params['unit'], module.params['package']))
+    module.exit_json(changed=False, **D.daemon_state(module.params['unit'], module.params['package']))
 
 
 if __name__ == '__main__':

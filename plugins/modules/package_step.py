@@ -86,6 +86,17 @@ options:
       - An upgrade run's folder (RV(fleetsafe.container_engine.upgrade_journal#module:dir)); the containers to stop
         are noted in its journal before they are stopped.
     type: path
+  daemon:
+    description:
+      - Look at this daemon once the step is done (in check mode, as it is), as
+        M(fleetsafe.container_engine.daemon_state) does, and return what it shows as RV(daemon) - the look a role
+        takes after its packages, without a module run of its own. dpkg has returned by then, so a restart its
+        maintainer scripts made (synchronous) is over.
+    type: str
+    choices: [containerd, docker]
+  daemon_package:
+    description: With O(daemon), the package whose installed version the daemon is compared with.
+    type: str
   who:
     description: The name the messages start with (the role that makes the step).
     type: str
@@ -180,6 +191,12 @@ source_known:
   description: Whether the host's own sources had the line O(source) already (then no file was written).
   type: bool
   returned: always
+daemon:
+  description:
+    - With O(daemon) - the daemon as M(fleetsafe.container_engine.daemon_state) returns it, looked at once the step is
+      done (active, version, upstream, binary_replaced, installed, held, stale, services, last_restart_seconds, ...).
+  type: dict
+  returned: success with O(daemon)
 msg:
   description: What the step changes (or would), in one line, for the play's output.
   type: str
@@ -322,11 +339,18 @@ def main():
             stop_containers=dict(type='bool', default=False),
             stop_containers_if_engine_follows=dict(type='bool', default=False),
             journal=dict(type='path'),
+            daemon=dict(type='str', choices=['containerd', 'docker']),
+            daemon_package=dict(type='str'),
             who=dict(type='str', default='package_step'),
             timeout=dict(type='int', default=60),
         ),
         supports_check_mode=True,
     )
+
+    def finish(out):
+        if p['daemon']:
+            out['daemon'] = D.daemon_state(p['daemon'], p['daemon_package'])
+        module.exit_json(**out)
     p = module.params
     who = p['who']
     p['source'] = (p['source'] or '').strip()
@@ -356,7 +380,7 @@ def main():
             out['msg'] = ("%s: would add the apt source '%s' and install %s (installed now: %s)" % (
                 who, p['source'], ', '.join(todo), ', '.join('%s %s' % kv for kv in sorted(before.items()))
                 or 'none of them'))
-            module.exit_json(**out)
+            finish(out)
         try:
             if not module.check_mode:
                 source.write()
@@ -391,7 +415,7 @@ def main():
                                       '; '.join(out['plan'] or todo), '; lifting the holds on %s' % ', '.join(
                                           out['holds_lifted']) if out['holds_lifted'] else '')
         if module.check_mode:
-            module.exit_json(**out)
+            finish(out)
         stopped = []
         pid_before = engine_pid() if p['stop_containers_if_engine_follows'] else '0'
         try:
@@ -447,7 +471,7 @@ def main():
             mark('hold' if p['hold'] else 'unhold', flip)
     if todo and not p['source_keep']:
         source.restore()
-    module.exit_json(**out)
+    finish(out)
 
 
 if __name__ == '__main__':

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _daemon as D
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
-from ansible_collections.fleetsafe.container_engine.plugins.modules import daemon_state as M
 
 REC = json.loads((Path(__file__).parent / "data/daemon_state_recorded.json").read_text())
 
@@ -25,14 +24,14 @@ def host(monkeypatch):
         return R.Result(rc, out, "" if rc == 0 else "Cannot connect to the Docker daemon")
     monkeypatch.setattr(R, "run", run)
     monkeypatch.setattr(D.Daemon, "show", lambda self: dict(REC["systemctl_show_docker"]))
-    monkeypatch.setattr(M.os, "readlink", lambda path: "/usr/sbin/dockerd")
-    monkeypatch.setattr(M.E, "answers", lambda: calls.append(["GET /_ping"]) or True)
+    monkeypatch.setattr(D.os, "readlink", lambda path: "/usr/sbin/dockerd")
+    monkeypatch.setattr(D, "answers", lambda: calls.append(["GET /_ping"]) or True)
     return answers, calls
 
 
 def test_the_engine_its_api_range_and_its_package_in_one_look(host):
     _answers, calls = host
-    st = M.state("docker", "docker.io")
+    st = D.daemon_state("docker", "docker.io")
     assert st == {"active": True, "version": "26.1.5+dfsg1", "upstream": "26.1.5", "binary_replaced": False,
                   "api_version": "1.45", "min_api_version": "1.24", "installed": "26.1.5+dfsg1-9+deb13u1+b1",
                   "installed_upstream": "26.1.5", "held": True, "stale": False,
@@ -52,31 +51,31 @@ def test_the_engine_its_api_range_and_its_package_in_one_look(host):
 def test_the_package_is_held_only_when_it_is_installed_and_its_selection_is_hold(host, answer, installed, held):
     answers, _calls = host
     answers["dpkg-query"] = (0, answer)
-    st = M.state("docker", "docker.io")
+    st = D.daemon_state("docker", "docker.io")
     assert (st["installed"], st["held"]) == (installed, held)
 
 
 def test_an_engine_that_does_not_answer_is_stale_against_its_package(host, monkeypatch):
     answers, _calls = host
     answers["docker"] = (1, "")
-    st = M.state("docker", "docker.io")
+    st = D.daemon_state("docker", "docker.io")
     assert (st["version"], st["api_version"], st["min_api_version"], st["stale"]) == ("", "", "", True)
 
 
 def test_a_binary_replaced_under_the_running_daemon_is_stale(host, monkeypatch):
-    monkeypatch.setattr(M.os, "readlink", lambda path: "/usr/sbin/dockerd (deleted)")
-    st = M.state("docker", "docker.io")
+    monkeypatch.setattr(D.os, "readlink", lambda path: "/usr/sbin/dockerd (deleted)")
+    st = D.daemon_state("docker", "docker.io")
     assert st["binary_replaced"] and st["stale"]
 
 
 def test_containerd_its_last_restart_by_systemds_clock_and_whether_docker_answers(host, monkeypatch):
     _answers, calls = host
     monkeypatch.setattr(D.Daemon, "version", lambda self: "1.6.20~ds1")
-    st = M.state("containerd", None)
+    st = D.daemon_state("containerd", None)
     assert st["last_restart_seconds"] == 0.12   # 36785436330 - 36785318754 microseconds
     assert st["docker_answers"] is True and ["GET /_ping"] in calls
-    monkeypatch.setattr(M.E, "answers", lambda: False)
-    assert M.state("containerd", None)["docker_answers"] is False
+    monkeypatch.setattr(D, "answers", lambda: False)
+    assert D.daemon_state("containerd", None)["docker_answers"] is False
 
 
 @pytest.mark.parametrize("text, want", [

@@ -292,3 +292,41 @@ def test_packages_are_fetched_before_any_container_stops(monkeypatch, capsys, fe
         assert exit_info.value.code == 1 and order == ["download"] and out["changed"] is False
         assert "fetching docker.io=26.1.5+dfsg1-9+deb13u1+b1 failed, before any container stopped" in out["msg"]
         assert "File not found" in out["msg"] and "Nothing was changed" in out["msg"]
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_the_look_after_the_packages_comes_after_the_install_in_the_same_run(monkeypatch, capsys, check_mode):
+    # with daemon, package_step returns daemon_state's look at the daemon, taken once apt-get install has returned
+    # (in check mode, as the daemon is): the role's look after its packages, without a module run of its own
+    from ansible.module_utils.testing import patch_module_args
+    sim = REC["sim_new_to_mid_engine_tini"]
+    state = {"docker.io": "28.5.2+dfsg4-5", "docker-cli": "28.5.2+dfsg4-5", "tini-static": "0.19.0-6+b2"}
+    order = []
+
+    def run(argv, check=True, env=None, timeout=600):
+        if argv[:2] == ["apt-get", "install"]:
+            order.append("install")
+        if "-s" in argv or "--simulate" in argv:
+            return R.Result(sim["rc"], sim["stdout"], sim["stderr"])
+        return R.Result(0, "", "")
+
+    def look(unit, package=None):
+        order.append(f"look {unit} {package}")
+        return {"active": True, "version": "26.1.5+dfsg1", "installed": "26.1.5+dfsg1-9+deb13u1+b1", "stale": True}
+    monkeypatch.setattr(P, "Source", KnownSource)
+    monkeypatch.setattr(P, "dpkg_state", lambda: (dict(state), []))
+    monkeypatch.setattr(P.D, "daemon_state", look)
+    monkeypatch.setattr(R, "run", run)
+    args = {"pins": {"docker.io": "26.1.5+dfsg1-9+deb13u1+b1"}, "who": "docker_engine", "hold": False,
+            "daemon": "docker", "daemon_package": "docker.io", "_ansible_check_mode": check_mode}
+    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
+        P.main()
+    out = json.loads(capsys.readouterr().out)
+    assert exit_info.value.code == 0 and out["daemon"]["stale"] is True, out
+    assert order == (["look docker docker.io"] if check_mode else ["install", "look docker docker.io"]), order
+    # without daemon, no look
+    order.clear()
+    args.pop("daemon")
+    with patch_module_args(args), pytest.raises(SystemExit):
+        P.main()
+    assert "daemon" not in json.loads(capsys.readouterr().out) and not any(o.startswith("look") for o in order)
