@@ -212,24 +212,38 @@ class KnownSource:
         pass
 
 
+# The new set's engine packages on a lab host, and apt-get as that host answered: its simulation of new -> mid
+# (recorded), the download and the install answering as a test tells; ORDER records "download" and "install".
+NEW_SET = {"docker.io": "28.5.2+dfsg4-5", "docker-cli": "28.5.2+dfsg4-5", "tini-static": "0.19.0-6+b2"}
+
+
+def recorded_apt(order, download=(0, ""), install=(0, "")):
+    sim = REC["sim_new_to_mid_engine_tini"]
+
+    def run(argv, check=True, env=None, timeout=600):
+        if "--download-only" in argv:
+            # held packages in the way (the holds are lifted for the install only): apt refuses a download without
+            assert "--allow-change-held-packages" in argv, argv
+            order.append("download")
+            return R.Result(download[0], "", download[1])
+        if argv[:2] == ["apt-get", "install"]:
+            order.append("install")
+            return R.Result(install[0], "", install[1])
+        if "-s" in argv or "--simulate" in argv:
+            return R.Result(sim["rc"], sim["stdout"], sim["stderr"])
+        return R.Result(0, "", "")
+    return run
+
+
 def test_a_failed_install_is_one_clear_error_with_the_step_as_it_was_left(monkeypatch, capsys):
     # the demo's fault (an engine package whose files are gone): apt-get install fails part-way; the module must
     # fail with apt's own words and what it changed, not crash on its own result ("Module failed: 'msg'")
     from ansible.module_utils.testing import patch_module_args
-    from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
-    sim = REC["sim_new_to_mid_engine_tini"]
-    state = {"docker.io": "28.5.2+dfsg4-5", "docker-cli": "28.5.2+dfsg4-5", "tini-static": "0.19.0-6+b2"}
-
-    def run(argv, check=True, env=None, timeout=600):
-        if argv[:2] == ["apt-get", "install"]:
-            return R.Result(100, "", "dpkg: error processing archive docker.io (--unpack):\n"
-                                     "E: Sub-process /usr/bin/dpkg returned an error code (1)")
-        if "-s" in argv or "--simulate" in argv:
-            return R.Result(sim["rc"], sim["stdout"], sim["stderr"])
-        return R.Result(0, "", "")
     monkeypatch.setattr(P, "Source", KnownSource)
-    monkeypatch.setattr(P, "dpkg_state", lambda: (dict(state), ["docker.io", "docker-cli"]))
-    monkeypatch.setattr(R, "run", run)
+    monkeypatch.setattr(P, "dpkg_state", lambda: (dict(NEW_SET), ["docker.io", "docker-cli"]))
+    failed = (100, "dpkg: error processing archive docker.io (--unpack):\n"
+              + "E: Sub-process /usr/bin/dpkg returned an error code (1)")
+    monkeypatch.setattr(R, "run", recorded_apt([], install=failed))
     args = {"pins": {"docker.io": "26.1.5+dfsg1-9+deb13u1+b1", "docker-cli": "26.1.5+dfsg1-9+deb13u1+b1"},
             "who": "docker_engine"}
     with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
@@ -246,23 +260,9 @@ def test_packages_are_fetched_before_any_container_stops(monkeypatch, capsys, fe
     # a switch or a docker-ce engine step stops the containers for the install: a slow or failing mirror must not
     # cost them anything, so the packages are downloaded first; a failed download stops nothing and changes nothing
     from ansible.module_utils.testing import patch_module_args
-    sim = REC["sim_new_to_mid_engine_tini"]
-    state = {"docker.io": "28.5.2+dfsg4-5", "docker-cli": "28.5.2+dfsg4-5", "tini-static": "0.19.0-6+b2"}
     order = []
-
-    def run(argv, check=True, env=None, timeout=600):
-        if "--download-only" in argv:
-            # held packages in the way (the holds are lifted for the install only): apt refuses a download without
-            assert "--allow-change-held-packages" in argv, argv
-            order.append("download")
-            return R.Result(0 if fetched else 100, "", "" if fetched else
-                            "E: Failed to fetch file:/srv/repo/./docker.io_26.1.5.deb  File not found")
-        if argv[:2] == ["apt-get", "install"]:
-            order.append("install")
-            return R.Result(0, "", "")
-        if "-s" in argv or "--simulate" in argv:
-            return R.Result(sim["rc"], sim["stdout"], sim["stderr"])
-        return R.Result(0, "", "")
+    run = recorded_apt(order, download=(0, "") if fetched else (
+        100, "E: Failed to fetch file:/srv/repo/./docker.io_26.1.5.deb  File not found"))
 
     class Engine:
         def __init__(self, *a, **k):
@@ -278,7 +278,7 @@ def test_packages_are_fetched_before_any_container_stops(monkeypatch, capsys, fe
             order.append(action)
             return {}
     monkeypatch.setattr(P, "Source", KnownSource)
-    monkeypatch.setattr(P, "dpkg_state", lambda: (dict(state), ["docker.io"]))
+    monkeypatch.setattr(P, "dpkg_state", lambda: (dict(NEW_SET), ["docker.io"]))
     monkeypatch.setattr(P.D, "Daemon", Engine)
     monkeypatch.setattr(R, "run", run)
     args = {"pins": {"docker.io": "26.1.5+dfsg1-9+deb13u1+b1"}, "who": "docker_engine", "stop_containers": True,
@@ -299,24 +299,15 @@ def test_the_look_after_the_packages_comes_after_the_install_in_the_same_run(mon
     # with daemon, package_step returns daemon_state's look at the daemon, taken once apt-get install has returned
     # (in check mode, as the daemon is): the role's look after its packages, without a module run of its own
     from ansible.module_utils.testing import patch_module_args
-    sim = REC["sim_new_to_mid_engine_tini"]
-    state = {"docker.io": "28.5.2+dfsg4-5", "docker-cli": "28.5.2+dfsg4-5", "tini-static": "0.19.0-6+b2"}
     order = []
-
-    def run(argv, check=True, env=None, timeout=600):
-        if argv[:2] == ["apt-get", "install"]:
-            order.append("install")
-        if "-s" in argv or "--simulate" in argv:
-            return R.Result(sim["rc"], sim["stdout"], sim["stderr"])
-        return R.Result(0, "", "")
 
     def look(unit, package=None):
         order.append(f"look {unit} {package}")
         return {"active": True, "version": "26.1.5+dfsg1", "installed": "26.1.5+dfsg1-9+deb13u1+b1", "stale": True}
     monkeypatch.setattr(P, "Source", KnownSource)
-    monkeypatch.setattr(P, "dpkg_state", lambda: (dict(state), []))
+    monkeypatch.setattr(P, "dpkg_state", lambda: (dict(NEW_SET), []))
     monkeypatch.setattr(P.D, "daemon_state", look)
-    monkeypatch.setattr(R, "run", run)
+    monkeypatch.setattr(R, "run", recorded_apt(order))
     args = {"pins": {"docker.io": "26.1.5+dfsg1-9+deb13u1+b1"}, "who": "docker_engine", "hold": False,
             "daemon": "docker", "daemon_package": "docker.io", "_ansible_check_mode": check_mode}
     with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
