@@ -346,12 +346,13 @@ def main():
         ),
         supports_check_mode=True,
     )
+    p = module.params
 
     def finish(out):
         if p['daemon']:
             out['daemon'] = D.daemon_state(p['daemon'], p['daemon_package'])
         module.exit_json(**out)
-    p = module.params
+
     who = p['who']
     p['source'] = (p['source'] or '').strip()
     bad = bad_input(p)

@@ -35,8 +35,8 @@ HELD_BY_UPGRADE_CE = {"containerd.io", "docker-ce", "docker-ce-cli", "docker-ce-
 CE_CHAINS = {"docker-ce"}
 CE = {"upgrade_package_family": "docker-ce", "upgrade_extra_packages": {}}
 # (in this run's journal: the one the point before cut and its re-run recovered holds the same event)
-STOPPED_FOR_CONTAINERD = ("j.get('status') == 'running' and "
-                          "any(e.get('what') == 'containers_stopped' for e in j.get('events', []))")
+CONTAINERS_STOPPED_IN_THIS_RUN = ("j.get('status') == 'running' and "
+                                  "any(e.get('what') == 'containers_stopped' for e in j.get('events', []))")
 STORAGE_FAULT = "echo '{\"storage-driver\": \"overlay\"}' > /etc/docker/daemon.json && systemctl restart docker"
 
 # Polls inside the host until COND (a Python expression over the newest run's journal j, its sections' statuses
@@ -125,11 +125,11 @@ CHAINS = {
     "docker-ce": [
         # the containers are noted, then stopped (each waits out its 10 s grace): cut 3 s into their stop
         Kill("containerd.io step: containers stopping for it (Requires=), re-run rolls back",
-             f"step('upgrade_containerd') == 'started' and {STOPPED_FOR_CONTAINERD}", delay=3.0),
+             f"step('upgrade_containerd') == 'started' and {CONTAINERS_STOPPED_IN_THIS_RUN}", delay=3.0),
         # the containers are down and dpkg replaces containerd.io (systemd takes dockerd down with containerd): the
         # resumed step must start exactly the containers the dead one stopped
         Kill("containerd.io apt with the containers stopped, re-run resumes",
-             f"step('upgrade_containerd') == 'started' and {STOPPED_FOR_CONTAINERD} and 'dpkg' in procs",
+             f"step('upgrade_containerd') == 'started' and {CONTAINERS_STOPPED_IN_THIS_RUN} and 'dpkg' in procs",
              mode="resume", expect=(MID,)),
     ],
     "recovery": [
@@ -307,7 +307,7 @@ SWITCH_VARS = {"upgrade_package_family": "docker-ce", "upgrade_package_family_sw
                "upgrade_extra_packages": {}}
 FAMILIES = {"debian": ("docker.io", "docker-cli", "containerd", "runc"),
             "docker-ce": ("docker-ce", "docker-ce-cli", "containerd.io")}
-IN_SWITCH = f"step('switch_family') == 'started' and {STOPPED_FOR_CONTAINERD} and 'dpkg' in procs"
+IN_SWITCH = f"step('switch_family') == 'started' and {CONTAINERS_STOPPED_IN_THIS_RUN} and 'dpkg' in procs"
 SWITCH_POINTS = [
     (Kill("family switch: dpkg mid-transaction, re-run rolls back", IN_SWITCH), "debian"),
     (Kill("family switch: dpkg mid-transaction, re-run resumes", IN_SWITCH, mode="resume"), "docker-ce"),
