@@ -78,7 +78,7 @@ unit: venv
 # hosts are its own (unique names).
 LAB_WORKERS ?= 4
 integration: venv lab browser
-	$(BIN)/pytest -q -m lab -n $(LAB_WORKERS) --dist loadgroup --durations 15 tests/integration
+	$(BIN)/pytest -q -m lab -n $(LAB_WORKERS) --dist loadgroup --durations 30 tests/integration
 
 # A test run must not change the machine's own Ansible setup: the scenarios turn molecule's prerun off (it would
 # install the collection into ~/.ansible/collections, shadowing checkouts), and this target fails if a copy appears.

@@ -17,6 +17,8 @@ import time
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import answers
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import containers_act
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import get_json
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import inspect_containers
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import server_version
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import (
     daemon_is_stale, live_restore_covers, parse_ctr_version, upstream_version)
@@ -101,11 +103,6 @@ class Daemon(object):
         return ('the rootless dockerd of %s' % self.user) if self.scope == 'rootless' else self.unit
 
     # --- the daemon's API -----------------------------------------------------------------------------------
-    def env(self):
-        if self.kind == 'docker' and self.socket:
-            return dict(os.environ, DOCKER_HOST='unix://%s' % self.socket)
-        return None
-
     def version(self):
         """The version the daemon answers with, or None while it does not answer."""
         if self.kind == 'containerd':
@@ -128,18 +125,13 @@ class Daemon(object):
         done = containers_act(self.api_socket(), names, action, timeout=timeout, retry_for=retry_for)
         return dict((n, why) for n, why in done.items() if why)
 
-    def docker(self, *args, **kw):
-        return R.run(['docker'] + list(args), check=kw.get('check', False), env=self.env(),
-                     timeout=kw.get('timeout', 600))
-
+    # the engine's own documents on its socket, as `docker info` and `docker inspect $(docker ps -q)` print them,
+    # without starting a client program for each look
     def live_restore(self):
-        return self.docker('info', '--format', '{{.LiveRestoreEnabled}}').stdout.strip() == 'true'
+        return (get_json(self.api_socket(), '/info') or {}).get('LiveRestoreEnabled') is True
 
     def containers(self, all_=False):
-        ids = self.docker('ps', '-q', '--no-trunc', *(['-a'] if all_ else [])).stdout.split()
-        if not ids:
-            return []
-        return containers_from_inspect(json.loads(self.docker('inspect', *ids).stdout or '[]'))
+        return containers_from_inspect(inspect_containers(self.api_socket(), all_=all_))
 
     # --- restart and wait --------------------------------------------------------------------------------
     def restart(self, want, timeout, restart=True):
@@ -393,12 +385,8 @@ def daemon_state(unit, package=None):
             exe = ''
     version = api = min_api = ''
     if active and unit == 'docker':
-        # the engine's own answer: its version and API range in one call
-        res = daemon.docker('version', '--format', '{{json .Server}}', timeout=30)
-        try:
-            server = json.loads(res.stdout) if res.returncode == 0 else None
-        except ValueError:
-            server = None
+        # the engine's own answer on its socket: its version and API range in one request
+        server = get_json(daemon.api_socket(), '/version')
         server = server if isinstance(server, dict) else {}
         version, api, min_api = (str(server.get(k) or '') for k in ('Version', 'ApiVersion', 'MinAPIVersion'))
     elif active:

@@ -182,6 +182,40 @@ def server_version(socket_path='/var/run/docker.sock', timeout=10):
         client.close()
 
 
+def get_json(socket_path, path, params=None, timeout=30):
+    """One GET on ``socket_path`` and its JSON: the daemon's own document (/version, /info), or None while it does
+    not answer or answers anything but 200 - what a ``docker`` client prints, without starting one."""
+    client = EngineClient(socket_path, timeout=timeout)
+    try:
+        status, _type, content = client.request('GET', path, params=params)
+        return json.loads(content.decode('utf-8', 'replace')) if status == 200 else None
+    except (OSError, ProtocolError, ValueError):
+        return None
+    finally:
+        client.close()
+
+
+def inspect_containers(socket_path, all_=False, timeout=60):
+    """Each container's inspect document (GET /containers/json, then each one's /containers/ID/json on the same
+    connection), as ``docker inspect $(docker ps -q [-a])`` prints them, newest first; [] while the daemon does
+    not answer. A container removed in the meantime is left out."""
+    client = EngineClient(socket_path, timeout=timeout)
+    try:
+        status, _ctype, body = client.request('GET', '/containers/json', params={'all': 1} if all_ else None)
+        if status != 200:
+            return []
+        out = []
+        for item in json.loads(body.decode('utf-8') or '[]'):
+            status, _ctype, body = client.request('GET', '/containers/%s/json' % item['Id'])
+            if status == 200:
+                out.append(json.loads(body.decode('utf-8')))
+        return out
+    except (OSError, ProtocolError, ValueError):
+        return []
+    finally:
+        client.close()
+
+
 def running_pids(socket_path='/var/run/docker.sock', timeout=10):
     """name -> main process id of every running container (GET /containers/json, then each one's
     /containers/ID/json on the same connection); {} while the daemon does not answer. A container that kept

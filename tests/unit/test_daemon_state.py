@@ -1,5 +1,6 @@
 """daemon_state read on answers recorded from a real lab host (tests/unit/data/daemon_state_recorded.json): the
-engine's version and its API range come from one `docker version` call, the package from dpkg-query."""
+engine's version and its API range come from one request on its socket (GET /version: what `docker version`
+prints as its Server part, recorded so), the package from dpkg-query."""
 from __future__ import annotations
 
 import json
@@ -15,14 +16,21 @@ REC = json.loads((Path(__file__).parent / "data/daemon_state_recorded.json").rea
 @pytest.fixture
 def host(monkeypatch):
     calls = []
-    answers = {"docker": (0, REC["docker_version_json_server"]), "dpkg-query": (0, REC["dpkg_query_docker_io"]),
+    answers = {"GET /version": (200, REC["docker_version_json_server"]), "dpkg-query": (0, REC["dpkg_query_docker_io"]),
                "systemctl": (0, REC["systemctl_show_units"])}
+
+    def get_json(socket_path, path, params=None, timeout=30):
+        assert socket_path == "/var/run/docker.sock"
+        calls.append(["GET " + path])
+        status, body = answers["GET " + path]
+        return json.loads(body) if status == 200 else None
 
     def run(argv, check=True, env=None, timeout=600):
         calls.append(argv)
         rc, out = answers[argv[0]]
         return R.Result(rc, out, "" if rc == 0 else "Cannot connect to the Docker daemon")
     monkeypatch.setattr(R, "run", run)
+    monkeypatch.setattr(D, "get_json", get_json)
     monkeypatch.setattr(D.Daemon, "show", lambda self: dict(REC["systemctl_show_docker"]))
     monkeypatch.setattr(D.os, "readlink", lambda path: "/usr/sbin/dockerd")
     monkeypatch.setattr(D, "answers", lambda: calls.append(["GET /_ping"]) or True)
@@ -39,7 +47,7 @@ def test_the_engine_its_api_range_and_its_package_in_one_look(host):
                                "docker": {"active": True, "enabled": "enabled"}},
                   "last_restart_seconds": 0.0, "docker_answers": True}
     # the engine answered its version: no second question to its socket
-    assert [c[0] for c in calls] == ["docker", "dpkg-query", "systemctl"]
+    assert [c[0] for c in calls] == ["GET /version", "dpkg-query", "systemctl"]
 
 
 @pytest.mark.parametrize("answer, installed, held", [
@@ -57,7 +65,7 @@ def test_the_package_is_held_only_when_it_is_installed_and_its_selection_is_hold
 
 def test_an_engine_that_does_not_answer_is_stale_against_its_package(host, monkeypatch):
     answers, _calls = host
-    answers["docker"] = (1, "")
+    answers["GET /version"] = (0, "")   # nothing answers on the socket
     st = D.daemon_state("docker", "docker.io")
     assert (st["version"], st["api_version"], st["min_api_version"], st["stale"]) == ("", "", "", True)
 

@@ -15,12 +15,17 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _daemon as D
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import get_json
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._host import EngineError, Host
 from recording import call_key
 
 FIXTURE = json.loads((Path(__file__).resolve().parent / "fixtures" / "old.json").read_text())["calls"]
 VERSION = FIXTURE[call_key("api", ("/var/run/docker.sock", "/version"), {})]["result"]
 INFO = FIXTURE[call_key("api", ("/var/run/docker.sock", "/info"), {})]["result"]
+# the one container the old lab host ran, listed and inspected as the engine answered
+LISTED = FIXTURE[call_key("api", ("/var/run/docker.sock", "/containers/json"), {"params": {"all": 1}})]["result"]
+INSPECTED = FIXTURE[call_key("api", ("/var/run/docker.sock", f"/containers/{LISTED[0]['Id']}/json"), {})]["result"]
 # what the engines answer a client outside their range (KNOWLEDGE: 26.x/28.x say "too old" as plain text)
 TOO_NEW = {"message": "client version 1.43 is too new. Maximum supported API version is 1.41"}
 TOO_OLD = ("client version 1.23 is too old. Minimum supported API version is 1.24, please upgrade your client to a "
@@ -46,7 +51,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/version":
             self.send(200, VERSION)
         elif self.path == "/info":
-            self.send(200, INFO)
+            self.send(200, dict(INFO, LiveRestoreEnabled=True) if self.server.live_restore else INFO)
         elif self.path == "/containers/json?all=1":
             # chunked, as dockerd sends longer answers
             data = json.dumps([{"Id": "abc", "Names": ["/x"]}]).encode()
@@ -57,6 +62,10 @@ class Handler(BaseHTTPRequestHandler):
             for part in (data[:5], data[5:]):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
             self.wfile.write(b"0\r\n\r\n")
+        elif self.path == "/containers/json":      # the running ones (no all=1)
+            self.send(200, LISTED)
+        elif self.path == f"/containers/{LISTED[0]['Id']}/json":
+            self.send(200, INSPECTED)
         elif self.path == "/v1.43/version":
             self.send(400, TOO_NEW)
         elif self.path == "/v1.23/version":
@@ -74,6 +83,7 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         super().__init__(path, Handler)
         self.seen = []
         self.connections = 0
+        self.live_restore = False   # as recorded; a test turns it on
 
     def get_request(self):
         self.connections += 1
@@ -117,6 +127,27 @@ def test_daemon_errors_keep_the_engine_message(daemon):
         host.api(path, "/not-json")
     assert not_json.value.kind == "other" and "not JSON" in not_json.value.detail
     assert host.api(path, "/version") == VERSION      # the connection still serves after errors
+
+
+def test_the_upgrades_looks_read_the_engines_documents_on_its_socket(daemon, tmp_path):
+    """The restart's looks (module_utils/_daemon.py) ask the socket what `docker info`, `docker ps` and `docker
+    inspect` would print, without starting a client: the containers as inspected, newest first, one removed between
+    the list and its inspect left out; live-restore from /info; nothing at all while nothing answers."""
+    server, path = daemon
+    engine = D.Daemon("docker.service", socket=path)
+    (one,) = engine.containers()
+    assert {k: one[k] for k in ("id", "name", "image", "running", "restart_policy")} == {
+        "id": LISTED[0]["Id"], "name": "fsf-client", "image": "busybox:lab", "running": True, "restart_policy": "no"}
+    assert engine.containers(all_=True) == []     # the list names "abc", which is gone when inspected (404)
+    assert engine.live_restore() is False
+    server.live_restore = True
+    assert engine.live_restore() is True
+    assert get_json(path, "/version") == VERSION and get_json(path, "/not-json") is None
+    assert get_json(path, "/nowhere") is None     # 404
+    quiet = D.Daemon("docker.service", socket=str(tmp_path / "nobody.sock"))
+    nothing = (quiet.containers(all_=True), quiet.live_restore(), get_json(quiet.api_socket(), "/version"))
+    assert nothing == ([], False, None)
+    assert ("/containers/abc/json", "localhost") in [seen[:2] for seen in server.seen]
 
 
 def test_socket_problems_are_classified(tmp_path):
