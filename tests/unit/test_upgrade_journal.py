@@ -9,6 +9,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,23 @@ def test_a_section_whose_unit_died_without_a_record_is_a_failure(tmp_path, monke
     monkeypatch.setattr(J, "unit_active", lambda unit: False)
     with pytest.raises(R.OpError, match="ended without a result"):
         J.wait_section(str(tmp_path), "r", 5)
+
+
+def test_a_section_is_waited_for_on_its_record_and_its_unit_asked_once_a_second(tmp_path, monkeypatch):
+    """The wait reads the section's record (a file) every 0.1 s and asks systemd about its unit (a process) at
+    most once a second: a 12 s engine restart no longer starts 60 systemctl processes beside it."""
+    (tmp_path / J.SECTIONS).mkdir()
+    path = str(tmp_path / J.SECTIONS / "r.json")
+    J.write_json(path, {"status": "running", "unit": "fleetsafe-ce-x-r.service"})
+    asked = []
+    monkeypatch.setattr(J, "unit_active", lambda unit: asked.append(unit) or True)
+    writer = threading.Timer(1.5, J.write_json, (path, {"status": "done", "unit": "u", "result": {"ok": 1}}))
+    writer.start()
+    try:
+        assert J.wait_section(str(tmp_path), "r", 10) == {"ok": 1}
+    finally:
+        writer.cancel()
+    assert asked == ["fleetsafe-ce-x-r.service"] * 2   # at the start and a second later; the record ended it
 
 
 def test_payload_root_is_where_ansible_collections_was_imported_from():
