@@ -172,7 +172,8 @@ def snapshot(names):
             daemon_json = fh.read()
     docker = D.Daemon('docker.service')
     engine = docker.version()
-    return {'running': [c for c in docker.containers() if c['running']] if engine else [],
+    # an engine that answers its version but not its containers is an error, not a host without containers
+    return {'running': [c for c in docker.containers(strict=True) if c['running']] if engine else [],
             'daemon_json': daemon_json, 'engine': engine, 'holds': A.holds(),
             'packages': A.installed_packages(names)}
 

@@ -19,6 +19,7 @@ from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import containers_act
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import get_json
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import inspect_containers
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import ProtocolError
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import server_version
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._parse import (
     daemon_is_stale, live_restore_covers, parse_ctr_version, upstream_version)
@@ -130,8 +131,13 @@ class Daemon(object):
     def live_restore(self):
         return (get_json(self.api_socket(), '/info') or {}).get('LiveRestoreEnabled') is True
 
-    def containers(self, all_=False):
-        return containers_from_inspect(inspect_containers(self.api_socket(), all_=all_))
+    def containers(self, all_=False, strict=False):
+        """The containers as inspected ([] while the engine does not answer). ``strict``: an engine that does not
+        list them is an error (OpError), for a caller that would otherwise take it for a host without containers."""
+        try:
+            return containers_from_inspect(inspect_containers(self.api_socket(), all_=all_, strict=strict))
+        except ProtocolError as exc:
+            raise R.OpError('%s: %s' % (self.name(), exc)) from None
 
     # --- restart and wait --------------------------------------------------------------------------------
     def restart(self, want, timeout, restart=True):
@@ -307,7 +313,7 @@ def containers_to_stop(daemon, answering, want, containers=None, running=False):
     engine_answers = answering if engine is daemon else engine.version()
     if engine_answers is None or not (containers or running):
         return engine, [], None, False
-    listed = engine.containers(all_=True)
+    listed = engine.containers(all_=True, strict=True)
     if running:
         live = engine.live_restore()
         if live and bool(want) and live_restore_covers(engine_answers, want):

@@ -195,22 +195,26 @@ def get_json(socket_path, path, params=None, timeout=30):
         client.close()
 
 
-def inspect_containers(socket_path, all_=False, timeout=60):
+def inspect_containers(socket_path, all_=False, timeout=60, strict=False):
     """Each container's inspect document (GET /containers/json, then each one's /containers/ID/json on the same
-    connection), as ``docker inspect $(docker ps -q [-a])`` prints them, newest first; [] while the daemon does
-    not answer. A container removed in the meantime is left out."""
+    connection), as ``docker inspect $(docker ps -q [-a])`` prints them, newest first. A container removed in the
+    meantime is left out. While the daemon does not answer: [], or with ``strict`` a ProtocolError saying why (for a
+    caller that must not take "no answer" for "no containers")."""
     client = EngineClient(socket_path, timeout=timeout)
     try:
         status, _ctype, body = client.request('GET', '/containers/json', params={'all': 1} if all_ else None)
         if status != 200:
-            return []
+            raise ProtocolError('HTTP %d: %s' % (status, _message(status, body)))
         out = []
         for item in json.loads(body.decode('utf-8') or '[]'):
             status, _ctype, body = client.request('GET', '/containers/%s/json' % item['Id'])
             if status == 200:
                 out.append(json.loads(body.decode('utf-8')))
         return out
-    except (OSError, ProtocolError, ValueError):
+    except (OSError, ProtocolError, ValueError) as exc:
+        if strict:
+            raise ProtocolError('%s did not list its containers: %s' % (
+                socket_path, str(exc) or type(exc).__name__)) from None
         return []
     finally:
         client.close()

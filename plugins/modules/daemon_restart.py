@@ -273,8 +273,11 @@ def main():
                    % (p['user'], p['unit'], load or 'unknown', p['unit']))
             module.fail_json(msg=why, restarted=False, version_before=answering)
     if module.check_mode:
-        _engine, stop, live, kept = D.containers_to_stop(daemon, answering, p['version'], p['containers'],
-                                                         p['running_containers'])
+        try:
+            _engine, stop, live, kept = D.containers_to_stop(daemon, answering, p['version'], p['containers'],
+                                                             p['running_containers'])
+        except R.OpError as exc:
+            module.fail_json(msg=str(exc), restarted=False, version_before=answering)
         module.exit_json(changed=restart, restarted=restart, version_before=answering, live_restore=live,
                          live_restore_kept_containers=kept,
                          containers_stopped=[c['name'] for c in stop if c['running']] if restart else [])

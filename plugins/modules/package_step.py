@@ -423,7 +423,7 @@ def main():
             if stop_containers:
                 engine = D.Daemon('docker.service')
                 if engine.version() is not None:
-                    running = [c for c in engine.containers() if c['running']]
+                    running = [c for c in engine.containers(strict=True) if c['running']]
                     if running and p['journal']:
                         # written before they stop: a run that finishes what a dead controller left starts them
                         J.Journal(p['journal']).event(

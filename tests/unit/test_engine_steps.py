@@ -271,7 +271,8 @@ def test_packages_are_fetched_before_any_container_stops(monkeypatch, capsys, fe
         def version(self):
             return "28.5.2"
 
-        def containers(self):
+        def containers(self, strict=False):
+            assert strict   # the containers to stop: an engine that cannot list them is an error, not none
             return [{"id": "c1", "name": "keeper", "running": True}]
 
         def act(self, ids, action, timeout, retry_for=None):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _daemon as D
+from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _run as R
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._engine_api import get_json
 from ansible_collections.fleetsafe.container_engine.plugins.module_utils._host import EngineError, Host
 from recording import call_key
@@ -48,7 +49,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802 - http.server's name
         self.server.seen.append((self.path, self.headers.get("Host"), self.client_address))
-        if self.path == "/version":
+        if self.path.startswith("/containers/json") and self.server.list_refused:
+            self.send(500, {"message": "context deadline exceeded"})
+        elif self.path == "/version":
             self.send(200, VERSION)
         elif self.path == "/info":
             self.send(200, dict(INFO, LiveRestoreEnabled=True) if self.server.live_restore else INFO)
@@ -84,6 +87,7 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.seen = []
         self.connections = 0
         self.live_restore = False   # as recorded; a test turns it on
+        self.list_refused = False   # the engine answers, but not its containers' list
 
     def get_request(self):
         self.connections += 1
@@ -148,6 +152,25 @@ def test_the_upgrades_looks_read_the_engines_documents_on_its_socket(daemon, tmp
     nothing = (quiet.containers(all_=True), quiet.live_restore(), get_json(quiet.api_socket(), "/version"))
     assert nothing == ([], False, None)
     assert ("/containers/abc/json", "localhost") in [seen[:2] for seen in server.seen]
+
+
+def test_an_engine_that_answers_but_does_not_list_its_containers_is_an_error_where_it_matters(daemon, tmp_path):
+    """The backup's record of what runs, the containers a restart or a package step stops: an engine that answers
+    its version but not its containers' list is an error naming its socket and its words (strict), never a host
+    with no containers to keep; a wait that polls (strict off) sees nothing yet and asks again."""
+    server, path = daemon
+    engine = D.Daemon("docker.service", socket=path)
+    server.list_refused = True
+    with pytest.raises(R.OpError) as refused:
+        engine.containers(strict=True)
+    want = f"docker.service: {path} did not list its containers: HTTP 500: context deadline exceeded"
+    assert str(refused.value) == want
+    assert engine.containers() == []
+    with pytest.raises(R.OpError, match="did not list its containers"):
+        D.containers_to_stop(engine, "28.5.2", "28.5.2", running=True)
+    quiet = D.Daemon("docker.service", socket=str(tmp_path / "nobody.sock"))
+    with pytest.raises(R.OpError, match="nobody.sock did not list its containers: .*No such file"):
+        quiet.containers(strict=True)
 
 
 def test_socket_problems_are_classified(tmp_path):
