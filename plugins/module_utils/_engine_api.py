@@ -167,21 +167,6 @@ def answers(socket_path='/var/run/docker.sock', timeout=5):
         client.close()
 
 
-def server_version(socket_path='/var/run/docker.sock', timeout=10):
-    """The version a Docker engine answers with on ``socket_path`` (GET /version), or None while it does not
-    answer - what ``docker version --format {{.Server.Version}}`` prints, without starting a client program."""
-    client = EngineClient(socket_path, timeout=timeout)
-    try:
-        status, _type, content = client.request('GET', '/version')
-        if status != 200:
-            return None
-        return str(json.loads(content.decode('utf-8', 'replace')).get('Version') or '') or None
-    except (OSError, ProtocolError, ValueError, AttributeError):
-        return None
-    finally:
-        client.close()
-
-
 def get_json(socket_path, path, params=None, timeout=30):
     """One GET on ``socket_path`` and its JSON: the daemon's own document (/version, /info), or None while it does
     not answer or answers anything but 200 - what a ``docker`` client prints, without starting one."""
@@ -193,6 +178,13 @@ def get_json(socket_path, path, params=None, timeout=30):
         return None
     finally:
         client.close()
+
+
+def server_version(socket_path='/var/run/docker.sock', timeout=10):
+    """The version a Docker engine answers with on ``socket_path`` (GET /version), or None while it does not
+    answer - what ``docker version --format {{.Server.Version}}`` prints, without starting a client program."""
+    doc = get_json(socket_path, '/version', timeout=timeout)
+    return (str(doc.get('Version') or '') or None) if isinstance(doc, dict) else None
 
 
 def inspect_containers(socket_path, all_=False, timeout=60, strict=False):
@@ -221,27 +213,10 @@ def inspect_containers(socket_path, all_=False, timeout=60, strict=False):
 
 
 def running_pids(socket_path='/var/run/docker.sock', timeout=10):
-    """name -> main process id of every running container (GET /containers/json, then each one's
-    /containers/ID/json on the same connection); {} while the daemon does not answer. A container that kept
-    running across a step keeps its process: the same pid before and after."""
-    client = EngineClient(socket_path, timeout=timeout)
-    try:
-        status, _ctype, body = client.request('GET', '/containers/json')
-        if status != 200:
-            return {}
-        out = {}
-        for item in json.loads(body.decode('utf-8') or '[]'):
-            status, _ctype, body = client.request('GET', '/containers/%s/json' % item['Id'])
-            if status != 200:
-                continue   # gone in the meantime
-            info = json.loads(body.decode('utf-8'))
-            if info.get('State', {}).get('Running'):
-                out[info['Name'].lstrip('/')] = info['State'].get('Pid')
-        return out
-    except (OSError, ProtocolError, ValueError):
-        return {}
-    finally:
-        client.close()
+    """name -> main process id of every running container (inspect_containers); {} while the daemon does not
+    answer. A container that kept running across a step keeps its process: the same pid before and after."""
+    return dict((info['Name'].lstrip('/'), info['State'].get('Pid'))
+                for info in inspect_containers(socket_path, timeout=timeout) if info.get('State', {}).get('Running'))
 
 
 def kept_and_restarted(before, after):
