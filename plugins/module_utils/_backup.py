@@ -199,9 +199,10 @@ def _keep_deb(pkg, version, debs_dir, state):
     return None, None
 
 
-def backup(root, run, names, state='', keep=2):
-    """Keep the host's engine state under ``root``/``run``; prune older runs to ``keep``. Raises OpError when a
-    package's .deb cannot be kept (nothing was changed on the host but the backup folder)."""
+def backup(root, run, names, state='', keep=2, snap=None):
+    """Keep the host's engine state under ``root``/``run``; prune older runs to ``keep``. ``snap``: the state as
+    snapshot() took it a moment before (the journal's intent), else taken here. Raises OpError when a package's
+    .deb cannot be kept (nothing was changed on the host but the backup folder)."""
     dest = os.path.join(root, run)
     old_umask = os.umask(0o077)   # everything the backup writes is root's alone from its creation
     cwd = os.getcwd()
@@ -211,7 +212,7 @@ def backup(root, run, names, state='', keep=2):
         debs_dir = os.path.join(dest, 'debs')
         private_dir(debs_dir)
         os.chdir(debs_dir)        # apt-get download and dpkg-repack write into the current folder
-        snap = snapshot(names)
+        snap = snap or snapshot(names)
         debs, how, missing = [], {}, []
         for pkg, version in sorted(snap['packages'].items()):
             kept = glob.glob(os.path.join(debs_dir, '%s_*.deb' % pkg))

@@ -144,15 +144,16 @@ def is_unfinished(rec):
     return bool(rec) and rec.get('status') not in FINAL
 
 
-def begin_run(root, run, target, plan, packages):
+def begin_run(root, run, target, plan, packages, snap=None):
     """Begin run ``run``'s journal under ``root`` (both folders root's alone) with its target, plan and intent: the
-    running containers, the engine, the packages and holds as they are now. Written before the backup and any
-    change (upgrade_journal event=begin, engine_backup with journal)."""
+    running containers, the engine, the packages and holds as they are now (``snap``, as _backup.snapshot took it,
+    else taken here). Written before the backup and any change (upgrade_journal event=begin, engine_backup with
+    journal)."""
     from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _backup as B
     dest = os.path.join(root, run)
     B.private_dir(root)
     B.private_dir(dest)
-    snap = B.snapshot(packages)
+    snap = snap or B.snapshot(packages)
     intent = {'running': [c['name'] for c in snap['running']], 'engine': snap['engine'],
               'packages': snap['packages'], 'holds': snap['holds']}
     return Journal(dest).begin(run, target, plan, intent)

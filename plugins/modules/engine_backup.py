@@ -207,10 +207,13 @@ def main():
                          pruned=B.runs_to_prune(p['root'], p['keep'], dest), journal_begun=False)
     begun = False
     try:
+        snap = None
         if journal is not None:
-            J.begin_run(p['root'], p['run'], journal['target'], journal['plan'], p['packages'])
+            # one look at what runs, for the journal's intent and the backup both
+            snap = B.snapshot(p['packages'])
+            J.begin_run(p['root'], p['run'], journal['target'], journal['plan'], p['packages'], snap=snap)
             begun = True
-        result = B.backup(p['root'], p['run'], p['packages'], state=p['state'], keep=p['keep'])
+        result = B.backup(p['root'], p['run'], p['packages'], state=p['state'], keep=p['keep'], snap=snap)
         if journal is not None:
             result['journal'] = J.backup_done(dest, nxt)
             if nxt:

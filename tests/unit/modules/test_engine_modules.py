@@ -165,14 +165,19 @@ def backed_up(tmp_path, monkeypatch):
     from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _backup as B
     from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _engine_api as E
     from ansible_collections.fleetsafe.container_engine.plugins.module_utils import _journal as J
-    seen = {"fail": None, "journal_at_backup": None}
+    seen = {"fail": None, "journal_at_backup": None, "snapshots": 0, "snap_at_backup": None}
     snap = {"running": [{"name": "keeper"}], "engine": "20.10.24+dfsg1", "holds": [],
             "packages": {"docker.io": "20.10.24"}, "daemon_json": None}
-    monkeypatch.setattr(B, "snapshot", lambda names: snap)
+
+    def snapshot(names):
+        seen["snapshots"] += 1
+        return snap
+    monkeypatch.setattr(B, "snapshot", snapshot)
     monkeypatch.setattr(E, "running_pids", lambda: {"keeper": 4242})
 
-    def backup(root, run, names, state="", keep=2):
+    def backup(root, run, names, state="", keep=2, snap=None):
         seen["journal_at_backup"] = J.Journal(str(tmp_path / run)).load()
+        seen["snap_at_backup"] = snap
         if seen["fail"]:
             raise R.OpError(seen["fail"])
         return {"dir": str(tmp_path / run), "packages": {"docker.io": "20.10.24"}, "running": [], "pruned": []}
@@ -194,6 +199,8 @@ def test_backup_begins_the_journal_before_and_notes_it_complete_with_the_first_s
     rec = J.Journal(str(tmp_path / run)).load()
     assert rec == out["journal"] and rec["backup"] is True
     assert [(s["order"], s["status"], s["running_before"]) for s in rec["steps"]] == [(1, "started", {"keeper": 4242})]
+    # one look at what runs serves the journal's intent and the backup
+    assert backed_up["snapshots"] == 1 and backed_up["snap_at_backup"]["running"] == [{"name": "keeper"}]
 
 
 def test_backup_without_journal_writes_none(tmp_path, backed_up, capsys):
