@@ -27,10 +27,10 @@ help:
 	@echo "make test   - everything: ruff, ansible-lint, build, ansible-test sanity, unit, integration, molecule"
 	@echo "make lab | lab-down | browser | lint | sanity | unit | integration | molecule | bench | bench-fleet | bench-upgrade | build | docs | clean"
 
-$(BIN)/.stamp: requirements-dev.txt
+$(BIN)/.stamp: requirements-dev.txt requirements-lock.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check pip==$(PIP_VERSION)
-	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt -c requirements-lock.txt
 	touch $@
 
 # The checkout, visible to Ansible as ansible_collections/fleetsafe/container_engine (no Galaxy).
